@@ -1,0 +1,73 @@
+package authz
+
+import (
+	"slices"
+	"time"
+
+	"github.com/camvault/camvault/internal/domain"
+)
+
+// GrantTTL bounds how long a Grant lives even when the membership does not
+// end sooner. Long-lived consumers (live streams) re-check on revocation
+// events and re-authorize before it runs out.
+const GrantTTL = 10 * time.Minute
+
+// Grant is proof that the policy allowed a principal some actions on one
+// camera at one generation. Only Authorize makes a valid Grant; the zero
+// Grant allows nothing.
+type Grant struct {
+	principal   domain.ID
+	camera      domain.CameraRef
+	actions     []domain.Action
+	expires     time.Time
+	historyFrom time.Time
+}
+
+// Authorize decides a camera action and, if allowed, mints a Grant carrying
+// every camera action the principal holds on that camera.
+func Authorize(p Principal, a domain.Action, r Resource, f Facts) (Grant, Decision) {
+	if !a.IsCameraAction() {
+		return Grant{}, deny(ReasonBadRequest)
+	}
+	d := Decide(p, a, r, f)
+	if !d.Allowed {
+		return Grant{}, d
+	}
+	exp := f.Now.Add(GrantTTL)
+	if m := f.Membership; !m.Until.IsZero() && m.Until.Before(exp) {
+		exp = m.Until
+	}
+	return Grant{
+		principal:   p.Account,
+		camera:      r.Camera.Ref(),
+		actions:     CameraActionsFor(p, r, f),
+		expires:     exp,
+		historyFrom: f.Membership.HistoryFrom,
+	}, d
+}
+
+// Principal is the account the grant was made for.
+func (g Grant) Principal() domain.ID { return g.principal }
+
+// Camera is the camera and generation the grant is bound to.
+func (g Grant) Camera() domain.CameraRef { return g.camera }
+
+// Expires is when the grant stops being valid.
+func (g Grant) Expires() time.Time { return g.expires }
+
+// HistoryFrom is the earliest recording time the grant may see; zero means
+// no limit.
+func (g Grant) HistoryFrom() time.Time { return g.historyFrom }
+
+// Actions returns the camera actions the grant carries.
+func (g Grant) Actions() []domain.Action { return slices.Clone(g.actions) }
+
+// Allows reports whether the grant permits action a on origin at now: the
+// grant is minted, unexpired, bound to exactly that camera and generation,
+// and carries a.
+func (g Grant) Allows(a domain.Action, origin domain.CameraRef, now time.Time) bool {
+	return g.principal != "" &&
+		g.camera == origin &&
+		now.Before(g.expires) &&
+		slices.Contains(g.actions, a)
+}
