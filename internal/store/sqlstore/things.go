@@ -1,0 +1,192 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/camvault/camvault/internal/domain"
+)
+
+const cameraCols = `id, home_id, name, generation, state, created_at`
+
+func scanCamera(row scanner) (domain.Camera, error) {
+	var c domain.Camera
+	var created sql.NullInt64
+	err := row.Scan(&c.ID, &c.HomeID, &c.Name, &c.Generation, &c.State, &created)
+	c.CreatedAt = fromMicros(created)
+	return c, err
+}
+
+// CreateCamera implements store.Store.
+func (s *Store) CreateCamera(ctx context.Context, c domain.Camera) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO cameras (`+cameraCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.HomeID, c.Name, c.Generation, c.State, micros(c.CreatedAt))
+	return err
+}
+
+// Camera implements store.Store.
+func (s *Store) Camera(ctx context.Context, id domain.ID) (domain.Camera, error) {
+	c, err := scanCamera(s.db.QueryRowContext(ctx, s.q(`SELECT `+cameraCols+` FROM cameras WHERE id = ?`), id))
+	return c, s.classify(err)
+}
+
+// Cameras implements store.Store, ordered by name.
+func (s *Store) Cameras(ctx context.Context, home domain.ID) ([]domain.Camera, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+cameraCols+` FROM cameras WHERE home_id = ? ORDER BY name, id`), home)
+	return collect(rows, s.classify(err), scanCamera)
+}
+
+// RenameCamera implements store.Store.
+func (s *Store) RenameCamera(ctx context.Context, id domain.ID, name string) error {
+	return s.execOne(ctx, s.db, `UPDATE cameras SET name = ? WHERE id = ?`, name, id)
+}
+
+// DeleteCamera implements store.Store.
+func (s *Store) DeleteCamera(ctx context.Context, id domain.ID) error {
+	return s.execOne(ctx, s.db, `DELETE FROM cameras WHERE id = ?`, id)
+}
+
+const sessionCols = `id, token_hash, account_id, kind, name, created_at, last_seen, expires_at, client, user_agent`
+
+func scanSession(row scanner) (domain.Session, error) {
+	var x domain.Session
+	var created, seen, expires sql.NullInt64
+	err := row.Scan(&x.ID, &x.TokenHash, &x.AccountID, &x.Kind, &x.Name, &created, &seen, &expires, &x.Client, &x.UserAgent)
+	x.CreatedAt, x.LastSeen, x.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
+	return x, err
+}
+
+// CreateSession implements store.Store.
+func (s *Store) CreateSession(ctx context.Context, x domain.Session) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.ID, x.TokenHash, x.AccountID, x.Kind, x.Name, micros(x.CreatedAt), micros(x.LastSeen), micros(x.ExpiresAt), x.Client, x.UserAgent)
+	return err
+}
+
+// SessionByTokenHash implements store.Store.
+func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (domain.Session, error) {
+	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`), hash))
+	return x, s.classify(err)
+}
+
+// TouchSession implements store.Store.
+func (s *Store) TouchSession(ctx context.Context, id domain.ID, t time.Time) error {
+	return s.execOne(ctx, s.db, `UPDATE sessions SET last_seen = ? WHERE id = ?`, micros(t), id)
+}
+
+// Sessions implements store.Store, newest first.
+func (s *Store) Sessions(ctx context.Context, account domain.ID) ([]domain.Session, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE account_id = ? ORDER BY created_at DESC, id`), account)
+	return collect(rows, s.classify(err), scanSession)
+}
+
+// DeleteSession implements store.Store.
+func (s *Store) DeleteSession(ctx context.Context, account, id domain.ID) error {
+	return s.execOne(ctx, s.db, `DELETE FROM sessions WHERE account_id = ? AND id = ?`, account, id)
+}
+
+// DeleteOtherSessions implements store.Store.
+func (s *Store) DeleteOtherSessions(ctx context.Context, account, keep domain.ID) (int, error) {
+	n, err := s.exec(ctx, s.db, `DELETE FROM sessions WHERE account_id = ? AND id <> ?`, account, keep)
+	return int(n), err
+}
+
+const credentialCols = `id, account_id, name, data, created_at, last_used`
+
+func scanCredential(row scanner) (domain.Credential, error) {
+	var c domain.Credential
+	var created, used sql.NullInt64
+	err := row.Scan(&c.ID, &c.AccountID, &c.Name, &c.Data, &created, &used)
+	c.CreatedAt, c.LastUsed = fromMicros(created), fromMicros(used)
+	return c, err
+}
+
+// AddCredential implements store.Store.
+func (s *Store) AddCredential(ctx context.Context, c domain.Credential) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.AccountID, c.Name, c.Data, micros(c.CreatedAt), micros(c.LastUsed))
+	return err
+}
+
+// Credentials implements store.Store, oldest first.
+func (s *Store) Credentials(ctx context.Context, account domain.ID) ([]domain.Credential, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+credentialCols+` FROM credentials WHERE account_id = ? ORDER BY created_at, id`), account)
+	return collect(rows, s.classify(err), scanCredential)
+}
+
+// CredentialByID implements store.Store.
+func (s *Store) CredentialByID(ctx context.Context, id []byte) (domain.Credential, error) {
+	c, err := scanCredential(s.db.QueryRowContext(ctx, s.q(`SELECT `+credentialCols+` FROM credentials WHERE id = ?`), id))
+	return c, s.classify(err)
+}
+
+// UpdateCredential implements store.Store.
+func (s *Store) UpdateCredential(ctx context.Context, c domain.Credential) error {
+	return s.execOne(ctx, s.db, `UPDATE credentials SET data = ?, last_used = ? WHERE id = ? AND account_id = ?`,
+		c.Data, micros(c.LastUsed), c.ID, c.AccountID)
+}
+
+// DeleteCredential implements store.Store.
+func (s *Store) DeleteCredential(ctx context.Context, account domain.ID, id []byte) error {
+	return s.execOne(ctx, s.db, `DELETE FROM credentials WHERE account_id = ? AND id = ?`, account, id)
+}
+
+// Audit limits.
+const (
+	DefaultAuditLimit = 200
+	MaxAuditLimit     = 1000
+)
+
+const auditCols = `id, at, home_id, camera_id, principal, action, result, client, detail`
+
+// AppendAudit implements store.Store.
+func (s *Store) AppendAudit(ctx context.Context, e domain.AuditEvent) error {
+	if e.ID == "" {
+		e.ID = domain.NewID()
+	}
+	_, err := s.exec(ctx, s.db, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Time.UnixMicro(), e.HomeID, e.CameraID, e.Principal, e.Action, e.Result, e.Client, e.Detail)
+	return err
+}
+
+// Audit implements store.Store: the events of f.HomeID ("" for events
+// that belong to no home) matching the other set fields, newest first.
+func (s *Store) Audit(ctx context.Context, f domain.AuditFilter) ([]domain.AuditEvent, error) {
+	where := []string{"home_id = ?"}
+	args := []any{f.HomeID}
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.CameraID != "" {
+		add("camera_id = ?", f.CameraID)
+	}
+	if f.Principal != "" {
+		add("principal = ?", f.Principal)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if !f.Since.IsZero() {
+		add("at >= ?", f.Since.UnixMicro())
+	}
+	if !f.Until.IsZero() {
+		add("at < ?", f.Until.UnixMicro())
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	limit = min(limit, MaxAuditLimit)
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+auditCols+` FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY at DESC, seq DESC LIMIT ?`), args...)
+	return collect(rows, s.classify(err), func(row scanner) (domain.AuditEvent, error) {
+		var e domain.AuditEvent
+		var t int64
+		err := row.Scan(&e.ID, &t, &e.HomeID, &e.CameraID, &e.Principal, &e.Action, &e.Result, &e.Client, &e.Detail)
+		e.Time = time.UnixMicro(t).UTC()
+		return e, err
+	})
+}

@@ -1,0 +1,125 @@
+// Package store defines the metadata store: accounts, homes, memberships,
+// cameras, invitations, sessions, passkeys and the audit log.
+//
+// Backends live in subpackages (sqlite, postgres) and are opened by URL with
+// Open in package app. Every backend passes the conformance suite in
+// storetest.
+//
+// Contracts every backend keeps:
+//
+//   - All methods are safe for concurrent use by multiple goroutines and
+//     processes sharing the same database.
+//   - A lookup of something that does not exist returns an error for which
+//     errors.Is(err, ErrNotFound) is true, and never a zero value with a nil
+//     error.
+//   - Creating something whose unique key exists returns ErrConflict.
+//   - Operations documented as atomic either happen entirely or not at all,
+//     also under concurrent callers (single-use tokens are used once).
+//   - Times are stored with at least microsecond precision and returned in
+//     UTC.
+//   - Slices returned are owned by the caller.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/camvault/camvault/internal/domain"
+)
+
+// Errors returned by every backend.
+var (
+	// ErrNotFound: the thing asked for does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique key already exists, or a single-use thing was
+	// already used.
+	ErrConflict = errors.New("store: conflict")
+	// ErrLastOwner: the change would leave a home without an owner.
+	ErrLastOwner = errors.New("store: home would have no owner")
+	// ErrNotEmpty: CreateFirstAccount found accounts already.
+	ErrNotEmpty = errors.New("store: accounts exist")
+)
+
+// Store is the metadata store.
+type Store interface {
+	// CreateFirstAccount atomically creates the first account of an empty
+	// store, its home and its owner membership. It returns ErrNotEmpty if
+	// any account exists.
+	CreateFirstAccount(ctx context.Context, a domain.Account, h domain.Home) error
+	// CountAccounts returns the number of accounts.
+	CountAccounts(ctx context.Context) (int, error)
+	// CreateAccount adds an account; ErrConflict if the email is taken.
+	CreateAccount(ctx context.Context, a domain.Account) error
+	Account(ctx context.Context, id domain.ID) (domain.Account, error)
+	AccountByEmail(ctx context.Context, email string) (domain.Account, error)
+	// UpdateAccount replaces the mutable fields (password hash, TOTP,
+	// flags) of an existing account.
+	UpdateAccount(ctx context.Context, a domain.Account) error
+	// SetRecoveryCodes replaces the account's recovery code hashes.
+	SetRecoveryCodes(ctx context.Context, account domain.ID, hashes [][]byte) error
+	// UseRecoveryCode atomically consumes a recovery code by its hash;
+	// ErrNotFound if it is unknown or used.
+	UseRecoveryCode(ctx context.Context, account domain.ID, hash []byte) error
+	// CountRecoveryCodes returns the number of unused recovery codes.
+	CountRecoveryCodes(ctx context.Context, account domain.ID) (int, error)
+
+	// CreateHome atomically creates a home with owner as its first owner.
+	CreateHome(ctx context.Context, h domain.Home, owner domain.ID) error
+	Home(ctx context.Context, id domain.ID) (domain.Home, error)
+	// Homes lists the homes the account is a member of, with its role.
+	Homes(ctx context.Context, account domain.ID) ([]domain.HomeView, error)
+
+	// Membership returns the account's membership in the home.
+	Membership(ctx context.Context, home, account domain.ID) (domain.Membership, error)
+	// Members lists a home's memberships with the members' emails.
+	Members(ctx context.Context, home domain.ID) ([]domain.MemberView, error)
+	// UpdateMembership replaces an existing membership's role and limits;
+	// ErrLastOwner if it would demote the home's last owner.
+	UpdateMembership(ctx context.Context, m domain.Membership) error
+	// DeleteMembership removes a membership; ErrLastOwner if it is the
+	// home's last owner.
+	DeleteMembership(ctx context.Context, home, account domain.ID) error
+
+	CreateInvite(ctx context.Context, inv domain.Invite) error
+	// InviteByTokenHash returns an invite whether used or not.
+	InviteByTokenHash(ctx context.Context, hash []byte) (domain.Invite, error)
+	// AcceptInvite atomically marks an unused, unexpired invite used by the
+	// account and creates the membership it describes. It returns
+	// ErrNotFound for an unknown or expired invite and ErrConflict if it
+	// was used already or the account is a member of the home.
+	AcceptInvite(ctx context.Context, hash []byte, account domain.ID, now time.Time) (domain.Membership, error)
+
+	CreateCamera(ctx context.Context, c domain.Camera) error
+	Camera(ctx context.Context, id domain.ID) (domain.Camera, error)
+	Cameras(ctx context.Context, home domain.ID) ([]domain.Camera, error)
+	// RenameCamera sets a camera's name.
+	RenameCamera(ctx context.Context, id domain.ID, name string) error
+	DeleteCamera(ctx context.Context, id domain.ID) error
+
+	CreateSession(ctx context.Context, s domain.Session) error
+	SessionByTokenHash(ctx context.Context, hash []byte) (domain.Session, error)
+	// TouchSession records use of a session at t.
+	TouchSession(ctx context.Context, id domain.ID, t time.Time) error
+	Sessions(ctx context.Context, account domain.ID) ([]domain.Session, error)
+	// DeleteSession removes one of the account's sessions; ErrNotFound if
+	// the account has no such session.
+	DeleteSession(ctx context.Context, account, id domain.ID) error
+	// DeleteOtherSessions removes the account's browser sessions and API
+	// tokens except keep, and returns how many it removed.
+	DeleteOtherSessions(ctx context.Context, account, keep domain.ID) (int, error)
+
+	AddCredential(ctx context.Context, c domain.Credential) error
+	Credentials(ctx context.Context, account domain.ID) ([]domain.Credential, error)
+	// CredentialByID finds a passkey by its credential ID.
+	CredentialByID(ctx context.Context, id []byte) (domain.Credential, error)
+	// UpdateCredential stores new data (sign count, flags) and last use.
+	UpdateCredential(ctx context.Context, c domain.Credential) error
+	DeleteCredential(ctx context.Context, account domain.ID, id []byte) error
+
+	AppendAudit(ctx context.Context, e domain.AuditEvent) error
+	// Audit lists a home's events matching f, newest first.
+	Audit(ctx context.Context, f domain.AuditFilter) ([]domain.AuditEvent, error)
+
+	Close() error
+}
