@@ -1,0 +1,161 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/api"
+	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/service"
+	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/store/sqlite"
+)
+
+// testPassword passes the strength check.
+const testPassword = "tulip-Harbor-97-kettle"
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex // guards t
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is a running API server over a fresh SQLite store.
+type env struct {
+	t     testing.TB
+	svc   *service.Service
+	st    store.Store
+	srv   *httptest.Server
+	clock *clock
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	// Cheap hashing keeps fixtures fast; production parameters are tested
+	// in package authn and in the enumeration test.
+	return newEnvWith(t, authn.Params{Memory: 1024, Time: 1, Threads: 1})
+}
+
+func newEnvWith(t testing.TB, params authn.Params) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	svc, err := service.New(service.Config{
+		Store: st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
+		Password: params,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := api.New(api.Config{Service: svc, SessionMax: time.Hour}).Routes()
+	h, err := httpserver.New(httpserver.Config{Routes: routes, Auth: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk}
+}
+
+// user is an account with a session token.
+type user struct {
+	name   string
+	token  string
+	caller service.Caller
+}
+
+// newUser creates an account and signs it in.
+func (e *env) newUser(name string) *user {
+	e.t.Helper()
+	ctx := context.Background()
+	email := fmt.Sprintf("%s-%d@example.org", name, time.Now().UnixNano())
+	if _, err := e.svc.CreateAccount(ctx, email, testPassword, false); err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.svc.Login(ctx, service.Caller{Addr: "192.0.2.1"}, service.LoginRequest{Email: email, Password: testPassword})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := e.svc.Authenticate(ctx, tok, "192.0.2.1", "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &user{name: name, token: tok, caller: c}
+}
+
+// join invites u into home with req, made by inviter, and accepts it.
+func (e *env) join(inviter, u *user, home domain.ID, req service.InviteRequest) {
+	e.t.Helper()
+	ctx := context.Background()
+	link, err := e.svc.CreateInvite(ctx, inviter.caller, home, req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, _, err := e.svc.AcceptInvite(ctx, u.caller, link.Token, "", ""); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// do sends a request as u (nil for anonymous) and returns status and body.
+func (e *env) do(u *user, method, path string, body any) (int, []byte) {
+	e.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if u != nil {
+		req.Header.Set("Authorization", "Bearer "+u.token)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// auditCount counts a home's audit events matching f.
+func (e *env) auditCount(f domain.AuditFilter) int {
+	e.t.Helper()
+	f.Limit = 1000
+	list, err := e.st.Audit(context.Background(), f)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(list)
+}

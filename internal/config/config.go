@@ -1,0 +1,198 @@
+// Package config is camvault's server configuration: one typed struct,
+// filled in order from defaults, an optional YAML file, CAMVAULT_*
+// environment variables and command-line flags, then validated section by
+// section.
+//
+//	cfg, err := config.Load(config.Sources{File: path, Env: os.Environ(), Flags: fs})
+//
+// Unknown keys in the file and unknown CAMVAULT_* variables are errors that
+// name the key. Print redacts secrets.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the server configuration.
+type Config struct {
+	// DataDir holds the SQLite database, per-install secrets, TLS material
+	// and (later) recordings.
+	DataDir string `yaml:"data_dir" help:"directory for the database, keys and recordings"`
+	// Listen is the HTTP(S) listen address.
+	Listen string `yaml:"listen" help:"listen address (host:port)"`
+	// Store selects the metadata store: sqlite:PATH or postgres://...
+	// Empty means sqlite in DataDir.
+	Store string `yaml:"store" secret:"url" help:"metadata store: sqlite:PATH or postgres://URL (default: sqlite in the data dir)"`
+	// BaseURL is the URL people reach the server at, used in setup and
+	// invitation links. Empty means derived from Listen.
+	BaseURL string `yaml:"base_url" help:"public URL for links (default: from the listen address)"`
+
+	TLS  TLS  `yaml:"tls"`
+	Auth Auth `yaml:"auth"`
+	Log  Log  `yaml:"log"`
+}
+
+// TLS configures HTTPS.
+type TLS struct {
+	Cert       string `yaml:"cert" help:"TLS certificate file (PEM)"`
+	Key        string `yaml:"key" help:"TLS private key file (PEM)"`
+	SelfSigned bool   `yaml:"self_signed" help:"create and keep a local CA and server certificate in the data dir"`
+}
+
+// Enabled reports whether the server serves HTTPS.
+func (t TLS) Enabled() bool { return t.SelfSigned || t.Cert != "" }
+
+// Auth configures accounts and sessions.
+type Auth struct {
+	OpenSignup  bool     `yaml:"open_signup" help:"let anyone create an account"`
+	SessionIdle Duration `yaml:"session_idle" help:"end a browser session after this long unused"`
+	SessionMax  Duration `yaml:"session_max" help:"end a browser session this long after login"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level" help:"debug, info, warn or error"`
+	Format string `yaml:"format" help:"text or json"`
+}
+
+// Duration is a time.Duration written as "90s", "12h" in files and flags.
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Default returns the configuration used when nothing else is said.
+func Default() Config {
+	return Config{
+		DataDir: "./camvault-data",
+		Listen:  "127.0.0.1:8080",
+		Auth: Auth{
+			SessionIdle: Duration(7 * 24 * time.Hour),
+			SessionMax:  Duration(30 * 24 * time.Hour),
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// StoreURL returns the store URL, defaulting to SQLite in the data dir.
+func (c Config) StoreURL() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "camvault.db")
+}
+
+// PublicURL returns the base URL for links, without a trailing slash.
+func (c Config) PublicURL() string {
+	if c.BaseURL != "" {
+		return strings.TrimRight(c.BaseURL, "/")
+	}
+	scheme := "http"
+	if c.TLS.Enabled() {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return scheme + "://" + c.Listen
+	}
+	// Loopback and wildcard listeners are reached as "localhost": a host
+	// name, as passkeys require, that every browser treats as secure.
+	if host == "" || host == "0.0.0.0" || host == "::" || isLoopback(host) {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// Validate checks every section and returns the first problem found.
+func (c Config) Validate() error {
+	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Log.validate} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c Config) validateServer() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("data_dir: must not be empty")
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || port == "" {
+		return fmt.Errorf("listen: %q is not host:port", c.Listen)
+	}
+	if !c.TLS.Enabled() && !isLoopback(host) {
+		return fmt.Errorf("listen: %q is not a loopback address and TLS is off; "+
+			"serving accounts and video in clear text over a network is refused. "+
+			"Enable TLS with --tls-cert FILE --tls-key FILE, or --tls-self-signed "+
+			"(creates a local CA in the data dir), or listen on 127.0.0.1", c.Listen)
+	}
+	if s := c.Store; s != "" && !strings.HasPrefix(s, "sqlite:") &&
+		!strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://") {
+		return fmt.Errorf("store: must start with sqlite: or postgres://")
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("base_url: %q is not an http(s) URL", c.BaseURL)
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (t TLS) validate() error {
+	if (t.Cert == "") != (t.Key == "") {
+		return fmt.Errorf("tls: cert and key must be given together")
+	}
+	if t.SelfSigned && t.Cert != "" {
+		return fmt.Errorf("tls: choose either self_signed or cert/key, not both")
+	}
+	return nil
+}
+
+func (a Auth) validate() error {
+	if a.SessionIdle < Duration(time.Minute) {
+		return fmt.Errorf("auth.session_idle: must be at least 1m")
+	}
+	if a.SessionMax < a.SessionIdle {
+		return fmt.Errorf("auth.session_max: must be at least auth.session_idle")
+	}
+	return nil
+}
+
+func (l Log) validate() error {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not debug, info, warn or error", l.Level)
+	}
+	switch l.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is not text or json", l.Format)
+	}
+	return nil
+}

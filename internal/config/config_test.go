@@ -1,0 +1,88 @@
+package config
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "camvault.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadOrder(t *testing.T) {
+	file := writeFile(t, "data_dir: /from/file\nlisten: 127.0.0.1:9000\nauth:\n  session_idle: 2h\nlog:\n  level: debug\n")
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fl := RegisterFlags(fs)
+	if err := fs.Parse([]string{"--listen", "127.0.0.1:9100", "--tls-self-signed"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(Sources{File: file, Env: []string{"CAMVAULT_DATA_DIR=/from/env", "PATH=/bin", "CAMVAULT_TEST_POSTGRES=x"}, Flags: fl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/from/env" || c.Listen != "127.0.0.1:9100" || !c.TLS.SelfSigned ||
+		time.Duration(c.Auth.SessionIdle) != 2*time.Hour || c.Log.Level != "debug" || c.Log.Format != "text" {
+		t.Fatalf("wrong merge: %+v", c)
+	}
+	if got := c.PublicURL(); got != "https://localhost:9100" {
+		t.Fatalf("PublicURL = %q", got)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  func(t *testing.T) Sources
+		want string
+	}{
+		{"unknown file key", func(t *testing.T) Sources { return Sources{File: writeFile(t, "listen: 127.0.0.1:1\nlistn: x\n")} }, "listn"},
+		{"unknown nested key", func(t *testing.T) Sources { return Sources{File: writeFile(t, "tls:\n  certfile: x\n")} }, "certfile"},
+		{"unknown env", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_LISTN=x"}} }, "CAMVAULT_LISTN"},
+		{"bad bool", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_TLS_SELF_SIGNED=maybe"}} }, "tls.self_signed"},
+		{"bad duration", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_AUTH_SESSION_IDLE=soon"}} }, "auth.session_idle"},
+		{"public without tls", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_LISTEN=0.0.0.0:8080"}} }, "--tls-self-signed"},
+		{"cert without key", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_TLS_CERT=/x"}} }, "together"},
+		{"bad store", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_STORE=mysql://x"}} }, "store"},
+		{"bad level", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_LOG_LEVEL=loud"}} }, "log.level"},
+		{"missing file", func(t *testing.T) Sources { return Sources{File: "/nonexistent/camvault.yaml"} }, "config file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.src(t))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want mention of %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPublicWithTLS(t *testing.T) {
+	if _, err := Load(Sources{Env: []string{"CAMVAULT_LISTEN=0.0.0.0:8443", "CAMVAULT_TLS_SELF_SIGNED=true"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrintRedacts(t *testing.T) {
+	c := Default()
+	c.Store = "postgres://camvault:hunter2secret@db/camvault"
+	var b bytes.Buffer
+	if err := c.Print(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "hunter2secret") || !strings.Contains(b.String(), "REDACTED") {
+		t.Fatalf("not redacted:\n%s", b.String())
+	}
+	if !strings.Contains(b.String(), `listen: "127.0.0.1:8080"`) || !strings.Contains(b.String(), `auth.session_idle: "168h0m0s"`) {
+		t.Fatalf("missing fields:\n%s", b.String())
+	}
+}

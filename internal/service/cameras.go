@@ -1,0 +1,135 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// CameraView is a camera with the camera actions the caller holds on it.
+type CameraView struct {
+	domain.Camera
+	Actions []domain.Action
+}
+
+// Cameras lists the cameras of home that the caller may use at all (a
+// guest sees only the cameras in its scope).
+func (s *Service) Cameras(ctx context.Context, c Caller, home domain.ID) ([]CameraView, error) {
+	_, m, err := s.authorizeHome(ctx, c, home, domain.ActionCameraList, "")
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.st.Cameras(ctx, home)
+	if err != nil {
+		return nil, internal("list cameras", err)
+	}
+	out := []CameraView{}
+	f := authz.Facts{Now: s.now(), Membership: m}
+	for i := range all {
+		acts := authz.CameraActionsFor(c.principal(), authz.Resource{Home: home, Camera: &all[i]}, f)
+		if len(acts) > 0 {
+			out = append(out, CameraView{Camera: all[i], Actions: acts})
+		}
+	}
+	return out, nil
+}
+
+// CreateCamera adds a camera to the registry of home.
+func (s *Service) CreateCamera(ctx context.Context, c Caller, home domain.ID, name string) (CameraView, error) {
+	if _, _, err := s.authorizeHome(ctx, c, home, domain.ActionCameraCreate, ""); err != nil {
+		return CameraView{}, err
+	}
+	name, err := cleanName(name, "camera name")
+	if err != nil {
+		return CameraView{}, err
+	}
+	cam := domain.Camera{ID: domain.NewID(), HomeID: home, Name: name, Generation: 1, State: domain.CameraStateRegistered, CreatedAt: s.now()}
+	if err := s.st.CreateCamera(ctx, cam); err != nil {
+		return CameraView{}, internal("create camera", err)
+	}
+	s.audit(ctx, c, domain.AuditEvent{HomeID: home, CameraID: cam.ID, Action: "camera.create", Result: domain.ResultOK})
+	return s.Camera(ctx, c, cam.ID)
+}
+
+// Camera returns one camera the caller may use. Looking is a decision about
+// the camera and is audited as "camera.view".
+func (s *Service) Camera(ctx context.Context, c Caller, id domain.ID) (CameraView, error) {
+	if !domain.ValidID(string(id)) {
+		return CameraView{}, notFound()
+	}
+	cam, err := s.st.Camera(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return CameraView{}, notFound()
+	}
+	if err != nil {
+		return CameraView{}, internal("load camera", err)
+	}
+	m, err := s.membership(ctx, c, cam.HomeID)
+	if err != nil {
+		return CameraView{}, err
+	}
+	acts := authz.CameraActionsFor(c.principal(), authz.Resource{Home: cam.HomeID, Camera: &cam}, authz.Facts{Now: s.now(), Membership: m})
+	ev := domain.AuditEvent{HomeID: cam.HomeID, CameraID: cam.ID, Action: "camera.view", Result: domain.ResultAllowed}
+	if len(acts) == 0 {
+		ev.Result, ev.Detail = domain.ResultDenied, "no camera action allowed"
+		s.audit(ctx, c, ev)
+		if c.Anonymous() {
+			return CameraView{}, unauthenticated("sign in first")
+		}
+		return CameraView{}, notFound()
+	}
+	s.audit(ctx, c, ev)
+	return CameraView{Camera: cam, Actions: acts}, nil
+}
+
+// RenameCamera changes a camera's name.
+func (s *Service) RenameCamera(ctx context.Context, c Caller, id domain.ID, name string) (CameraView, error) {
+	acc, err := s.authorizeCamera(ctx, c, id, domain.ActionManage, "camera.rename")
+	if err != nil {
+		return CameraView{}, err
+	}
+	name, err = cleanName(name, "camera name")
+	if err != nil {
+		return CameraView{}, err
+	}
+	if err := s.st.RenameCamera(ctx, id, name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return CameraView{}, notFound()
+		}
+		return CameraView{}, internal("rename camera", err)
+	}
+	acc.camera.Name = name
+	return CameraView{Camera: acc.camera, Actions: acc.actions}, nil
+}
+
+// DeleteCamera removes a camera from its home.
+func (s *Service) DeleteCamera(ctx context.Context, c Caller, id domain.ID) error {
+	if _, err := s.authorizeCamera(ctx, c, id, domain.ActionManage, "camera.delete"); err != nil {
+		return err
+	}
+	if err := s.st.DeleteCamera(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound()
+		}
+		return internal("delete camera", err)
+	}
+	return nil
+}
+
+// Audit lists a home's audit events.
+func (s *Service) Audit(ctx context.Context, c Caller, f domain.AuditFilter) ([]domain.AuditEvent, error) {
+	if _, _, err := s.authorizeHome(ctx, c, f.HomeID, domain.ActionAuditRead, ""); err != nil {
+		return nil, err
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 200
+	}
+	list, err := s.st.Audit(ctx, f)
+	if err != nil {
+		return nil, internal("list audit", err)
+	}
+	return list, nil
+}

@@ -1,0 +1,239 @@
+// Package service holds camvault's use cases. Every method takes the
+// Caller, loads the facts the policy needs, asks package authz, records the
+// decision in the audit log when it concerns a camera or is a denial, and
+// only then acts on the store.
+//
+// Adapters (the JSON API, the web UI) call the service and never the store.
+// Errors are *Error values whose Kind the adapter maps to a status and whose
+// Message is safe to show; their Err is for logs only.
+//
+// A Service is safe for concurrent use.
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Config configures a Service.
+type Config struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// BaseURL prefixes setup and invitation links, without trailing slash.
+	BaseURL string
+	// SessionIdle and SessionMax bound browser sessions.
+	SessionIdle, SessionMax time.Duration
+	// OpenSignup lets anyone create an account.
+	OpenSignup bool
+	// Password hashing parameters; zero means authn.DefaultParams().
+	Password authn.Params
+	// Events, if set, is told about security-relevant outcomes (for
+	// metrics). It must not block.
+	Events func(name string, result domain.Result)
+	// SecretKey is the per-install 32-byte key that seals secrets kept in
+	// the store (TOTP seeds). Required.
+	SecretKey []byte
+	// WebAuthn configures passkeys; nil disables them.
+	WebAuthn *WebAuthnConfig
+}
+
+// Service implements camvault's use cases.
+type Service struct {
+	st       store.Store
+	log      *slog.Logger
+	now      func() time.Time
+	cfg      Config
+	throttle *authn.Throttle
+	passkeys *passkeys // nil when disabled
+	box      *secretBox
+
+	mu    sync.Mutex // guards setup
+	setup setupToken
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("service: no store")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Password == (authn.Params{}) {
+		cfg.Password = authn.DefaultParams()
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = 7 * 24 * time.Hour
+	}
+	if cfg.SessionMax == 0 {
+		cfg.SessionMax = 30 * 24 * time.Hour
+	}
+	if cfg.Events == nil {
+		cfg.Events = func(string, domain.Result) {}
+	}
+	box, err := newSecretBox(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewThrottle(cfg.Now), box: box}
+	if cfg.WebAuthn != nil {
+		pk, err := newPasskeys(*cfg.WebAuthn)
+		if err != nil {
+			return nil, err
+		}
+		s.passkeys = pk
+	}
+	return s, nil
+}
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	if _, err := s.st.CountAccounts(ctx); err != nil {
+		return internal("store not ready", err)
+	}
+	return nil
+}
+
+// Caller is who is making a request and from where. The zero Account is
+// anonymous.
+type Caller struct {
+	Account   domain.Account
+	SessionID domain.ID
+	Addr      string
+	UserAgent string
+}
+
+// Anonymous reports whether no account is signed in.
+func (c Caller) Anonymous() bool { return c.Account.ID == "" }
+
+func (c Caller) principal() authz.Principal {
+	return authz.Principal{Account: c.Account.ID, Disabled: c.Account.Disabled, InstanceAdmin: c.Account.InstanceAdmin}
+}
+
+// audit records an event. A failure to record is logged loudly; it does not
+// fail the request, whose outcome is already decided.
+func (s *Service) audit(ctx context.Context, c Caller, e domain.AuditEvent) {
+	e.ID = domain.NewID()
+	e.Time = s.now()
+	if e.Principal == "" {
+		e.Principal = c.Account.ID
+	}
+	e.Client = c.Addr
+	if err := s.st.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("audit write failed", "action", e.Action, "home", e.HomeID, "err", err)
+	}
+	s.cfg.Events(e.Action, e.Result)
+}
+
+// RecordDenied audits a request refused before it reached a use case (no
+// credentials). It belongs to no home.
+func (s *Service) RecordDenied(ctx context.Context, c Caller, action domain.Action, detail string) {
+	s.audit(ctx, c, domain.AuditEvent{Action: string(action), Result: domain.ResultDenied, Detail: detail})
+}
+
+// membership loads the caller's membership in home; nil if there is none.
+func (s *Service) membership(ctx context.Context, c Caller, home domain.ID) (*domain.Membership, error) {
+	if c.Anonymous() {
+		return nil, nil
+	}
+	m, err := s.st.Membership(ctx, home, c.Account.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, internal("load membership", err)
+	}
+	return &m, nil
+}
+
+// denial turns a policy refusal into the error the caller sees: a resource
+// the caller cannot see at all answers "not found", exactly like one that
+// does not exist; one it can see but may not change answers "forbidden".
+func denial(c Caller, d authz.Decision) error {
+	switch d.Reason {
+	case authz.ReasonAnonymous:
+		return unauthenticated("sign in first")
+	case authz.ReasonRole, authz.ReasonActionScope, authz.ReasonTargetRole:
+		return forbidden()
+	}
+	return notFound()
+}
+
+// authorizeHome loads a home and decides a home action on it.
+func (s *Service) authorizeHome(ctx context.Context, c Caller, id domain.ID, a domain.Action, target domain.Role) (domain.Home, *domain.Membership, error) {
+	if !domain.ValidID(string(id)) {
+		return domain.Home{}, nil, notFound()
+	}
+	h, err := s.st.Home(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return domain.Home{}, nil, notFound()
+	}
+	if err != nil {
+		return domain.Home{}, nil, internal("load home", err)
+	}
+	m, err := s.membership(ctx, c, id)
+	if err != nil {
+		return domain.Home{}, nil, err
+	}
+	d := authz.Decide(c.principal(), a, authz.Resource{Home: id, TargetRole: target}, authz.Facts{Now: s.now(), Membership: m})
+	if !d.Allowed {
+		s.audit(ctx, c, domain.AuditEvent{HomeID: id, Action: string(a), Result: domain.ResultDenied, Detail: string(d.Reason)})
+		return domain.Home{}, nil, denial(c, d)
+	}
+	return h, m, nil
+}
+
+// cameraAccess is the outcome of authorizing a camera action.
+type cameraAccess struct {
+	camera  domain.Camera
+	grant   authz.Grant
+	actions []domain.Action
+}
+
+// authorizeCamera loads a camera and decides a camera action on it. Every
+// decision, allowed or denied, is audited. auditAction names the operation
+// in the audit log when it is more specific than the policy action.
+func (s *Service) authorizeCamera(ctx context.Context, c Caller, id domain.ID, a domain.Action, auditAction string) (cameraAccess, error) {
+	if !domain.ValidID(string(id)) {
+		return cameraAccess{}, notFound()
+	}
+	cam, err := s.st.Camera(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return cameraAccess{}, notFound()
+	}
+	if err != nil {
+		return cameraAccess{}, internal("load camera", err)
+	}
+	m, err := s.membership(ctx, c, cam.HomeID)
+	if err != nil {
+		return cameraAccess{}, err
+	}
+	r := authz.Resource{Home: cam.HomeID, Camera: &cam}
+	f := authz.Facts{Now: s.now(), Membership: m}
+	if auditAction == "" {
+		auditAction = string(a)
+	}
+	ev := domain.AuditEvent{HomeID: cam.HomeID, CameraID: cam.ID, Action: auditAction}
+	g, d := authz.Authorize(c.principal(), a, r, f)
+	if !d.Allowed {
+		ev.Result, ev.Detail = domain.ResultDenied, string(d.Reason)
+		s.audit(ctx, c, ev)
+		return cameraAccess{}, denial(c, d)
+	}
+	ev.Result = domain.ResultAllowed
+	s.audit(ctx, c, ev)
+	return cameraAccess{camera: cam, grant: g, actions: g.Actions()}, nil
+}
