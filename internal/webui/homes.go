@@ -1,0 +1,281 @@
+package webui
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/service"
+)
+
+func (u *UI) homes(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	p := page{Title: "Your homes"}
+	list, err := u.svc.Homes(r.Context(), c)
+	if err != nil {
+		u.fail(w, r, c, err, "homes", p)
+		return
+	}
+	p.Data = list
+	u.render(w, c, http.StatusOK, "homes", p)
+}
+
+func (u *UI) createHome(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "homes", page{Title: "Your homes"})
+		return
+	}
+	h, err := u.svc.CreateHome(r.Context(), c, r.PostFormValue("name"))
+	if err != nil {
+		list, _ := u.svc.Homes(r.Context(), c)
+		u.fail(w, r, c, err, "homes", page{Title: "Your homes", Data: list})
+		return
+	}
+	see(w, r, "/homes/"+string(h.ID))
+}
+
+// homeView is what the home page shows.
+type homeView struct {
+	Home    domain.HomeView
+	Cameras []service.CameraView
+	Manage  bool // the caller may add cameras and see members and the log
+}
+
+func (u *UI) loadHome(r *http.Request, c service.Caller, home domain.ID) (homeView, error) {
+	h, err := u.svc.Home(r.Context(), c, home)
+	if err != nil {
+		return homeView{}, err
+	}
+	cams, err := u.svc.Cameras(r.Context(), c, home)
+	if err != nil {
+		return homeView{}, err
+	}
+	return homeView{Home: h, Cameras: cams, Manage: h.Role == domain.RoleOwner || h.Role == domain.RoleAdmin}, nil
+}
+
+func (u *UI) home(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	v, err := u.loadHome(r, c, id(r, "home"))
+	if err != nil {
+		u.fail(w, r, c, err, "home", page{})
+		return
+	}
+	u.render(w, c, http.StatusOK, "home", page{Title: v.Home.Name, Data: v})
+}
+
+func (u *UI) createCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "notfound", page{})
+		return
+	}
+	if _, err := u.svc.CreateCamera(r.Context(), c, home, r.PostFormValue("name")); err != nil {
+		v, lerr := u.loadHome(r, c, home)
+		if lerr != nil {
+			u.fail(w, r, c, lerr, "home", page{})
+			return
+		}
+		u.fail(w, r, c, err, "home", page{Title: v.Home.Name, Data: v})
+		return
+	}
+	see(w, r, "/homes/"+string(home))
+}
+
+// cameraView is what the camera page shows.
+type cameraView struct {
+	Camera service.CameraView
+	Manage bool
+}
+
+func (u *UI) camera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	cam, err := u.svc.Camera(r.Context(), c, id(r, "camera"))
+	if err != nil {
+		u.fail(w, r, c, err, "camera", page{})
+		return
+	}
+	u.render(w, c, http.StatusOK, "camera", page{Title: cam.Name, Data: cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage)}})
+}
+
+func has(list []domain.Action, a domain.Action) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *UI) renameCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	camID := id(r, "camera")
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "notfound", page{})
+		return
+	}
+	if _, err := u.svc.RenameCamera(r.Context(), c, camID, r.PostFormValue("name")); err != nil {
+		cam, lerr := u.svc.Camera(r.Context(), c, camID)
+		if lerr != nil {
+			u.fail(w, r, c, lerr, "camera", page{})
+			return
+		}
+		u.fail(w, r, c, err, "camera", page{Title: cam.Name, Data: cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage)}})
+		return
+	}
+	see(w, r, "/cameras/"+string(camID))
+}
+
+func (u *UI) deleteCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	cam, err := u.svc.Camera(r.Context(), c, id(r, "camera"))
+	if err != nil {
+		u.fail(w, r, c, err, "camera", page{})
+		return
+	}
+	if err := u.svc.DeleteCamera(r.Context(), c, cam.ID); err != nil {
+		u.fail(w, r, c, err, "camera", page{Title: cam.Name, Data: cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage)}})
+		return
+	}
+	see(w, r, "/homes/"+string(cam.HomeID))
+}
+
+// membersView is what the members page shows.
+type membersView struct {
+	Home    domain.HomeView
+	Members []domain.MemberView
+	Cameras []service.CameraView
+	Roles   []domain.Role
+	Actions []domain.Action
+	Invite  *service.InviteLink // the invitation just created, shown once
+	Self    domain.ID
+}
+
+func (u *UI) loadMembers(r *http.Request, c service.Caller, home domain.ID) (membersView, error) {
+	h, err := u.svc.Home(r.Context(), c, home)
+	if err != nil {
+		return membersView{}, err
+	}
+	ms, err := u.svc.Members(r.Context(), c, home)
+	if err != nil {
+		return membersView{}, err
+	}
+	cams, err := u.svc.Cameras(r.Context(), c, home)
+	if err != nil {
+		return membersView{}, err
+	}
+	return membersView{Home: h, Members: ms, Cameras: cams, Roles: roleOptions, Actions: domain.GuestActions, Self: c.Account.ID}, nil
+}
+
+func (u *UI) members(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	v, err := u.loadMembers(r, c, id(r, "home"))
+	if err != nil {
+		u.fail(w, r, c, err, "members", page{})
+		return
+	}
+	u.render(w, c, http.StatusOK, "members", page{Title: "Members of " + v.Home.Name, Data: v})
+}
+
+// membersResult re-renders the members page after a change, with err (if
+// any) or notice.
+func (u *UI) membersResult(w http.ResponseWriter, r *http.Request, c service.Caller, home domain.ID, err error, notice string, link *service.InviteLink) {
+	v, lerr := u.loadMembers(r, c, home)
+	if lerr != nil {
+		u.fail(w, r, c, lerr, "members", page{})
+		return
+	}
+	v.Invite = link
+	p := page{Title: "Members of " + v.Home.Name, Data: v, Notice: notice}
+	if err != nil {
+		u.fail(w, r, c, err, "members", p)
+		return
+	}
+	u.render(w, c, http.StatusOK, "members", p)
+}
+
+func (u *UI) createInvite(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	if err := form(r); err != nil {
+		u.membersResult(w, r, c, home, err, "", nil)
+		return
+	}
+	req := service.InviteRequest{Role: domain.Role(r.PostFormValue("role")), NoHistory: r.PostFormValue("no_history") != ""}
+	for _, cam := range r.PostForm["cameras"] {
+		req.Cameras = append(req.Cameras, domain.ID(cam))
+	}
+	for _, a := range r.PostForm["actions"] {
+		req.Actions = append(req.Actions, domain.Action(a))
+	}
+	if s := strings.TrimSpace(r.PostFormValue("access_until")); s != "" {
+		t, err := time.ParseInLocation("2006-01-02T15:04", s, time.UTC)
+		if err != nil {
+			u.membersResult(w, r, c, home, &service.Error{Kind: service.KindInvalid, Code: "invalid", Message: "access end must be a date and time"}, "", nil)
+			return
+		}
+		req.AccessUntil = t
+	}
+	link, err := u.svc.CreateInvite(r.Context(), c, home, req)
+	if err != nil {
+		u.membersResult(w, r, c, home, err, "", nil)
+		return
+	}
+	u.membersResult(w, r, c, home, nil, "Invitation created. Copy the link now: it is shown only once.", &link)
+}
+
+func (u *UI) changeRole(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	if err := form(r); err != nil {
+		u.membersResult(w, r, c, home, err, "", nil)
+		return
+	}
+	role := domain.Role(r.PostFormValue("role"))
+	_, err := u.svc.UpdateMember(r.Context(), c, home, id(r, "account"), service.MemberPatch{Role: &role})
+	if err != nil {
+		u.membersResult(w, r, c, home, err, "", nil)
+		return
+	}
+	see(w, r, "/homes/"+string(home)+"/members")
+}
+
+func (u *UI) removeMember(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home, acct := id(r, "home"), id(r, "account")
+	if err := u.svc.RemoveMember(r.Context(), c, home, acct); err != nil {
+		u.membersResult(w, r, c, home, err, "", nil)
+		return
+	}
+	if acct == c.Account.ID {
+		see(w, r, "/homes")
+		return
+	}
+	see(w, r, "/homes/"+string(home)+"/members")
+}
+
+// auditView is what the audit page shows.
+type auditView struct {
+	Home   domain.HomeView
+	Events []domain.AuditEvent
+	Filter map[string]string
+}
+
+func (u *UI) audit(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	q := r.URL.Query()
+	f := domain.AuditFilter{HomeID: home, CameraID: domain.ID(q.Get("camera")), Principal: domain.ID(q.Get("principal")), Action: q.Get("action")}
+	v := auditView{Filter: map[string]string{"camera": q.Get("camera"), "principal": q.Get("principal"), "action": q.Get("action"), "since": q.Get("since"), "until": q.Get("until")}}
+	for key, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if s := q.Get(key); s != "" {
+			t, err := time.ParseInLocation("2006-01-02T15:04", s, time.UTC)
+			if err != nil {
+				u.fail(w, r, c, &service.Error{Kind: service.KindInvalid, Code: "invalid", Message: key + " must be a date and time"}, "audit", page{Title: "Audit log", Data: v})
+				return
+			}
+			*dst = t
+		}
+	}
+	h, err := u.svc.Home(r.Context(), c, home)
+	if err != nil {
+		u.fail(w, r, c, err, "audit", page{})
+		return
+	}
+	v.Home = h
+	if v.Events, err = u.svc.Audit(r.Context(), c, f); err != nil {
+		u.fail(w, r, c, err, "audit", page{Title: "Audit log", Data: v})
+		return
+	}
+	u.render(w, c, http.StatusOK, "audit", page{Title: "Audit log of " + h.Name, Data: v})
+}

@@ -1,0 +1,134 @@
+// camvault's only script: fills the setup token from the link's fragment,
+// asks before destructive actions, copies one-time secrets, and runs the
+// passkey ceremonies through the JSON API. No inline script is allowed by
+// the Content-Security-Policy, so everything is wired here.
+"use strict";
+
+(function () {
+  // The setup token travels in the fragment so that it never reaches logs
+  // or Referer headers; the form posts it.
+  const setupToken = document.getElementById("setup_token");
+  if (setupToken && location.hash.length > 1) {
+    setupToken.value = decodeURIComponent(location.hash.slice(1));
+  }
+
+  document.addEventListener("click", function (ev) {
+    const el = ev.target.closest("[data-confirm]");
+    if (el && !window.confirm(el.dataset.confirm)) {
+      ev.preventDefault();
+    }
+    const copy = ev.target.closest("[data-copy]");
+    if (copy) {
+      const input = document.getElementById(copy.dataset.copy);
+      input.select();
+      if (navigator.clipboard) {
+        navigator.clipboard.writeText(input.value);
+      }
+      copy.textContent = "Copied";
+    }
+  });
+
+  // base64url <-> ArrayBuffer, for browsers without the JSON helpers.
+  function fromB64(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    const bin = atob(s);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function toB64(buf) {
+    const bytes = new Uint8Array(buf);
+    let bin = "";
+    for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function creationOptions(pk) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON) {
+      return PublicKeyCredential.parseCreationOptionsFromJSON(pk);
+    }
+    pk.challenge = fromB64(pk.challenge);
+    pk.user.id = fromB64(pk.user.id);
+    (pk.excludeCredentials || []).forEach(function (c) { c.id = fromB64(c.id); });
+    return pk;
+  }
+  function requestOptions(pk) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON) {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(pk);
+    }
+    pk.challenge = fromB64(pk.challenge);
+    (pk.allowCredentials || []).forEach(function (c) { c.id = fromB64(c.id); });
+    return pk;
+  }
+  function credentialJSON(cred) {
+    if (cred.toJSON) return cred.toJSON();
+    const r = cred.response;
+    const out = { id: cred.id, rawId: toB64(cred.rawId), type: cred.type, response: { clientDataJSON: toB64(r.clientDataJSON) } };
+    if (r.attestationObject) out.response.attestationObject = toB64(r.attestationObject);
+    if (r.authenticatorData) out.response.authenticatorData = toB64(r.authenticatorData);
+    if (r.signature) out.response.signature = toB64(r.signature);
+    if (r.userHandle) out.response.userHandle = toB64(r.userHandle);
+    return out;
+  }
+  async function post(url, body) {
+    const res = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body || {}),
+    });
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : {};
+    if (!res.ok) {
+      throw new Error((data.error && data.error.message) || "request failed");
+    }
+    return data;
+  }
+  function status(msg) {
+    const el = document.getElementById("passkey-status");
+    if (el) {
+      el.textContent = msg;
+      el.hidden = !msg;
+    }
+  }
+  function supported() {
+    if (!window.PublicKeyCredential) {
+      status("This browser does not support passkeys.");
+      return false;
+    }
+    return true;
+  }
+
+  const add = document.getElementById("passkey-add");
+  if (add) {
+    add.addEventListener("click", async function () {
+      if (!supported()) return;
+      status("");
+      try {
+        const begin = await post("/api/v1/me/passkeys/begin");
+        const cred = await navigator.credentials.create({ publicKey: creationOptions(begin.options.publicKey) });
+        const name = (document.getElementById("passkey-name").value || "Passkey").trim();
+        await post("/api/v1/me/passkeys/finish", { ceremony: begin.ceremony, name: name, credential: credentialJSON(cred) });
+        location.reload();
+      } catch (e) {
+        status("Could not add the passkey: " + e.message);
+      }
+    });
+  }
+
+  const login = document.getElementById("passkey-login");
+  if (login) {
+    login.addEventListener("click", async function () {
+      if (!supported()) return;
+      status("");
+      try {
+        const begin = await post("/api/v1/login/passkey/begin");
+        const cred = await navigator.credentials.get({ publicKey: requestOptions(begin.options.publicKey) });
+        await post("/api/v1/login/passkey/finish", { ceremony: begin.ceremony, credential: credentialJSON(cred) });
+        location.assign(login.dataset.next || "/homes");
+      } catch (e) {
+        status("Could not sign in with a passkey: " + e.message);
+      }
+    });
+  }
+})();
