@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts headless Chromium from CAMVAULT_TEST_CHROMIUM, or skips.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("CAMVAULT_TEST_CHROMIUM")
+	if path == "" {
+		t.Skip("CAMVAULT_TEST_CHROMIUM not set (path to Debian's chromium); skipping the browser test")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(412, 915), // a phone
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+// TestBrowserSetupLoginHome drives the real binary in Chromium: the setup
+// link creates the first account and home, a fresh sign-in works, and the
+// home page lists the home.
+func TestBrowserSetupLoginHome(t *testing.T) {
+	ctx := browser(t)
+	s := startServer(t, t.TempDir())
+	if s.setup == "" {
+		t.Fatal("no setup link")
+	}
+	const email = "ana@example.org"
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.setup),
+		chromedp.WaitVisible(chromedp.CSS("#setup-submit")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), e2ePassword),
+		chromedp.SendKeys(chromedp.CSS("#home_name"), "Casa Ana"),
+		chromedp.Click(chromedp.CSS("#setup-submit")),
+		chromedp.WaitVisible(chromedp.CSS(".home-link")),
+	)
+	if err != nil {
+		t.Fatalf("setup flow: %v\nserver stderr:\n%s", err, s.stderr.String())
+	}
+	homesText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(homesText, "Casa Ana") {
+		t.Fatalf("homes page after setup does not list the home:\n%s", homesText)
+	}
+	// The setup link works once.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.setup),
+		chromedp.WaitVisible(chromedp.CSS("main")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "set up already") {
+		t.Fatalf("second visit of the setup link:\n%s", text)
+	}
+
+	// A fresh browser profile proves the login, not the leftover cookie.
+	ctx2 := browser(t)
+	err = chromedp.Do(ctx2,
+		chromedp.Navigate(s.url+"/homes"),
+		chromedp.WaitVisible(chromedp.CSS("#login-submit")),
+	)
+	if err != nil {
+		t.Fatalf("login page: %v\nserver stderr:\n%s", err, s.stderr.String())
+	}
+	location, err := chromedp.Run(ctx2, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(location, "/login") {
+		t.Errorf("anonymous /homes went to %s, want the sign-in page", location)
+	}
+	err = chromedp.Do(ctx2,
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), e2ePassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(".home-link")),
+		chromedp.Click(chromedp.CSS(".home-link")),
+		chromedp.WaitVisible(chromedp.CSS("main h1")),
+	)
+	if err != nil {
+		t.Fatalf("login flow: %v\nserver stderr:\n%s", err, s.stderr.String())
+	}
+	homeText, err := chromedp.Run(ctx2, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(homeText, "Casa Ana") {
+		t.Fatalf("home page does not show the home:\n%s", homeText)
+	}
+}

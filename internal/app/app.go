@@ -1,0 +1,265 @@
+// Package app wires camvault's server together from its configuration:
+// data dir and per-install secrets, the store, the service, the HTTP
+// adapters, TLS, and the listener, and runs it until its context ends.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/camvault/camvault/internal/api"
+	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/service"
+	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/store/postgres"
+	"github.com/camvault/camvault/internal/store/sqlite"
+	"github.com/camvault/camvault/internal/webui"
+)
+
+// Options are what Run needs besides the configuration.
+type Options struct {
+	Config config.Config
+	Logger *slog.Logger
+	// Stderr receives the one-time setup link and the TLS fingerprint.
+	Stderr io.Writer
+	// Ready, if set, is called with the server's URL once it listens.
+	Ready func(url string)
+}
+
+// OpenStore opens the store named by a URL: sqlite:PATH or postgres://...
+func OpenStore(ctx context.Context, u string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(u, "sqlite:"):
+		path := strings.TrimPrefix(u, "sqlite:")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("store dir: %w", err)
+		}
+		return sqlite.Open(ctx, path)
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		return postgres.Open(ctx, u)
+	}
+	return nil, errors.New("store: URL must start with sqlite: or postgres://")
+}
+
+// ServerKey returns the per-install secret key kept in the data dir,
+// creating it (mode 0600) on first start.
+func ServerKey(dataDir string) ([]byte, error) {
+	dir := filepath.Join(dataDir, "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("secrets dir: %w", err)
+	}
+	path := filepath.Join(dir, "server.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("%s: want 32 bytes, found %d", path, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read server key: %w", err)
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	if err := writeFileAtomic(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// writeFileAtomic writes data to path with mode perm via a temporary file
+// and rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// NewService opens the store and builds the service for cfg, for commands
+// that act on the data dir directly (camvault admin). Close the store when
+// done.
+func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result)) (*service.Service, store.Store, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("data dir: %w", err)
+	}
+	key, err := ServerKey(cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := OpenStore(ctx, cfg.StoreURL())
+	if err != nil {
+		return nil, nil, err
+	}
+	base := cfg.PublicURL()
+	var passkeys *service.WebAuthnConfig
+	if u, err := url.Parse(base); err == nil && net.ParseIP(u.Hostname()) == nil {
+		passkeys = &service.WebAuthnConfig{RPID: u.Hostname(), RPName: "camvault", Origins: []string{base}}
+	} else if log != nil {
+		log.Warn("passkeys are off: they need a host name in the public URL, not an IP address (set --base-url)")
+	}
+	svc, err := service.New(service.Config{
+		Store: st, Logger: log, BaseURL: base, SecretKey: key,
+		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
+		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys,
+	})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return svc, st, nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, o Options) error {
+	cfg, log := o.Config, o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer l.Close()
+	if cfg.BaseURL == "" {
+		// Port 0 picks a free port: links must name the real one.
+		_, port, _ := net.SplitHostPort(l.Addr().String())
+		host, _, _ := net.SplitHostPort(cfg.Listen)
+		cfg.Listen = net.JoinHostPort(host, port)
+	}
+	var tlsConf *tls.Config
+	if cfg.TLS.Enabled() {
+		if tlsConf, err = serverTLS(cfg, o.Stderr); err != nil {
+			return err
+		}
+	}
+	metrics := httpserver.NewMetrics()
+	svc, st, err := NewService(ctx, cfg, log, metrics.Event)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ui, err := webui.New(webui.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
+	if err != nil {
+		return err
+	}
+	routes := api.New(api.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)}).Routes()
+	routes = append(routes, ui.Routes()...)
+	routes = append(routes, opsRoutes(svc, metrics)...)
+	srv, err := httpserver.New(httpserver.Config{Routes: routes, Auth: svc, Logger: log, Metrics: metrics, TLS: cfg.TLS.Enabled()})
+	if err != nil {
+		return err
+	}
+	if setupURL, ok, err := svc.PrepareSetup(ctx); err != nil {
+		return err
+	} else if ok {
+		fmt.Fprintf(o.Stderr, "\ncamvault: no account exists yet. Open this one-time setup link within 1 hour\n"+
+			"to create the first account (it works once; a restart makes a new one):\n\n    %s\n\n", setupURL)
+	}
+	log.Info("camvault serving", "url", cfg.PublicURL(), "store", storeKind(cfg.StoreURL()))
+	if o.Ready != nil {
+		o.Ready(cfg.PublicURL())
+	}
+	err = httpserver.Serve(ctx, l, srv, tlsConf, log, 10*time.Second)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("camvault stopped")
+	return err
+}
+
+func storeKind(u string) string {
+	k, _, _ := strings.Cut(u, ":")
+	return k
+}
+
+func serverTLS(cfg config.Config, stderr io.Writer) (*tls.Config, error) {
+	if cfg.TLS.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}, nil
+	}
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if host != "" && host != "0.0.0.0" && host != "::" && host != "localhost" && host != "127.0.0.1" {
+		hosts = append(hosts, host)
+	}
+	if u, err := url.Parse(cfg.PublicURL()); err == nil && u.Hostname() != "" {
+		hosts = append(hosts, u.Hostname())
+	}
+	conf, fp, err := selfSigned(filepath.Join(cfg.DataDir, "tls"), dedupe(hosts), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "camvault: serving HTTPS with a local CA (%s).\n"+
+		"camvault: CA SHA-256 fingerprint %s\n", filepath.Join(cfg.DataDir, "tls", "ca.pem"), fp)
+	return conf, nil
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// opsRoutes are health, readiness and metrics.
+func opsRoutes(svc *service.Service, m *httpserver.Metrics) []httpserver.Route {
+	return []httpserver.Route{
+		{Pattern: "GET /healthz", Public: "liveness probe; says only that the process serves", Handler: func(w http.ResponseWriter, r *http.Request, _ service.Caller) {
+			httpserver.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}},
+		{Pattern: "GET /readyz", Public: "readiness probe; says only whether the store answers", Handler: func(w http.ResponseWriter, r *http.Request, _ service.Caller) {
+			if err := svc.Ready(r.Context()); err != nil {
+				httpserver.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+				return
+			}
+			httpserver.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		}},
+		{Pattern: "GET /metrics", Public: "Prometheus metrics: counts and latencies by route, no per-home data", Handler: func(w http.ResponseWriter, r *http.Request, _ service.Caller) {
+			m.Handler().ServeHTTP(w, r)
+		}},
+	}
+}
