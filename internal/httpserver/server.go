@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -138,7 +139,11 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if rt.Action != "" && c.Anonymous() {
 			s.cfg.Auth.RecordDenied(r.Context(), c, rt.Action, "no credentials: "+rt.Pattern)
 			if rt.Browser {
-				http.Redirect(w, r, s.cfg.SignInPath, http.StatusSeeOther)
+				to := s.cfg.SignInPath
+				if r.Method == http.MethodGet {
+					to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+				}
+				http.Redirect(w, r, to, http.StatusSeeOther)
 				return
 			}
 			WriteError(w, r, &service.Error{Kind: service.KindUnauthenticated, Code: "unauthenticated", Message: "sign in first"}, s.log)

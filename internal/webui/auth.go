@@ -15,19 +15,20 @@ type credentialsForm struct {
 	HomeName string
 	TOTP     bool   // show the second-factor field
 	Next     string // where to go after signing in
+	Done     bool   // setup happened already
 }
 
 func (u *UI) setupPage(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	needed, err := u.svc.NeedsSetup(r.Context())
 	if err != nil {
-		u.fail(w, r, c, err, "setup", page{Title: "Set up camvault"})
+		u.fail(w, r, c, err, "setup", page{Title: "Set up camvault", Data: credentialsForm{}})
 		return
 	}
-	u.render(w, c, http.StatusOK, "setup", page{Title: "Set up camvault", Data: map[string]any{"Done": !needed}})
+	u.render(w, c, http.StatusOK, "setup", page{Title: "Set up camvault", Data: credentialsForm{Done: !needed}})
 }
 
 func (u *UI) setup(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	p := page{Title: "Set up camvault"}
+	p := page{Title: "Set up camvault", Data: credentialsForm{}}
 	if err := form(r); err != nil {
 		u.fail(w, r, c, err, "setup", p)
 		return

@@ -107,7 +107,7 @@ func (u *UI) Routes() []httpserver.Route {
 		invite = "the single-use invitation token in the path is the credential"
 	)
 	self := domain.ActionAccountSelf
-	return []httpserver.Route{
+	routes := []httpserver.Route{
 		{Pattern: "GET /{$}", Public: "the front page only redirects to the homes or the sign-in page", Handler: u.index},
 		{Pattern: "GET /static/{file}", Public: "static assets (style sheet, script)", Handler: u.static},
 		{Pattern: "GET /setup", Public: "first-run setup: the one-time setup token printed by the server is the credential", Handler: u.setupPage},
@@ -140,6 +140,10 @@ func (u *UI) Routes() []httpserver.Route {
 		{Pattern: "POST /account/totp/disable", Action: self, Handler: u.disableTOTP},
 		{Pattern: "POST /account/passkeys/{passkey}/delete", Action: self, Handler: u.deletePasskey},
 	}
+	for i := range routes {
+		routes[i].Browser = true
+	}
+	return routes
 }
 
 // page is what every template receives.

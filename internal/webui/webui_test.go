@@ -1,0 +1,333 @@
+package webui_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/api"
+	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/service"
+	"github.com/camvault/camvault/internal/store/sqlite"
+	"github.com/camvault/camvault/internal/webui"
+)
+
+const password = "tulip-Harbor-97-kettle"
+
+// site is the UI and API over a fresh store.
+type site struct {
+	t   *testing.T
+	svc *service.Service
+	srv *httptest.Server
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := service.New(service.Config{
+		Store: st, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{9}, 32),
+		Password: authn.Params{Memory: 1024, Time: 1, Threads: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, err := webui.New(webui.Config{Service: svc, SessionMax: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := append(ui.Routes(), api.New(api.Config{Service: svc, SessionMax: time.Hour}).Routes()...)
+	h, err := httpserver.New(httpserver.Config{Routes: routes, Auth: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &site{t: t, svc: svc, srv: srv}
+}
+
+// browser is a cookie-keeping client that does not follow redirects.
+type browser struct {
+	t *testing.T
+	s *site
+	c *http.Client
+}
+
+func (s *site) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: s.t, s: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// get fetches path and returns status, Location and body.
+func (b *browser) get(path string) (int, string, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.s.srv.URL + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(body)
+}
+
+// post submits a form as a same-origin browser would.
+func (b *browser) post(path string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest("POST", b.s.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(body)
+}
+
+func expect(t *testing.T, what string, status int, loc, body string, wantStatus int, wantIn string) {
+	t.Helper()
+	if status != wantStatus {
+		t.Fatalf("%s: status %d (Location %q), want %d\n%s", what, status, loc, wantStatus, body)
+	}
+	if wantIn != "" && !strings.Contains(body, wantIn) && !strings.Contains(loc, wantIn) {
+		t.Fatalf("%s: %q not in the answer (Location %q)\n%s", what, wantIn, loc, body)
+	}
+}
+
+var (
+	homeLinkRE = regexp.MustCompile(`href="/homes/([a-z2-7]{26})"`)
+	cameraRE   = regexp.MustCompile(`href="/cameras/([a-z2-7]{26})">([^<]*)<`)
+	inviteRE   = regexp.MustCompile(`value="http://camvault.test/invite/(cvi_[A-Za-z0-9_-]+)"`)
+)
+
+func TestFlow(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	setupURL, ok, err := s.svc.PrepareSetup(ctx)
+	if err != nil || !ok {
+		t.Fatalf("prepare setup: %v %v", ok, err)
+	}
+	token := setupURL[strings.Index(setupURL, "#")+1:]
+
+	owner := s.browser()
+	st, loc, body := owner.get("/homes")
+	expect(t, "anonymous homes", st, loc, body, http.StatusSeeOther, "/login?next=%2Fhomes")
+	st, loc, body = owner.get("/setup")
+	expect(t, "setup page", st, loc, body, http.StatusOK, `id="setup-submit"`)
+
+	// A wrong token and a weak password are refused with a reason.
+	st, loc, body = owner.post("/setup", url.Values{"setup_token": {"cvsetup_nope"}, "email": {"ana@example.org"}, "password": {password}, "home_name": {"Casa"}})
+	if st < 400 || st >= 500 {
+		t.Fatalf("setup with a wrong token: %d %s", st, body)
+	}
+	st, loc, body = owner.post("/setup", url.Values{"setup_token": {token}, "email": {"ana@example.org"}, "password": {"password1"}, "home_name": {"Casa"}})
+	expect(t, "setup with a weak password", st, loc, body, http.StatusBadRequest, "at least 10 characters")
+
+	st, loc, body = owner.post("/setup", url.Values{"setup_token": {token}, "email": {"ana@example.org"}, "password": {password}, "home_name": {"Casa Ana"}})
+	expect(t, "setup", st, loc, body, http.StatusSeeOther, "/homes")
+	st, loc, body = owner.get("/homes")
+	expect(t, "homes", st, loc, body, http.StatusOK, `class="home-link"`)
+	home := homeLinkRE.FindStringSubmatch(body)[1]
+
+	// Two cameras; the guest will see only the first.
+	for _, name := range []string{"Porch", "Bedroom"} {
+		st, loc, body = owner.post("/homes/"+home+"/cameras", url.Values{"name": {name}})
+		expect(t, "add camera", st, loc, body, http.StatusSeeOther, "/homes/"+home)
+	}
+	st, loc, body = owner.get("/homes/" + home)
+	expect(t, "home page", st, loc, body, http.StatusOK, "Porch")
+	cams := map[string]string{}
+	for _, m := range cameraRE.FindAllStringSubmatch(body, -1) {
+		cams[m[2]] = m[1]
+	}
+	if len(cams) != 2 {
+		t.Fatalf("cameras on the home page: %v", cams)
+	}
+
+	st, loc, body = owner.post("/homes/"+home+"/invites", url.Values{"role": {"guest"}, "cameras": {cams["Porch"]}, "actions": {"live"}, "no_history": {"1"}})
+	expect(t, "invite", st, loc, body, http.StatusOK, "shown only once")
+	invite := inviteRE.FindStringSubmatch(body)[1]
+
+	guest := s.browser()
+	st, loc, body = guest.get("/invite/" + invite)
+	expect(t, "invite page", st, loc, body, http.StatusOK, "Casa Ana")
+	st, loc, body = guest.post("/invite/"+invite, url.Values{"email": {"gus@example.org"}, "password": {password}})
+	expect(t, "accept", st, loc, body, http.StatusSeeOther, "/homes/"+home)
+	st, loc, body = guest.get("/homes/" + home)
+	expect(t, "guest home page", st, loc, body, http.StatusOK, "Porch")
+	if strings.Contains(body, "Bedroom") {
+		t.Fatalf("the guest sees a camera outside its scope:\n%s", body)
+	}
+	st, loc, body = guest.get("/cameras/" + cams["Bedroom"])
+	expect(t, "guest on an out-of-scope camera", st, loc, body, http.StatusNotFound, "Not found")
+	st, loc, body = guest.get("/cameras/" + cams["Porch"])
+	expect(t, "guest on its camera", st, loc, body, http.StatusOK, "Porch")
+	if strings.Contains(body, "/rename") {
+		t.Fatal("the guest is offered to rename a camera")
+	}
+	st, loc, body = guest.post("/cameras/"+cams["Porch"]+"/delete", nil)
+	expect(t, "guest deletes a camera", st, loc, body, http.StatusForbidden, "")
+	st, loc, body = guest.get("/homes/" + home + "/audit")
+	expect(t, "guest reads the audit log", st, loc, body, http.StatusForbidden, "")
+	st, loc, body = guest.post("/invite/"+invite, url.Values{"email": {"eve@example.org"}, "password": {password}})
+	expect(t, "second use of the invitation", st, loc, body, http.StatusNotFound, "")
+
+	st, loc, body = owner.get("/homes/" + home + "/audit")
+	expect(t, "audit", st, loc, body, http.StatusOK, "invite.accept")
+	if !strings.Contains(body, "denied") {
+		t.Fatalf("the guest's denied delete is not in the audit log:\n%s", body)
+	}
+	st, loc, body = owner.get("/homes/" + home + "/members")
+	expect(t, "members", st, loc, body, http.StatusOK, "gus@example.org")
+
+	// Another home's owner sees none of it.
+	stranger := s.browser()
+	if _, err := s.svc.CreateAccount(ctx, "sam@example.org", password, false); err != nil {
+		t.Fatal(err)
+	}
+	st, loc, body = stranger.post("/login", url.Values{"email": {"sam@example.org"}, "password": {password}})
+	expect(t, "stranger login", st, loc, body, http.StatusSeeOther, "/homes")
+	for _, path := range []string{"/homes/" + home, "/homes/" + home + "/members", "/homes/" + home + "/audit", "/cameras/" + cams["Porch"]} {
+		st, loc, body = stranger.get(path)
+		expect(t, "stranger "+path, st, loc, body, http.StatusNotFound, "")
+		if strings.Contains(body, "Casa Ana") || strings.Contains(body, "Porch") {
+			t.Fatalf("stranger %s leaks names:\n%s", path, body)
+		}
+	}
+
+	// Sign out ends the session.
+	st, loc, body = owner.post("/logout", nil)
+	expect(t, "logout", st, loc, body, http.StatusSeeOther, "/login")
+	st, loc, body = owner.get("/homes")
+	expect(t, "after logout", st, loc, body, http.StatusSeeOther, "/login")
+}
+
+func TestLoginErrors(t *testing.T) {
+	s := newSite(t)
+	if _, err := s.svc.CreateAccount(context.Background(), "ana@example.org", password, false); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	st, loc, body := b.post("/login", url.Values{"email": {"ana@example.org"}, "password": {"wrong-password-123"}})
+	expect(t, "wrong password", st, loc, body, http.StatusUnauthorized, "")
+	wrong := body
+	st, loc, body = b.post("/login", url.Values{"email": {"nobody@example.org"}, "password": {"wrong-password-123"}})
+	expect(t, "unknown email", st, loc, body, http.StatusUnauthorized, "")
+	if strings.ReplaceAll(body, "nobody@example.org", "ana@example.org") != wrong {
+		t.Fatal("the pages for a wrong password and an unknown email differ")
+	}
+	// An off-site next is ignored.
+	st, loc, body = b.post("/login", url.Values{"email": {"ana@example.org"}, "password": {password}, "next": {"//evil.example/x"}})
+	expect(t, "login", st, loc, body, http.StatusSeeOther, "")
+	if loc != "/homes" {
+		t.Fatalf("login with an off-site next went to %q", loc)
+	}
+}
+
+func TestCrossSitePostRefused(t *testing.T) {
+	s := newSite(t)
+	if _, err := s.svc.CreateAccount(context.Background(), "ana@example.org", password, false); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.post("/login", url.Values{"email": {"ana@example.org"}, "password": {password}})
+	req, _ := http.NewRequest("POST", s.srv.URL+"/homes", strings.NewReader("name=Evil"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site form post: %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	ui, err := webui.New(webui.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ui.Routes() {
+		if !r.Browser {
+			t.Errorf("%s is not marked as a browser route", r.Pattern)
+		}
+		if err := r.Check(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestNoInlineCode: the CSP forbids inline script and style, so the
+// templates must not rely on them.
+func TestNoInlineCode(t *testing.T) {
+	inline := []*regexp.Regexp{
+		regexp.MustCompile(`<script(?:[^>]*)>\s*[^<\s]`), // a script with a body
+		regexp.MustCompile(`\sstyle\s*=`),
+		regexp.MustCompile(`<style`),
+		regexp.MustCompile(`\son[a-z]+\s*=`),
+		regexp.MustCompile(`javascript:`),
+	}
+	err := fs.WalkDir(os.DirFS("templates"), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join("templates", path))
+		if err != nil {
+			return err
+		}
+		text := string(b)
+		for _, re := range inline {
+			if loc := re.FindStringIndex(text); loc != nil {
+				t.Errorf("%s: inline code %q", path, text[loc[0]:min(loc[1]+20, len(text))])
+			}
+		}
+		for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(text, -1) {
+			if !strings.Contains(tag, "src=") {
+				t.Errorf("%s: script without src: %s", path, tag)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStatic(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	for path, ctype := range map[string]string{"/static/app.css": "text/css", "/static/app.js": "text/javascript"} {
+		resp, err := b.c.Get(s.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	for _, path := range []string{"/static/nope.js", "/static/..%2fui.go", "/static/"} {
+		if st, _, _ := b.get(path); st != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, st)
+		}
+	}
+}
