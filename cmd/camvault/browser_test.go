@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
 
@@ -114,5 +115,61 @@ func TestBrowserSetupLoginHome(t *testing.T) {
 	}
 	if !strings.Contains(homeText, "Casa Ana") {
 		t.Fatalf("home page does not show the home:\n%s", homeText)
+	}
+}
+
+// TestBrowserPasskey registers a passkey with Chromium's virtual
+// authenticator on the account page, signs out, and signs in again with
+// the passkey alone.
+func TestBrowserPasskey(t *testing.T) {
+	ctx := browser(t)
+	s := startServer(t, t.TempDir())
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.setup),
+		chromedp.WaitVisible(chromedp.CSS("#setup-submit")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "pia@example.org"),
+		chromedp.SendKeys(chromedp.CSS("#password"), e2ePassword),
+		chromedp.SendKeys(chromedp.CSS("#home_name"), "Casa Pia"),
+		chromedp.Click(chromedp.CSS("#setup-submit")),
+		chromedp.WaitVisible(chromedp.CSS(".home-link")),
+	)
+	if err != nil {
+		t.Fatalf("setup: %v\nserver stderr:\n%s", err, s.stderr.String())
+	}
+	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatalf("enable WebAuthn domain: %v", err)
+	}
+	_, err = chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
+		Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
+		IsUserVerified: true, AutomaticPresenceSimulation: true,
+	}})
+	if err != nil {
+		t.Fatalf("add virtual authenticator: %v", err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/account"),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-add")),
+		chromedp.SendKeys(chromedp.CSS("#passkey-name"), "Test key"),
+		chromedp.Click(chromedp.CSS("#passkey-add")),
+		chromedp.WaitVisible(chromedp.CSS(".passkey-item")),
+	)
+	if err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("add passkey: %v\npage:\n%s\nserver stderr:\n%s", err, status, s.stderr.String())
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("header form button")),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-login")),
+		chromedp.Click(chromedp.CSS("#passkey-login")),
+		chromedp.WaitVisible(chromedp.CSS(".home-link")),
+	)
+	if err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("passkey sign-in: %v\npage:\n%s\nserver stderr:\n%s", err, status, s.stderr.String())
+	}
+	text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if !strings.Contains(text, "Casa Pia") {
+		t.Fatalf("after passkey sign-in:\n%s", text)
 	}
 }
