@@ -242,3 +242,21 @@ func FuzzVerifyPassword(f *testing.F) {
 		VerifyPassword(enc, pw)
 	})
 }
+
+// BenchmarkVerifyPassword measures one login's hashing cost with the
+// default parameters; DummyVerify costs the same for unknown accounts.
+func BenchmarkVerifyPassword(b *testing.B) {
+	h, err := HashPassword("correct horse battery staple", DefaultParams())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		VerifyPassword(h, "correct horse battery staple")
+	}
+}
+
+func BenchmarkDummyVerify(b *testing.B) {
+	for b.Loop() {
+		DummyVerify("correct horse battery staple", DefaultParams())
+	}
+}
