@@ -101,8 +101,9 @@ var roleHomeActions = map[domain.Role][]domain.Action{
 // roleCameraActions is what each role may do to the home's cameras. A
 // guest's set is further narrowed by its membership's Actions.
 var roleCameraActions = map[domain.Role][]domain.Action{
-	domain.RoleOwner:  domain.CameraActions,
-	domain.RoleAdmin:  domain.CameraActions,
+	domain.RoleOwner: domain.CameraActions,
+	domain.RoleAdmin: {domain.ActionLive, domain.ActionSnapshot, domain.ActionPlayback, domain.ActionExport,
+		domain.ActionManage, domain.ActionPTZ},
 	domain.RoleMember: {domain.ActionLive, domain.ActionSnapshot, domain.ActionPlayback, domain.ActionExport, domain.ActionPTZ},
 	domain.RoleGuest:  domain.GuestActions,
 }

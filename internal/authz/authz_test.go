@@ -89,6 +89,13 @@ var states = []state{
 		m := membership(role, func(m *domain.Membership) { m.Cameras = []domain.CameraRef{camA.Ref()} })
 		return Principal{Account: acct}, Facts{Now: now, Membership: m}, camA2
 	}},
+	// A device-backed camera that left its home (removed, transferred,
+	// reset) belongs to no home: nobody may do anything with it.
+	{name: "camera_unclaimed", build: func(role domain.Role) (Principal, Facts, domain.Camera) {
+		c := camA2
+		c.HomeID = ""
+		return Principal{Account: acct}, Facts{Now: now, Membership: membership(role, nil)}, c
+	}},
 	{name: "camera_of_other_home", build: func(role domain.Role) (Principal, Facts, domain.Camera) {
 		c := camA
 		c.HomeID = homeB
@@ -101,7 +108,8 @@ const (
 	adminHome  = "home.view home.rename member.list member.manage invite.create camera.list camera.create audit.read home.leave"
 	memberHome = "home.view member.list camera.list home.leave"
 	guestHome  = "home.view camera.list home.leave"
-	allCam     = "live snapshot playback export manage ptz"
+	allCam     = "live snapshot playback export manage ptz transfer"
+	adminCam   = "live snapshot playback export manage ptz"
 	memberCam  = "live snapshot playback export ptz"
 )
 
@@ -109,23 +117,23 @@ const (
 // Every (state, role) pair must appear: nothing is implicit.
 var expected = map[string]map[domain.Role]string{
 	"active": {
-		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: allCam + " " + adminHome,
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
 		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: "live snapshot " + guestHome,
 	},
 	"scope_includes_camera": {
-		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: allCam + " " + adminHome,
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
 		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: "live playback " + guestHome,
 	},
 	"scope_other_camera": {
-		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: allCam + " " + adminHome,
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
 		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: guestHome,
 	},
 	"scope_other_action": {
-		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: allCam + " " + adminHome,
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
 		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: "playback " + guestHome,
 	},
 	"window_open": {
-		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: allCam + " " + adminHome,
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
 		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: "live snapshot " + guestHome,
 	},
 	"window_ended":                      {domain.RoleOwner: "", domain.RoleAdmin: "", domain.RoleMember: "", domain.RoleGuest: ""},
@@ -135,14 +143,18 @@ var expected = map[string]map[domain.Role]string{
 	"someone_elses_membership":          {domain.RoleOwner: "", domain.RoleAdmin: "", domain.RoleMember: "", domain.RoleGuest: ""},
 	"instance_admin_without_membership": {domain.RoleOwner: "", domain.RoleAdmin: "", domain.RoleMember: "", domain.RoleGuest: ""},
 	"instance_admin_member": {
-		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: allCam + " " + adminHome,
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
 		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: "live snapshot " + guestHome,
 	},
 	"disabled_account": {domain.RoleOwner: "", domain.RoleAdmin: "", domain.RoleMember: "", domain.RoleGuest: ""},
 	"anonymous":        {domain.RoleOwner: "", domain.RoleAdmin: "", domain.RoleMember: "", domain.RoleGuest: ""},
 	"generation_changed_scoped": {
-		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: allCam + " " + adminHome,
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
 		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: guestHome,
+	},
+	"camera_unclaimed": {
+		domain.RoleOwner: ownerHome, domain.RoleAdmin: adminHome,
+		domain.RoleMember: memberHome, domain.RoleGuest: guestHome,
 	},
 	"camera_of_other_home": {
 		domain.RoleOwner: ownerHome, domain.RoleAdmin: adminHome,

@@ -76,6 +76,9 @@ const (
 	ActionExport   Action = "export"
 	ActionManage   Action = "manage"
 	ActionPTZ      Action = "ptz"
+	// ActionTransfer releases a device-backed camera from its home so that
+	// another home can claim it. Owners only.
+	ActionTransfer Action = "transfer"
 )
 
 // Home actions.
@@ -105,7 +108,7 @@ const (
 )
 
 // CameraActions lists every camera action.
-var CameraActions = []Action{ActionLive, ActionSnapshot, ActionPlayback, ActionExport, ActionManage, ActionPTZ}
+var CameraActions = []Action{ActionLive, ActionSnapshot, ActionPlayback, ActionExport, ActionManage, ActionPTZ, ActionTransfer}
 
 // HomeActions lists every home action.
 var HomeActions = []Action{ActionHomeView, ActionHomeRename, ActionHomeDelete, ActionMemberList,
@@ -214,17 +217,47 @@ const (
 	CameraStateRegistered CameraState = "registered"
 	CameraStateActive     CameraState = "active"
 	CameraStateDisabled   CameraState = "disabled"
+	// CameraStateUnclaimed: a device has enrolled and waits for a home to
+	// claim it with its claim code. It belongs to no home.
+	CameraStateUnclaimed CameraState = "unclaimed"
+	// CameraStateClaimed: a device-backed camera owned by a home.
+	CameraStateClaimed CameraState = "claimed"
+	// CameraStateReset: the device was factory reset; its key is retired
+	// and the record only anchors the data recorded under it.
+	CameraStateReset CameraState = "reset"
 )
 
-// Camera belongs to exactly one home. Generation increases whenever the
-// camera changes hands; everything bound to an older generation is dead.
+// Camera belongs to at most one home at a time: a device-backed camera
+// that no home has claimed (or that left its home) has an empty HomeID.
+// Generation increases whenever the camera changes hands — claim, removal,
+// transfer, factory reset; everything bound to an older generation is dead.
 type Camera struct {
 	ID         ID
-	HomeID     ID
+	HomeID     ID // empty while unclaimed
 	Name       string
 	Generation int64
 	State      CameraState
 	CreatedAt  time.Time
+
+	// DeviceKey is the enrolled device's public key (PKIX DER); empty for
+	// registry-only cameras and after a factory reset. It, not any ID the
+	// device sends, identifies the device.
+	DeviceKey []byte
+	// AgentVersion is what the device's agent last reported.
+	AgentVersion string
+	// LastSeen is when the device last spoke to the server.
+	LastSeen time.Time
+}
+
+// DeviceBacked reports whether an enrolled device stands behind the camera.
+func (c Camera) DeviceBacked() bool { return len(c.DeviceKey) > 0 }
+
+// ClaimCode is a device's one-time code, stored hashed, that lets a home's
+// owner or admin claim it.
+type ClaimCode struct {
+	CameraID  ID
+	Hash      []byte
+	ExpiresAt time.Time
 }
 
 // Ref returns the camera at its current generation.

@@ -41,6 +41,12 @@ var (
 	ErrNotEmpty = errors.New("store: accounts exist")
 )
 
+// Audit list limits.
+const (
+	DefaultAuditLimit = 200
+	MaxAuditLimit     = 1000
+)
+
 // Store is the metadata store.
 type Store interface {
 	// CreateFirstAccount atomically creates the first account of an empty
@@ -92,10 +98,36 @@ type Store interface {
 
 	CreateCamera(ctx context.Context, c domain.Camera) error
 	Camera(ctx context.Context, id domain.ID) (domain.Camera, error)
+	// Cameras lists a home's cameras, ordered by name.
 	Cameras(ctx context.Context, home domain.ID) ([]domain.Camera, error)
 	// RenameCamera sets a camera's name.
 	RenameCamera(ctx context.Context, id domain.ID, name string) error
 	DeleteCamera(ctx context.Context, id domain.ID) error
+
+	// EnrollDevice atomically creates an unclaimed, device-backed camera
+	// (c.DeviceKey set, c.HomeID empty) and its claim code. ErrConflict if
+	// the device key is enrolled already.
+	EnrollDevice(ctx context.Context, c domain.Camera, code domain.ClaimCode) error
+	// CameraByDeviceKey finds the camera whose enrolled device has key.
+	CameraByDeviceKey(ctx context.Context, key []byte) (domain.Camera, error)
+	// SetClaimCode replaces the claim code of an unclaimed camera.
+	// ErrNotFound if there is no such camera, ErrConflict if a home owns
+	// it.
+	SetClaimCode(ctx context.Context, code domain.ClaimCode) error
+	// ClaimCamera atomically uses the claim code with hash: the camera
+	// joins home under name with its generation increased, and the code is
+	// gone. ErrNotFound if no unexpired code has that hash — so of racing
+	// claims exactly one succeeds.
+	ClaimCamera(ctx context.Context, hash []byte, home domain.ID, name string, now time.Time) (domain.Camera, error)
+	// ReleaseCamera atomically takes a device-backed camera at generation
+	// out of its home: no home, generation increased, state set, claim
+	// code removed, and with retireKey its device key forgotten. It
+	// returns the camera as it is now. ErrConflict if the camera's
+	// generation is no longer generation; ErrNotFound if it is unknown.
+	ReleaseCamera(ctx context.Context, id domain.ID, generation int64, state domain.CameraState, retireKey bool) (domain.Camera, error)
+	// TouchCamera records that the camera's device was seen at t running
+	// agentVersion.
+	TouchCamera(ctx context.Context, id domain.ID, t time.Time, agentVersion string) error
 
 	CreateSession(ctx context.Context, s domain.Session) error
 	SessionByTokenHash(ctx context.Context, hash []byte) (domain.Session, error)
@@ -118,7 +150,10 @@ type Store interface {
 	DeleteCredential(ctx context.Context, account domain.ID, id []byte) error
 
 	AppendAudit(ctx context.Context, e domain.AuditEvent) error
-	// Audit lists a home's events matching f, newest first.
+	// Audit lists the events of f.HomeID (an empty HomeID means events
+	// that belong to no home) matching f's other set fields, newest first:
+	// at most f.Limit, DefaultAuditLimit when it is 0, never more than
+	// MaxAuditLimit.
 	Audit(ctx context.Context, f domain.AuditFilter) ([]domain.AuditEvent, error)
 
 	Close() error

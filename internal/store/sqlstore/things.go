@@ -7,46 +7,8 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
 )
-
-const cameraCols = `id, home_id, name, generation, state, created_at`
-
-func scanCamera(row scanner) (domain.Camera, error) {
-	var c domain.Camera
-	var created sql.NullInt64
-	err := row.Scan(&c.ID, &c.HomeID, &c.Name, &c.Generation, &c.State, &created)
-	c.CreatedAt = fromMicros(created)
-	return c, err
-}
-
-// CreateCamera implements store.Store.
-func (s *Store) CreateCamera(ctx context.Context, c domain.Camera) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO cameras (`+cameraCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.HomeID, c.Name, c.Generation, c.State, micros(c.CreatedAt))
-	return err
-}
-
-// Camera implements store.Store.
-func (s *Store) Camera(ctx context.Context, id domain.ID) (domain.Camera, error) {
-	c, err := scanCamera(s.db.QueryRowContext(ctx, s.q(`SELECT `+cameraCols+` FROM cameras WHERE id = ?`), id))
-	return c, s.classify(err)
-}
-
-// Cameras implements store.Store, ordered by name.
-func (s *Store) Cameras(ctx context.Context, home domain.ID) ([]domain.Camera, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+cameraCols+` FROM cameras WHERE home_id = ? ORDER BY name, id`), home)
-	return collect(rows, s.classify(err), scanCamera)
-}
-
-// RenameCamera implements store.Store.
-func (s *Store) RenameCamera(ctx context.Context, id domain.ID, name string) error {
-	return s.execOne(ctx, s.db, `UPDATE cameras SET name = ? WHERE id = ?`, name, id)
-}
-
-// DeleteCamera implements store.Store.
-func (s *Store) DeleteCamera(ctx context.Context, id domain.ID) error {
-	return s.execOne(ctx, s.db, `DELETE FROM cameras WHERE id = ?`, id)
-}
 
 const sessionCols = `id, token_hash, account_id, kind, name, created_at, last_seen, expires_at, client, user_agent`
 
@@ -133,12 +95,6 @@ func (s *Store) DeleteCredential(ctx context.Context, account domain.ID, id []by
 	return s.execOne(ctx, s.db, `DELETE FROM credentials WHERE account_id = ? AND id = ?`, account, id)
 }
 
-// Audit limits.
-const (
-	DefaultAuditLimit = 200
-	MaxAuditLimit     = 1000
-)
-
 const auditCols = `id, at, home_id, camera_id, principal, action, result, client, detail`
 
 // AppendAudit implements store.Store.
@@ -177,9 +133,9 @@ func (s *Store) Audit(ctx context.Context, f domain.AuditFilter) ([]domain.Audit
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = DefaultAuditLimit
+		limit = store.DefaultAuditLimit
 	}
-	limit = min(limit, MaxAuditLimit)
+	limit = min(limit, store.MaxAuditLimit)
 	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+auditCols+` FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY at DESC, seq DESC LIMIT ?`), args...)
 	return collect(rows, s.classify(err), func(row scanner) (domain.AuditEvent, error) {

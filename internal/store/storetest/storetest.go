@@ -11,9 +11,8 @@
 //		})
 //	}
 //
-// The suite checks only what package store documents, plus the audit limits
-// (DefaultAuditLimit, MaxAuditLimit) every backend shares. Listings whose
-// order store does not document are compared as sets.
+// The suite checks what package store documents. Listings whose order
+// store does not document are compared as sets.
 package storetest
 
 import (
@@ -32,11 +31,10 @@ import (
 	"github.com/camvault/camvault/internal/store"
 )
 
-// Audit limits the suite expects: Audit returns at most DefaultAuditLimit
-// events when AuditFilter.Limit is 0, and never more than MaxAuditLimit.
+// The audit limits every backend keeps.
 const (
-	DefaultAuditLimit = 200
-	MaxAuditLimit     = 1000
+	DefaultAuditLimit = store.DefaultAuditLimit
+	MaxAuditLimit     = store.MaxAuditLimit
 )
 
 // base is the suite's fixed clock, on a microsecond boundary.
@@ -71,6 +69,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Credentials", testCredentials},
 		{"Audit", testAudit},
 		{"AuditLimits", testAuditLimits},
+		{"Devices", testDevices},
+		{"ClaimRace", testClaimRace},
+		{"Release", testRelease},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
