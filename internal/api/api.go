@@ -52,6 +52,7 @@ func (a *API) Routes() []httpserver.Route {
 		setupReason  = "first-run setup: the one-time setup token printed by the server is the credential"
 		loginReason  = "sign-in: the submitted credentials are checked, throttled and audited"
 		inviteReason = "the single-use invitation token in the path is the credential"
+		deviceReason = "devices prove possession of their own key by signing a single-use server nonce; rate-limited per address"
 	)
 	return []httpserver.Route{
 		{Pattern: "POST /api/v1/setup", Public: setupReason, Handler: a.setup},
@@ -88,6 +89,12 @@ func (a *API) Routes() []httpserver.Route {
 		{Pattern: "PATCH /api/v1/cameras/{camera}", Action: domain.ActionManage, Handler: a.renameCamera},
 		{Pattern: "DELETE /api/v1/cameras/{camera}", Action: domain.ActionManage, Handler: a.deleteCamera},
 		{Pattern: "GET /api/v1/homes/{home}/audit", Action: domain.ActionAuditRead, Handler: a.audit},
+		{Pattern: "POST /api/v1/homes/{home}/cameras/claim", Action: domain.ActionCameraCreate, Handler: a.claimCamera},
+		{Pattern: "POST /api/v1/cameras/{camera}/transfer", Action: domain.ActionTransfer, Handler: a.transferCamera},
+
+		{Pattern: "POST /api/v1/devices/challenge", Public: deviceReason, Handler: a.deviceChallenge},
+		{Pattern: "POST /api/v1/devices/enroll", Public: deviceReason, Handler: a.enroll},
+		{Pattern: "POST /api/v1/devices/certificate", Public: deviceReason, Handler: a.deviceCertificate},
 	}
 }
 

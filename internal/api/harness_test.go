@@ -3,6 +3,10 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,11 +14,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
@@ -63,9 +69,13 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	ca, err := deviceca.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := service.New(service.Config{
 		Store: st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
-		Password: params,
+		Password: params, Devices: service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -159,3 +169,46 @@ func (e *env) auditCount(f domain.AuditFilter) int {
 	}
 	return len(list)
 }
+
+// device is a simulated camera device: its key and the claim code the
+// server gave it.
+type device struct {
+	key  *ecdsa.PrivateKey
+	der  []byte
+	code string
+	id   domain.ID
+}
+
+// enrollDevice enrolls a fresh device key through the service, from addr.
+func (e *env) enrollDevice(addr string) *device {
+	e.t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	d := &device{key: key, der: der}
+	en, err := e.svc.Enroll(context.Background(), addr, d.proof(e, addr, authn.ProofEnroll))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d.code, d.id = en.ClaimCode, en.CameraID
+	return d
+}
+
+// proof answers a fresh challenge for purpose.
+func (d *device) proof(e *env, addr, purpose string) service.DeviceProof {
+	e.t.Helper()
+	nonce, err := e.svc.DeviceChallenge(context.Background(), addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sig, err := authn.SignProof(d.key, purpose, nonce)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return service.DeviceProof{PublicKey: d.der, Nonce: nonce, Signature: sig}
+}
+
+var addrSeq atomic.Int64
+
+// nextAddr returns a client address no other request used, so that
+// per-address limits do not couple unrelated calls.
+func (e *env) nextAddr() string { return fmt.Sprintf("2001:db8::%x", addrSeq.Add(1)) }

@@ -102,6 +102,21 @@ func (f *fixture) freshCamera() domain.ID {
 	return c.ID
 }
 
+// freshClaimCode enrolls a device and returns its claim code.
+func (f *fixture) freshClaimCode() string {
+	return f.e.enrollDevice(f.e.nextAddr()).code
+}
+
+// freshDeviceCamera enrolls a device and claims it into home A.
+func (f *fixture) freshDeviceCamera() domain.ID {
+	d := f.e.enrollDevice(f.e.nextAddr())
+	c, err := f.e.svc.ClaimCamera(context.Background(), f.ownerA.caller, f.homeA, d.code, "Device")
+	if err != nil {
+		f.e.t.Fatal(err)
+	}
+	return c.ID
+}
+
 // homeCase is one call on home A's resources with, for each of home A's
 // roles, the status the policy table says it gets.
 type homeCase struct {
@@ -149,6 +164,15 @@ var homeCases = []homeCase{
 	{"delete camera", "DELETE /api/v1/cameras/{camera}", func(f *fixture) (string, string, any) {
 		return "DELETE", "/api/v1/cameras/" + string(f.freshCamera()), nil
 	}, statuses(204, 204, 403, 404)},
+	{"remove device camera", "DELETE /api/v1/cameras/{camera}", func(f *fixture) (string, string, any) {
+		return "DELETE", "/api/v1/cameras/" + string(f.freshDeviceCamera()), nil
+	}, statuses(204, 204, 403, 404)},
+	{"claim camera", "POST /api/v1/homes/{home}/cameras/claim", func(f *fixture) (string, string, any) {
+		return "POST", "/api/v1/homes/" + string(f.homeA) + "/cameras/claim", map[string]any{"claim_code": f.freshClaimCode(), "name": "Claimed"}
+	}, statuses(201, 201, 403, 403)},
+	{"transfer camera", "POST /api/v1/cameras/{camera}/transfer", func(f *fixture) (string, string, any) {
+		return "POST", "/api/v1/cameras/" + string(f.freshDeviceCamera()) + "/transfer", nil
+	}, statuses(204, 403, 403, 404)},
 	{"audit", "GET /api/v1/homes/{home}/audit", func(f *fixture) (string, string, any) {
 		return "GET", "/api/v1/homes/" + string(f.homeA) + "/audit", nil
 	}, statuses(200, 200, 403, 403)},

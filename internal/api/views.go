@@ -60,11 +60,19 @@ type cameraJSON struct {
 	State      domain.CameraState `json:"state"`
 	Actions    []domain.Action    `json:"actions"`
 	CreatedAt  time.Time          `json:"created_at"`
+	// Device fields: whether an enrolled device stands behind the camera,
+	// whether it is connected now, when it was last seen and what agent
+	// it runs.
+	Device       bool       `json:"device"`
+	Online       bool       `json:"online"`
+	LastSeen     *time.Time `json:"last_seen,omitempty"`
+	AgentVersion string     `json:"agent_version,omitempty"`
 }
 
 func cameraView(c service.CameraView) cameraJSON {
 	return cameraJSON{ID: c.ID, HomeID: c.HomeID, Name: c.Name, Generation: c.Generation, State: c.State,
-		Actions: c.Actions, CreatedAt: c.CreatedAt}
+		Actions: c.Actions, CreatedAt: c.CreatedAt, Device: c.DeviceBacked(), Online: c.Online,
+		LastSeen: timePtr(c.LastSeen), AgentVersion: c.AgentVersion}
 }
 
 type auditJSON struct {

@@ -13,6 +13,12 @@ import (
 type CameraView struct {
 	domain.Camera
 	Actions []domain.Action
+	// Online says whether the camera's device holds a control session.
+	Online bool
+}
+
+func (s *Service) view(cam domain.Camera, acts []domain.Action) CameraView {
+	return CameraView{Camera: cam, Actions: acts, Online: cam.DeviceBacked() && s.presence().Online(cam.ID)}
 }
 
 // Cameras lists the cameras of home that the caller may use at all (a
@@ -31,7 +37,7 @@ func (s *Service) Cameras(ctx context.Context, c Caller, home domain.ID) ([]Came
 	for i := range all {
 		acts := authz.CameraActionsFor(c.principal(), authz.Resource{Home: home, Camera: &all[i]}, f)
 		if len(acts) > 0 {
-			out = append(out, CameraView{Camera: all[i], Actions: acts})
+			out = append(out, s.view(all[i], acts))
 		}
 	}
 	return out, nil
@@ -82,7 +88,7 @@ func (s *Service) Camera(ctx context.Context, c Caller, id domain.ID) (CameraVie
 		return CameraView{}, notFound()
 	}
 	s.audit(ctx, c, ev)
-	return CameraView{Camera: cam, Actions: acts}, nil
+	return s.view(cam, acts), nil
 }
 
 // RenameCamera changes a camera's name.
@@ -102,13 +108,20 @@ func (s *Service) RenameCamera(ctx context.Context, c Caller, id domain.ID, name
 		return CameraView{}, internal("rename camera", err)
 	}
 	acc.camera.Name = name
-	return CameraView{Camera: acc.camera, Actions: acc.actions}, nil
+	s.presence().Renamed(id, name)
+	return s.view(acc.camera, acc.actions), nil
 }
 
-// DeleteCamera removes a camera from its home.
+// DeleteCamera removes a camera from its home. A registry-only camera is
+// deleted; a device-backed one leaves the home with its generation
+// increased, and its device waits for a new owner with a new claim code.
 func (s *Service) DeleteCamera(ctx context.Context, c Caller, id domain.ID) error {
-	if _, err := s.authorizeCamera(ctx, c, id, domain.ActionManage, "camera.delete"); err != nil {
+	acc, err := s.authorizeCamera(ctx, c, id, domain.ActionManage, "camera.delete")
+	if err != nil {
 		return err
+	}
+	if acc.camera.DeviceBacked() {
+		return s.release(ctx, c, acc.camera, domain.CameraStateUnclaimed, false, "camera.remove")
 	}
 	if err := s.st.DeleteCamera(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {

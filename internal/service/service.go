@@ -45,6 +45,9 @@ type Config struct {
 	SecretKey []byte
 	// WebAuthn configures passkeys; nil disables them.
 	WebAuthn *WebAuthnConfig
+	// Devices configures device enrolment and certificates; without a CA
+	// devices cannot enrol.
+	Devices DeviceConfig
 }
 
 // Service implements camvault's use cases.
@@ -56,6 +59,7 @@ type Service struct {
 	throttle *authn.Throttle
 	passkeys *passkeys // nil when disabled
 	box      *secretBox
+	dev      devices
 
 	mu    sync.Mutex // guards setup
 	setup setupToken
@@ -89,6 +93,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewThrottle(cfg.Now), box: box}
+	s.dev.cfg = cfg.Devices
 	if cfg.WebAuthn != nil {
 		pk, err := newPasskeys(*cfg.WebAuthn)
 		if err != nil {

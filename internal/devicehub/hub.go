@@ -1,0 +1,346 @@
+// Package devicehub serves the device listener: the mutual-TLS endpoint
+// where claimed cameras' agents hold their control channel (a WebSocket
+// carrying package control's messages) and ask for a factory reset.
+//
+// A device is identified by its client certificate alone, checked at the
+// TLS handshake and again on every request: issued by the device CA,
+// unexpired, for the key the camera enrolled with, and for the camera's
+// current generation. A certificate of an earlier generation — after a
+// removal, transfer or reset — is refused at the handshake.
+//
+// The hub keeps at most one session per camera: a new connection replaces
+// the old one. It implements service.DevicePresence.
+package devicehub
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/camvault/camvault/internal/control"
+	"github.com/camvault/camvault/internal/deviceca"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/service"
+)
+
+// Config configures a Hub.
+type Config struct {
+	Service *service.Service
+	Logger  *slog.Logger
+	// OfflineAfter ends a session that sent nothing for this long; zero
+	// means control.OfflineAfter.
+	OfflineAfter time.Duration
+}
+
+// Hub holds the control sessions of connected devices.
+type Hub struct {
+	svc *service.Service
+	log *slog.Logger
+	cfg Config
+
+	mu       sync.Mutex // guards sessions and closed
+	sessions map[domain.ID]*session
+	closed   bool
+	wg       sync.WaitGroup // running sessions
+}
+
+var _ service.DevicePresence = (*Hub)(nil)
+
+// New returns a hub.
+func New(cfg Config) *Hub {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OfflineAfter == 0 {
+		cfg.OfflineAfter = control.OfflineAfter
+	}
+	return &Hub{svc: cfg.Service, log: cfg.Logger, cfg: cfg, sessions: map[domain.ID]*session{}}
+}
+
+// session is one device's control connection.
+type session struct {
+	camera domain.Camera
+	cert   *x509.Certificate
+	conn   *websocket.Conn
+	send   chan control.Message
+	cancel context.CancelFunc
+	seq    atomic.Int64
+}
+
+// Routes returns the device listener's routes.
+func (h *Hub) Routes() []httpserver.Route {
+	const why = "devices authenticate with their client certificate, checked at the TLS handshake and again here"
+	return []httpserver.Route{
+		{Pattern: "GET /device/v1/control", Public: why, Handler: h.control},
+		{Pattern: "POST /device/v1/reset", Public: why, Handler: h.reset},
+	}
+}
+
+// TLSConfig returns the device listener's TLS configuration: cert is its
+// server certificate, and clients must present a device certificate of
+// ca that is current for its camera, or the handshake fails.
+func (h *Hub) TLSConfig(cert tls.Certificate, ca *deviceca.CA) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("devicehub: no client certificate")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := h.svc.AuthenticateDevice(ctx, cs.PeerCertificates[0])
+			return err
+		},
+	}
+}
+
+// authenticate checks the request's client certificate.
+func (h *Hub) authenticate(r *http.Request) (domain.Camera, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return domain.Camera{}, errors.New("no client certificate")
+	}
+	return h.svc.AuthenticateDevice(r.Context(), r.TLS.PeerCertificates[0])
+}
+
+func (h *Hub) reset(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	cam, err := h.authenticate(r)
+	if err != nil {
+		httpserver.WriteError(w, r, &service.Error{Kind: service.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
+		return
+	}
+	if err := h.svc.DeviceReset(r.Context(), cam, c.Addr); err != nil {
+		httpserver.WriteError(w, r, err, h.log)
+		return
+	}
+	h.log.Info("device reset", "camera", cam.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Hub) control(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	cam, err := h.authenticate(r)
+	if err != nil {
+		httpserver.WriteError(w, r, &service.Error{Kind: service.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
+		return
+	}
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept answered the client
+	}
+	conn.SetReadLimit(control.MaxMessageBytes)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	s := &session{camera: cam, cert: r.TLS.PeerCertificates[0], conn: conn, send: make(chan control.Message, 16), cancel: cancel}
+	if !h.register(s) {
+		cancel()
+		conn.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	defer h.wg.Done()
+	log := h.log.With("camera", cam.ID, "addr", c.Addr)
+	log.Info("device connected")
+	h.svc.DeviceSeen(ctx, cam, "")
+	h.svc.DeviceEvent(ctx, cam, c.Addr, "device.connect", "")
+	reason := h.run(ctx, s, log)
+	h.unregister(s)
+	cancel()
+	conn.Close(websocket.StatusNormalClosure, reason)
+	log.Info("device disconnected", "reason", reason)
+	h.svc.DeviceEvent(context.WithoutCancel(ctx), cam, c.Addr, "device.disconnect", reason)
+}
+
+// register makes s the camera's session, ending any earlier one.
+func (h *Hub) register(s *session) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	if old, ok := h.sessions[s.camera.ID]; ok {
+		old.cancel()
+	}
+	h.sessions[s.camera.ID] = s
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Hub) unregister(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sessions[s.camera.ID] == s {
+		delete(h.sessions, s.camera.ID)
+	}
+}
+
+// run serves a session until it ends and returns why.
+func (h *Hub) run(ctx context.Context, s *session, log *slog.Logger) string {
+	in := make(chan []byte)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, b, err := s.conn.Read(ctx)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case in <- b:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	idle := time.NewTimer(h.cfg.OfflineAfter)
+	defer idle.Stop()
+	var lastTouch time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			// Replaced by a newer connection, released, or shutdown;
+			// the sender says which by what it sent last.
+			return "session ended"
+		case err := <-readErr:
+			if websocket.CloseStatus(err) == websocket.StatusNormalClosure {
+				return "closed by device"
+			}
+			return "connection lost"
+		case <-idle.C:
+			return "no heartbeat"
+		case m := <-s.send:
+			if err := h.write(ctx, s, m); err != nil {
+				return "write failed"
+			}
+			if m.Type == control.TypeUnclaim {
+				return "camera left its home"
+			}
+		case b := <-in:
+			idle.Reset(h.cfg.OfflineAfter)
+			m, err := control.Decode(b)
+			if err != nil {
+				log.Warn("refused control message", "err", err)
+				if h.write(ctx, s, control.Refusal(m.ID, err)) != nil {
+					return "write failed"
+				}
+				continue
+			}
+			switch m.Type {
+			case control.TypeHello, control.TypeStatus:
+				// The certificate must stay good for the whole
+				// session: a release ends it at once, expiry here.
+				if _, err := h.svc.AuthenticateDevice(ctx, s.cert); err != nil {
+					return "certificate no longer valid"
+				}
+				version := ""
+				if m.Hello != nil {
+					version = m.Hello.AgentVersion
+				} else {
+					version = m.Status.AgentVersion
+				}
+				if time.Since(lastTouch) > time.Minute || m.Type == control.TypeHello {
+					h.svc.DeviceSeen(ctx, s.camera, version)
+					lastTouch = time.Now()
+				}
+			case control.TypeAck, control.TypeError:
+				log.Debug("device answered", "type", m.Type, "reply_to", m.ReplyTo)
+			default:
+				if h.write(ctx, s, control.Refusal(m.ID, control.ErrUnknownType)) != nil {
+					return "write failed"
+				}
+			}
+		}
+	}
+}
+
+func (h *Hub) write(ctx context.Context, s *session, m control.Message) error {
+	if m.ID == "" && m.Type != control.TypeError && m.Type != control.TypeAck {
+		m.ID = "s" + strconv.FormatInt(s.seq.Add(1), 10)
+	}
+	b, err := control.Encode(m)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return s.conn.Write(wctx, websocket.MessageText, b)
+}
+
+// Send queues a message for the camera's device; false if it is not
+// connected or its queue is full.
+func (h *Hub) Send(camera domain.ID, m control.Message) bool {
+	h.mu.Lock()
+	s, ok := h.sessions[camera]
+	h.mu.Unlock()
+	if !ok {
+		return false
+	}
+	select {
+	case s.send <- m:
+		return true
+	default:
+		return false
+	}
+}
+
+// Online implements service.DevicePresence.
+func (h *Hub) Online(camera domain.ID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.sessions[camera]
+	return ok
+}
+
+// Released implements service.DevicePresence: the device hears "unclaim"
+// and its session ends.
+func (h *Hub) Released(camera domain.ID) {
+	h.mu.Lock()
+	s, ok := h.sessions[camera]
+	if ok {
+		delete(h.sessions, camera)
+	}
+	h.mu.Unlock()
+	if !ok {
+		return
+	}
+	select {
+	case s.send <- control.Message{Type: control.TypeUnclaim}:
+		// The session writes it and ends; make sure it does not linger.
+		time.AfterFunc(5*time.Second, s.cancel)
+	default:
+		s.cancel()
+	}
+}
+
+// Renamed implements service.DevicePresence.
+func (h *Hub) Renamed(camera domain.ID, name string) {
+	h.Send(camera, control.Message{Type: control.TypeRename, Rename: &control.Rename{Name: name}})
+}
+
+// Sessions returns the number of connected devices.
+func (h *Hub) Sessions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+// Close ends every session and waits for them.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	for _, s := range h.sessions {
+		s.cancel()
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+}
