@@ -165,7 +165,7 @@ Instance administration, run on the server's machine against its data dir.
 	}
 	password := strings.TrimRight(line, "\r\n")
 	ctx := context.Background()
-	svc, st, err := app.NewService(ctx, cfg, newLogger(cfg, stderr), nil)
+	svc, st, err := app.NewService(ctx, cfg, newLogger(cfg, stderr), nil, service.DeviceConfig{})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ import (
 
 	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/deviceca"
+	"github.com/camvault/camvault/internal/devicehub"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
@@ -110,7 +112,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 // NewService opens the store and builds the service for cfg, for commands
 // that act on the data dir directly (camvault admin). Close the store when
 // done.
-func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result)) (*service.Service, store.Store, error) {
+func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig) (*service.Service, store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -132,7 +134,7 @@ func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events
 	svc, err := service.New(service.Config{
 		Store: st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
-		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys,
+		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys, Devices: devices,
 	})
 	if err != nil {
 		st.Close()
@@ -168,7 +170,20 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	metrics := httpserver.NewMetrics()
-	svc, st, err := NewService(ctx, cfg, log, metrics.Event)
+	var devices service.DeviceConfig
+	var devL net.Listener
+	if cfg.Devices.Listen != "" {
+		if devL, err = net.Listen("tcp", cfg.Devices.Listen); err != nil {
+			return fmt.Errorf("device listener: %w", err)
+		}
+		defer devL.Close()
+		if devices.CA, err = deviceca.Open(filepath.Join(cfg.DataDir, "devices")); err != nil {
+			return err
+		}
+		_, port, _ := net.SplitHostPort(devL.Addr().String())
+		devices.URL = cfg.DeviceURL(port)
+	}
+	svc, st, err := NewService(ctx, cfg, log, metrics.Event, devices)
 	if err != nil {
 		return err
 	}
@@ -195,12 +210,62 @@ func Run(ctx context.Context, o Options) error {
 	if o.Ready != nil {
 		o.Ready(cfg.PublicURL())
 	}
-	err = httpserver.Serve(ctx, l, srv, tlsConf, log, 10*time.Second)
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	servers := 1
+	if devL != nil {
+		hub, serveDevices, err := deviceListener(cfg, devices, svc, metrics, log)
+		if err != nil {
+			return err
+		}
+		defer hub.Close()
+		servers++
+		go func() { errc <- serveDevices(ctx, devL) }()
+	}
+	go func() { errc <- httpserver.Serve(ctx, l, srv, tlsConf, log, 10*time.Second) }()
+	var first error
+	for range servers {
+		err := <-errc
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		if first == nil && err != nil {
+			first = err
+		}
+		cancel() // one server down takes the other with it
 	}
 	log.Info("camvault stopped")
-	return err
+	return first
+}
+
+// deviceListener builds the device hub and returns it with a function
+// that serves the device listener (mutual TLS) on a listener.
+func deviceListener(cfg config.Config, devices service.DeviceConfig, svc *service.Service, metrics *httpserver.Metrics, log *slog.Logger) (*devicehub.Hub, func(context.Context, net.Listener) error, error) {
+	dlog := log.With("component", "devices")
+	hub := devicehub.New(devicehub.Config{Service: svc, Logger: dlog})
+	svc.SetDevicePresence(hub)
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	for _, u := range []string{cfg.PublicURL(), devices.URL} {
+		if pu, err := url.Parse(u); err == nil && pu.Hostname() != "" {
+			hosts = append(hosts, pu.Hostname())
+		}
+	}
+	if h, _, err := net.SplitHostPort(cfg.Devices.Listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+		hosts = append(hosts, h)
+	}
+	cert, err := devices.CA.ServerCertificate(dedupe(hosts), time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := httpserver.New(httpserver.Config{Routes: hub.Routes(), Auth: svc, Logger: dlog, Metrics: metrics, TLS: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	dlog.Info("device listener", "url", devices.URL)
+	return hub, func(ctx context.Context, l net.Listener) error {
+		return httpserver.ServeStreams(ctx, l, srv, hub.TLSConfig(cert, devices.CA), dlog, 5*time.Second)
+	}, nil
 }
 
 func storeKind(u string) string {

@@ -32,9 +32,17 @@ type Config struct {
 	// invitation links. Empty means derived from Listen.
 	BaseURL string `yaml:"base_url" help:"public URL for links (default: from the listen address)"`
 
-	TLS  TLS  `yaml:"tls"`
-	Auth Auth `yaml:"auth"`
-	Log  Log  `yaml:"log"`
+	TLS     TLS     `yaml:"tls"`
+	Auth    Auth    `yaml:"auth"`
+	Devices Devices `yaml:"devices"`
+	Log     Log     `yaml:"log"`
+}
+
+// Devices configures the device listener, where claimed cameras' agents
+// connect with their client certificates. It always serves TLS.
+type Devices struct {
+	Listen string `yaml:"listen" help:"device listener address (host:port, always mutual TLS); empty turns devices off"`
+	URL    string `yaml:"url" help:"wss:// URL agents use to reach the device listener (default: the public host and the device port)"`
 }
 
 // TLS configures HTTPS.
@@ -81,6 +89,7 @@ func Default() Config {
 	return Config{
 		DataDir: "./camvault-data",
 		Listen:  "127.0.0.1:8080",
+		Devices: Devices{Listen: "127.0.0.1:8443"},
 		Auth: Auth{
 			SessionIdle: Duration(7 * 24 * time.Hour),
 			SessionMax:  Duration(30 * 24 * time.Hour),
@@ -119,8 +128,21 @@ func (c Config) PublicURL() string {
 }
 
 // Validate checks every section and returns the first problem found.
+// DeviceURL is where agents reach the device listener, given the port it
+// actually listens on.
+func (c Config) DeviceURL(port string) string {
+	if c.Devices.URL != "" {
+		return strings.TrimRight(c.Devices.URL, "/")
+	}
+	host := "localhost"
+	if u, err := url.Parse(c.PublicURL()); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return "wss://" + net.JoinHostPort(host, port)
+}
+
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Log.validate} {
+	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Devices.validate, c.Log.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -161,6 +183,22 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (d Devices) validate() error {
+	if d.Listen == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(d.Listen); err != nil || port == "" {
+		return fmt.Errorf("devices.listen: %q is not host:port", d.Listen)
+	}
+	if d.URL != "" {
+		u, err := url.Parse(d.URL)
+		if err != nil || u.Scheme != "wss" || u.Host == "" {
+			return fmt.Errorf("devices.url: %q is not a wss:// URL", d.URL)
+		}
+	}
+	return nil
 }
 
 func (t TLS) validate() error {

@@ -227,6 +227,24 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, tlsConf *tls.Con
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	return serve(ctx, srv, l, tlsConf, grace)
+}
+
+// ServeStreams is Serve for long-lived connections (WebSockets): no
+// whole-request read or write deadline, which would cut them; the handlers
+// keep their own liveness checks.
+func ServeStreams(ctx context.Context, l net.Listener, h http.Handler, tlsConf *tls.Config, log *slog.Logger, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return serve(ctx, srv, l, tlsConf, grace)
+}
+
+func serve(ctx context.Context, srv *http.Server, l net.Listener, tlsConf *tls.Config, grace time.Duration) error {
 	if tlsConf != nil {
 		l = tls.NewListener(l, tlsConf)
 	}
