@@ -25,6 +25,7 @@ Usage:
 
 Commands:
   serve     run the camera server (web UI and API)
+  agent     run the camera-side agent (enrol, claim code, control channel); agent reset
   admin     instance administration on the data dir (user add)
   version   print the version
 
@@ -45,6 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string)
 		err = serve(args[1:], stdout, stderr, env)
 	case "admin":
 		err = admin(args[1:], stdin, stdout, stderr, env)
+	case "agent":
+		err = agentCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

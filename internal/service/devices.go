@@ -93,7 +93,8 @@ func (s *Service) presence() DevicePresence {
 }
 
 // deviceRate bounds unauthenticated device requests per client address:
-// a burst of 20, then one every 3 seconds.
+// a burst of 40, then two a second — room for a few devices behind one
+// address polling for their claim.
 func (s *Service) deviceRate(addr string) error {
 	s.dev.mu.Lock()
 	defer s.dev.mu.Unlock()
@@ -110,12 +111,12 @@ func (s *Service) deviceRate(addr string) error {
 	}
 	l, ok := s.dev.limiters[addr]
 	if !ok {
-		l = &limiter{l: rate.NewLimiter(rate.Every(3*time.Second), 20)}
+		l = &limiter{l: rate.NewLimiter(rate.Every(500*time.Millisecond), 40)}
 		s.dev.limiters[addr] = l
 	}
 	l.seen = now
 	if !l.l.AllowN(now, 1) {
-		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many device requests; slow down", RetryAfter: 3 * time.Second}
+		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many device requests; slow down", RetryAfter: time.Second}
 	}
 	return nil
 }
