@@ -243,7 +243,7 @@ func Run(ctx context.Context, o Options) error {
 // that serves the device listener (mutual TLS) on a listener.
 func deviceListener(cfg config.Config, devices service.DeviceConfig, svc *service.Service, metrics *httpserver.Metrics, log *slog.Logger) (*devicehub.Hub, func(context.Context, net.Listener) error, error) {
 	dlog := log.With("component", "devices")
-	hub := devicehub.New(devicehub.Config{Service: svc, Logger: dlog})
+	hub := devicehub.New(devicehub.Config{Service: svc, Logger: dlog, Sessions: metrics.DeviceSessions})
 	svc.SetDevicePresence(hub)
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
 	for _, u := range []string{cfg.PublicURL(), devices.URL} {

@@ -40,6 +40,9 @@ type Config struct {
 	// OfflineAfter ends a session that sent nothing for this long; zero
 	// means control.OfflineAfter.
 	OfflineAfter time.Duration
+	// Sessions, if set, hears the number of sessions whenever it changes
+	// (opened is true when one was just opened). It must not block.
+	Sessions func(n int, opened bool)
 }
 
 // Hub holds the control sessions of connected devices.
@@ -63,6 +66,9 @@ func New(cfg Config) *Hub {
 	}
 	if cfg.OfflineAfter == 0 {
 		cfg.OfflineAfter = control.OfflineAfter
+	}
+	if cfg.Sessions == nil {
+		cfg.Sessions = func(int, bool) {}
 	}
 	return &Hub{svc: cfg.Service, log: cfg.Logger, cfg: cfg, sessions: map[domain.ID]*session{}}
 }
@@ -172,6 +178,7 @@ func (h *Hub) register(s *session) bool {
 	}
 	h.sessions[s.camera.ID] = s
 	h.wg.Add(1)
+	h.cfg.Sessions(len(h.sessions), true)
 	return true
 }
 
@@ -180,6 +187,7 @@ func (h *Hub) unregister(s *session) {
 	defer h.mu.Unlock()
 	if h.sessions[s.camera.ID] == s {
 		delete(h.sessions, s.camera.ID)
+		h.cfg.Sessions(len(h.sessions), false)
 	}
 }
 
@@ -308,6 +316,7 @@ func (h *Hub) Released(camera domain.ID) {
 	s, ok := h.sessions[camera]
 	if ok {
 		delete(h.sessions, camera)
+		h.cfg.Sessions(len(h.sessions), false)
 	}
 	h.mu.Unlock()
 	if !ok {

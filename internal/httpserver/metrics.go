@@ -19,6 +19,8 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
 	denials  *prometheus.CounterVec
+	devices  prometheus.Gauge
+	connects prometheus.Counter
 }
 
 // NewMetrics creates the metrics and their registry.
@@ -38,8 +40,14 @@ func NewMetrics() *Metrics {
 		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "camvault_authz_denials_total", Help: "Requests the policy refused, by action.",
 		}, []string{"action"}),
+		devices: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "camvault_device_sessions", Help: "Devices holding a control session now.",
+		}),
+		connects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "camvault_device_connects_total", Help: "Device control sessions opened.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.logins, m.denials,
+	m.reg.MustRegister(m.requests, m.latency, m.logins, m.denials, m.devices, m.connects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -56,6 +64,15 @@ func (m *Metrics) Event(name string, result domain.Result) {
 	}
 	if result == domain.ResultDenied {
 		m.denials.WithLabelValues(name).Inc()
+	}
+}
+
+// DeviceSessions records the number of device control sessions; opened
+// says whether one was just opened.
+func (m *Metrics) DeviceSessions(n int, opened bool) {
+	m.devices.Set(float64(n))
+	if opened {
+		m.connects.Inc()
 	}
 }
 

@@ -1,0 +1,157 @@
+package agent_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/agent"
+)
+
+// TestSecondHandCamera: home A claims a camera and holds sessions, an API
+// token and a guest grant for it; the device is factory reset and home B
+// claims it. Every home-A credential fails with 404, A's old device
+// certificate is refused, B has full access, and both audit logs tell.
+func TestSecondHandCamera(t *testing.T) {
+	s := startServer(t, nil)
+	a := s.setup("ana@example.org", "Casa Ana")
+	b := s.signup("bo@example.org", "Bo's flat")
+	stateDir := filepath.Join(t.TempDir(), "agent")
+
+	ag, stop := runAgent(t, s, stateDir)
+	code := claimCode(t, ag)
+	cam := s.must(a.token, "POST", "/api/v1/homes/"+a.home+"/cameras/claim", map[string]any{"claim_code": code, "name": "Porch"}, 201)
+	camX := cam["id"].(string)
+	if cam["generation"].(float64) != 1 {
+		t.Fatalf("claimed camera: %v", cam)
+	}
+	connected(t, ag)
+	waitFor(t, "the camera to show online", func() bool {
+		_, c := s.call(a.token, "GET", "/api/v1/cameras/"+camX, nil)
+		return c["online"] == true
+	})
+
+	// Home A's credentials for the camera: the owner's session, a
+	// personal API token, and a guest limited to this camera.
+	apiToken := s.must(a.token, "POST", "/api/v1/me/tokens", map[string]any{"name": "script"}, 201)["token"].(string)
+	inv := s.must(a.token, "POST", "/api/v1/homes/"+a.home+"/invites", map[string]any{"role": "guest", "cameras": []string{camX}, "actions": []string{"live"}}, 201)
+	s.must("", "POST", "/api/v1/invites/"+inv["token"].(string)+"/accept", map[string]any{"email": "gina@example.org", "password": password}, 200)
+	guest := s.login("gina@example.org")
+	creds := map[string]string{"owner session": a.token, "API token": apiToken, "guest": guest}
+	for name, tok := range creds {
+		s.must(tok, "GET", "/api/v1/cameras/"+camX, nil, 200)
+		_ = name
+	}
+	// Keep a copy of the old identity to try it later.
+	oldKey, _ := os.ReadFile(filepath.Join(stateDir, "device-key.pem"))
+	oldCert, _ := os.ReadFile(filepath.Join(stateDir, "device-cert.pem"))
+	oldServer, _ := os.ReadFile(filepath.Join(stateDir, "server.json"))
+
+	// Factory reset.
+	stop()
+	told, err := agent.Reset(context.Background(), stateDir, nil)
+	if err != nil || !told {
+		t.Fatalf("reset: told=%v err=%v", told, err)
+	}
+	for _, f := range []string{"device-key.pem", "device-cert.pem", "server.json"} {
+		if _, err := os.Stat(filepath.Join(stateDir, f)); !os.IsNotExist(err) {
+			t.Fatalf("%s survived the reset", f)
+		}
+	}
+
+	// The reset device starts afresh; home B claims it.
+	ag2, _ := runAgent(t, s, stateDir)
+	code2 := claimCode(t, ag2)
+	if code2 == code {
+		t.Fatal("the reset device shows its old claim code")
+	}
+	camB := s.must(b.token, "POST", "/api/v1/homes/"+b.home+"/cameras/claim", map[string]any{"claim_code": code2, "name": "Hall"}, 201)
+	camY := camB["id"].(string)
+	connected(t, ag2)
+
+	// Every home-A credential now fails, for the old camera and the new.
+	for name, tok := range creds {
+		for _, id := range []string{camX, camY} {
+			if c, out := s.call(tok, "GET", "/api/v1/cameras/"+id, nil); c != 404 {
+				t.Errorf("%s on camera %s after the reset: %d %v, want 404", name, id, c, out)
+			}
+		}
+		if c, out := s.call(tok, "GET", "/api/v1/homes/"+a.home+"/cameras", nil); c == 200 {
+			if list := out["cameras"].([]any); len(list) != 0 {
+				t.Errorf("%s still lists cameras in home A: %v", name, list)
+			}
+		}
+		if c, _ := s.call(tok, "GET", "/api/v1/homes/"+b.home+"/cameras", nil); c != 404 {
+			t.Errorf("%s reads home B's cameras: %d", name, c)
+		}
+	}
+	// B has full access.
+	got := s.must(b.token, "GET", "/api/v1/cameras/"+camY, nil, 200)
+	if acts, _ := json.Marshal(got["actions"]); !strings.Contains(string(acts), "manage") || got["online"] != true {
+		t.Fatalf("B's view of its camera: %v", got)
+	}
+
+	// A's old device certificate is refused at the handshake.
+	err = dialWithOldIdentity(t, oldKey, oldCert, oldServer)
+	if err == nil || !strings.Contains(err.Error(), "tls") {
+		t.Fatalf("the old device certificate: %v, want a TLS refusal", err)
+	}
+	t.Logf("old certificate refused: %v", err)
+
+	// Both audit logs tell what happened.
+	auditHas := func(o owner, action string) bool {
+		out := s.must(o.token, "GET", "/api/v1/homes/"+o.home+"/audit?action="+action, nil, 200)
+		return len(out["events"].([]any)) > 0
+	}
+	for _, c := range []struct {
+		o      owner
+		action string
+	}{{a, "camera.claim"}, {a, "camera.reset"}, {a, "device.connect"}, {b, "camera.claim"}, {b, "device.connect"}} {
+		if !auditHas(c.o, c.action) {
+			t.Errorf("audit of %s lacks %s", c.o.home, c.action)
+		}
+	}
+	// Nothing of home B's camera is in home A's log after the reset.
+	out := s.must(a.token, "GET", "/api/v1/homes/"+a.home+"/audit?camera="+camY, nil, 200)
+	if n := len(out["events"].([]any)); n != 0 {
+		t.Errorf("home A's log has %d events of home B's camera", n)
+	}
+}
+
+// dialWithOldIdentity tries the device listener with a saved identity.
+func dialWithOldIdentity(t *testing.T, keyPEM, certPEM, serverJSON []byte) error {
+	t.Helper()
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		CA        string `json:"ca"`
+		DeviceURL string `json:"device_url"`
+	}
+	json.Unmarshal(serverJSON, &st)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(st.CA))
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}}}
+	resp, err := hc.Post(strings.Replace(st.DeviceURL, "wss://", "https://", 1)+"/device/v1/reset", "application/json", nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	return &statusError{resp.StatusCode}
+}
+
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return http.StatusText(e.code) }
