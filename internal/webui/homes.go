@@ -2,6 +2,7 @@ package webui
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,8 +83,13 @@ func (u *UI) createCamera(w http.ResponseWriter, r *http.Request, c service.Call
 
 // cameraView is what the camera page shows.
 type cameraView struct {
-	Camera service.CameraView
-	Manage bool
+	Camera   service.CameraView
+	Manage   bool
+	Transfer bool
+}
+
+func newCameraView(cam service.CameraView) cameraView {
+	return cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage), Transfer: has(cam.Actions, domain.ActionTransfer) && cam.DeviceBacked()}
 }
 
 func (u *UI) camera(w http.ResponseWriter, r *http.Request, c service.Caller) {
@@ -92,7 +98,7 @@ func (u *UI) camera(w http.ResponseWriter, r *http.Request, c service.Caller) {
 		u.fail(w, r, c, err, "camera", page{})
 		return
 	}
-	u.render(w, c, http.StatusOK, "camera", page{Title: cam.Name, Data: cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage)}})
+	u.render(w, c, http.StatusOK, "camera", page{Title: cam.Name, Data: newCameraView(cam)})
 }
 
 func has(list []domain.Action, a domain.Action) bool {
@@ -116,7 +122,7 @@ func (u *UI) renameCamera(w http.ResponseWriter, r *http.Request, c service.Call
 			u.fail(w, r, c, lerr, "camera", page{})
 			return
 		}
-		u.fail(w, r, c, err, "camera", page{Title: cam.Name, Data: cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage)}})
+		u.fail(w, r, c, err, "camera", page{Title: cam.Name, Data: newCameraView(cam)})
 		return
 	}
 	see(w, r, "/cameras/"+string(camID))
@@ -129,7 +135,7 @@ func (u *UI) deleteCamera(w http.ResponseWriter, r *http.Request, c service.Call
 		return
 	}
 	if err := u.svc.DeleteCamera(r.Context(), c, cam.ID); err != nil {
-		u.fail(w, r, c, err, "camera", page{Title: cam.Name, Data: cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage)}})
+		u.fail(w, r, c, err, "camera", page{Title: cam.Name, Data: newCameraView(cam)})
 		return
 	}
 	see(w, r, "/homes/"+string(cam.HomeID))
@@ -278,4 +284,69 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, c service.Caller) {
 		return
 	}
 	u.render(w, c, http.StatusOK, "audit", page{Title: "Audit log of " + h.Name, Data: v})
+}
+
+func (u *UI) transferCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	cam, err := u.svc.Camera(r.Context(), c, id(r, "camera"))
+	if err != nil {
+		u.fail(w, r, c, err, "camera", page{})
+		return
+	}
+	if err := u.svc.TransferCamera(r.Context(), c, cam.ID); err != nil {
+		u.fail(w, r, c, err, "camera", page{Title: cam.Name, Data: newCameraView(cam)})
+		return
+	}
+	see(w, r, "/homes/"+string(cam.HomeID))
+}
+
+// claimView is what the claim page shows: the homes the caller may add
+// cameras to.
+type claimView struct {
+	Homes []domain.HomeView
+	Home  domain.ID // preselected
+	Name  string
+}
+
+func (u *UI) claimHomes(r *http.Request, c service.Caller) ([]domain.HomeView, error) {
+	all, err := u.svc.Homes(r.Context(), c)
+	if err != nil {
+		return nil, err
+	}
+	var out []domain.HomeView
+	for _, h := range all {
+		if h.Role == domain.RoleOwner || h.Role == domain.RoleAdmin {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func (u *UI) claimPage(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	homes, err := u.claimHomes(r, c)
+	if err != nil {
+		u.fail(w, r, c, err, "claim", page{Title: "Add a camera", Data: claimView{}})
+		return
+	}
+	v := claimView{Homes: homes, Home: domain.ID(r.URL.Query().Get("home"))}
+	if len(homes) > 0 && !slices.ContainsFunc(homes, func(h domain.HomeView) bool { return h.ID == v.Home }) {
+		v.Home = homes[0].ID
+	}
+	u.render(w, c, http.StatusOK, "claim", page{Title: "Add a camera", Data: v})
+}
+
+func (u *UI) claimCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	homes, _ := u.claimHomes(r, c)
+	v := claimView{Homes: homes, Home: home}
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "claim", page{Title: "Add a camera", Data: v})
+		return
+	}
+	v.Name = r.PostFormValue("name")
+	cam, err := u.svc.ClaimCamera(r.Context(), c, home, r.PostFormValue("claim_code"), v.Name)
+	if err != nil {
+		u.fail(w, r, c, err, "claim", page{Title: "Add a camera", Data: v})
+		return
+	}
+	see(w, r, "/cameras/"+string(cam.ID))
 }

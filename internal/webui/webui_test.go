@@ -3,6 +3,10 @@ package webui_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"io"
 	"io/fs"
 	"net/http"
@@ -18,6 +22,7 @@ import (
 
 	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store/sqlite"
@@ -41,9 +46,14 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	ca, err := deviceca.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := service.New(service.Config{
 		Store: st, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{9}, 32),
 		Password: authn.Params{Memory: 1024, Time: 1, Threads: 1},
+		Devices:  service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -330,4 +340,53 @@ func TestStatic(t *testing.T) {
 			t.Errorf("%s: %d, want 404", path, st)
 		}
 	}
+}
+
+// enroll enrolls a fresh device key and returns its claim code.
+func (s *site) enroll() string {
+	s.t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	ctx := context.Background()
+	nonce, err := s.svc.DeviceChallenge(ctx, "192.0.2.9")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	sig, _ := authn.SignProof(key, authn.ProofEnroll, nonce)
+	e, err := s.svc.Enroll(ctx, "192.0.2.9", service.DeviceProof{PublicKey: der, Nonce: nonce, Signature: sig})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return e.ClaimCode
+}
+
+func TestClaimAndTransfer(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	if _, err := s.svc.CreateAccount(ctx, "ana@example.org", password, false); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.post("/login", url.Values{"email": {"ana@example.org"}, "password": {password}})
+	st, loc, body := b.post("/homes", url.Values{"name": {"Casa"}})
+	expect(t, "create home", st, loc, body, http.StatusSeeOther, "/homes/")
+	home := strings.TrimPrefix(loc, "/homes/")
+
+	st, loc, body = b.get("/claim")
+	expect(t, "claim page", st, loc, body, http.StatusOK, `action="/homes/`+home+`/cameras/claim"`)
+	st, loc, body = b.post("/homes/"+home+"/cameras/claim", url.Values{"claim_code": {"AAAA-BBBB-CCCC"}, "name": {"Porch"}})
+	expect(t, "wrong code", st, loc, body, http.StatusBadRequest, "not valid")
+	code := s.enroll()
+	st, loc, body = b.post("/homes/"+home+"/cameras/claim", url.Values{"claim_code": {strings.ToLower(code)}, "name": {"Porch"}})
+	expect(t, "claim", st, loc, body, http.StatusSeeOther, "/cameras/")
+	cam := loc
+	st, loc, body = b.get(cam)
+	expect(t, "camera page", st, loc, body, http.StatusOK, `id="transfer"`)
+	if !strings.Contains(body, "offline") {
+		t.Fatalf("camera page does not show the device offline:\n%s", body)
+	}
+	st, loc, body = b.post(cam+"/transfer", nil)
+	expect(t, "transfer", st, loc, body, http.StatusSeeOther, "/homes/"+home)
+	st, loc, body = b.get(cam)
+	expect(t, "camera after transfer", st, loc, body, http.StatusNotFound, "")
 }

@@ -12,6 +12,22 @@
     setupToken.value = decodeURIComponent(location.hash.slice(1));
   }
 
+  // The claim page: the QR code carries the claim code in the fragment;
+  // the form posts to the chosen home.
+  const claimCode = document.getElementById("claim_code");
+  if (claimCode && location.hash.length > 1) {
+    claimCode.value = decodeURIComponent(location.hash.slice(1));
+  }
+  const claimForm = document.getElementById("claim-form");
+  if (claimForm) {
+    const home = document.getElementById("claim-home");
+    const target = function () {
+      claimForm.action = home.dataset.actionTemplate.replace("{home}", encodeURIComponent(home.value));
+    };
+    home.addEventListener("change", target);
+    target();
+  }
+
   document.addEventListener("click", function (ev) {
     const el = ev.target.closest("[data-confirm]");
     if (el && !window.confirm(el.dataset.confirm)) {
