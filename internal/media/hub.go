@@ -1,0 +1,474 @@
+package media
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
+)
+
+// Config configures a Hub.
+type Config struct {
+	Observer Observer
+	Demand   Demand
+	// Linger is how long a stream stays wanted after its last reader
+	// leaves; zero means 10 s.
+	Linger time.Duration
+	// Queue is each reader's queue length in access units; zero means
+	// 128 (about 8 s at 15 fps).
+	Queue int
+	// Now returns the time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Hub is the stream hub. It is safe for concurrent use.
+type Hub struct {
+	cfg Config
+
+	mu      sync.Mutex // guards streams
+	streams map[domain.CameraRef]*stream
+}
+
+// New returns an empty hub.
+func New(cfg Config) *Hub {
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.Demand == nil {
+		cfg.Demand = nopDemand{}
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = 10 * time.Second
+	}
+	if cfg.Queue == 0 {
+		cfg.Queue = 128
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Hub{cfg: cfg, streams: map[domain.CameraRef]*stream{}}
+}
+
+// stream is one origin's upstream and its readers.
+type stream struct {
+	origin domain.CameraRef
+
+	mu        sync.Mutex // guards the fields below
+	track     *Track
+	publisher *Publisher
+	gop       []*AccessUnit // the current GOP, from its keyframe
+	readers   map[*Reader]struct{}
+	linger    *time.Timer
+	wanted    bool
+	ended     bool
+}
+
+// streamLocked returns origin's stream, creating it. h.mu must be held.
+func (h *Hub) streamLocked(origin domain.CameraRef) *stream {
+	s, ok := h.streams[origin]
+	if !ok {
+		s = &stream{origin: origin, readers: map[*Reader]struct{}{}}
+		h.streams[origin] = s
+	}
+	return s
+}
+
+// Publisher feeds one origin's stream.
+type Publisher struct {
+	h      *Hub
+	s      *stream
+	closed bool // guarded by s.mu
+}
+
+// Publish makes p the upstream of origin, replacing (and closing) an
+// earlier publisher of the same origin.
+func (h *Hub) Publish(origin domain.CameraRef, track Track) *Publisher {
+	h.mu.Lock()
+	s := h.streamLocked(origin)
+	h.mu.Unlock()
+	p := &Publisher{h: h, s: s}
+	s.mu.Lock()
+	if s.publisher != nil {
+		s.publisher.closed = true
+	}
+	s.publisher, s.track, s.gop, s.ended = p, &track, nil, false
+	s.mu.Unlock()
+	return p
+}
+
+// Write fans au out to the stream's readers. au.Origin must be the
+// publisher's origin; the ingest sets it from the device's certificate.
+// Write never blocks on readers.
+func (p *Publisher) Write(au *AccessUnit) error {
+	s := p.s
+	if au.Origin != s.origin {
+		// Defence in depth: the readers' guard would stop it too.
+		p.h.cfg.Observer.Provenance(Alarm{Grant: s.origin, Got: au.Origin, Time: p.h.cfg.Now()})
+		return ErrProvenance
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if au.Key {
+		s.gop = s.gop[:0]
+	}
+	if au.Key || len(s.gop) > 0 {
+		if len(s.gop) < 4*p.h.cfg.Queue {
+			s.gop = append(s.gop, au)
+		}
+	}
+	for r := range s.readers {
+		r.push(au)
+	}
+	return nil
+}
+
+// Close ends the publisher. Readers stay and wait for the next publisher
+// of the same origin (a reconnecting camera).
+func (p *Publisher) Close() {
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		if s.publisher == p {
+			s.publisher = nil
+		}
+	}
+}
+
+// Readers returns how many readers the publisher's stream has.
+func (p *Publisher) Readers() int {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return len(p.s.readers)
+}
+
+// AddReader adds a viewer of the stream the grant is bound to. The grant
+// must allow live viewing; the reader checks every unit against it.
+func (h *Hub) AddReader(g authz.Grant) (*Reader, error) {
+	origin := g.Camera()
+	if !g.Allows(domain.ActionLive, origin, h.cfg.Now()) {
+		return nil, ErrNoGrant
+	}
+	h.mu.Lock()
+	s := h.streamLocked(origin)
+	h.mu.Unlock()
+	r := &Reader{h: h, s: s, grant: g, wake: make(chan struct{}, 1), q: ring{buf: make([]*AccessUnit, h.cfg.Queue)}}
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return nil, ErrStreamEnded
+	}
+	// Start at the current GOP's keyframe, if the queue holds it.
+	if len(s.gop) <= h.cfg.Queue {
+		for _, au := range s.gop {
+			r.q.push(au)
+		}
+	} else {
+		r.waitKey = true
+	}
+	s.readers[r] = struct{}{}
+	want := !s.wanted
+	s.wanted = true
+	if s.linger != nil {
+		s.linger.Stop()
+		s.linger = nil
+	}
+	s.mu.Unlock()
+	if want {
+		h.cfg.Demand.Want(origin)
+	}
+	return r, nil
+}
+
+// removeReader detaches r and, when it was the last, lets the stream go
+// after the linger.
+func (h *Hub) removeReader(r *Reader) {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.readers[r]; !ok {
+		return
+	}
+	delete(s.readers, r)
+	if len(s.readers) == 0 && s.wanted && s.linger == nil {
+		s.linger = time.AfterFunc(h.cfg.Linger, func() { h.lingerEnded(s) })
+	}
+}
+
+func (h *Hub) lingerEnded(s *stream) {
+	s.mu.Lock()
+	release := len(s.readers) == 0 && s.wanted
+	if release {
+		s.wanted, s.linger = false, nil
+	}
+	idle := release && s.publisher == nil
+	s.mu.Unlock()
+	if release {
+		h.cfg.Demand.Release(s.origin)
+	}
+	if idle {
+		h.mu.Lock()
+		if h.streams[s.origin] == s {
+			s.mu.Lock()
+			if len(s.readers) == 0 && s.publisher == nil {
+				delete(h.streams, s.origin)
+			}
+			s.mu.Unlock()
+		}
+		h.mu.Unlock()
+	}
+}
+
+// Revoke closes every reader whose grant matches, with ErrRevoked, and
+// returns how many it closed. The service calls it when access is
+// withdrawn (member removed, session revoked, guest window over).
+func (h *Hub) Revoke(match func(g authz.Grant) bool) int {
+	n := 0
+	for _, s := range h.snapshot() {
+		s.mu.Lock()
+		var hit []*Reader
+		for r := range s.readers {
+			if match(r.grant) {
+				hit = append(hit, r)
+			}
+		}
+		s.mu.Unlock()
+		for _, r := range hit {
+			r.fail(ErrRevoked)
+			n++
+		}
+	}
+	return n
+}
+
+// EndCamera ends every stream of camera at a generation below current (or
+// all of them when current is 0): publishers are closed, readers end with
+// ErrRevoked, and the streams' GOPs are dropped. The service calls it on
+// every generation bump.
+func (h *Hub) EndCamera(camera domain.ID, current int64) int {
+	h.mu.Lock()
+	var ended []*stream
+	for o, s := range h.streams {
+		if o.Camera == camera && (current == 0 || o.Generation < current) {
+			ended = append(ended, s)
+			delete(h.streams, o)
+		}
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, s := range ended {
+		s.mu.Lock()
+		s.ended, s.gop = true, nil
+		if s.publisher != nil {
+			s.publisher.closed = true
+			s.publisher = nil
+		}
+		readers := make([]*Reader, 0, len(s.readers))
+		for r := range s.readers {
+			readers = append(readers, r)
+		}
+		if s.linger != nil {
+			s.linger.Stop()
+		}
+		s.mu.Unlock()
+		for _, r := range readers {
+			r.fail(ErrRevoked)
+			n++
+		}
+	}
+	return n
+}
+
+func (h *Hub) snapshot() []*stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*stream, 0, len(h.streams))
+	for _, s := range h.streams {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Stats is a snapshot of the hub.
+type Stats struct {
+	Streams, Publishers, Readers int
+}
+
+// Stats counts streams, publishers and readers.
+func (h *Hub) Stats() Stats {
+	var st Stats
+	for _, s := range h.snapshot() {
+		s.mu.Lock()
+		st.Streams++
+		if s.publisher != nil {
+			st.Publishers++
+		}
+		st.Readers += len(s.readers)
+		s.mu.Unlock()
+	}
+	return st
+}
+
+// Track returns the stream's track once a publisher announced it.
+func (r *Reader) Track() (Track, bool) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.s.track == nil {
+		return Track{}, false
+	}
+	return *r.s.track, true
+}
+
+// Reader is one viewer's view of a stream.
+type Reader struct {
+	h     *Hub
+	s     *stream
+	grant authz.Grant
+	wake  chan struct{}
+
+	mu      sync.Mutex // guards the fields below
+	q       ring
+	waitKey bool // dropped frames: resume at the next keyframe
+	dropped int
+	err     error
+}
+
+// push queues au; a full queue drops until the next keyframe. Called with
+// the stream's lock held; never blocks.
+func (r *Reader) push(au *AccessUnit) {
+	r.mu.Lock()
+	switch {
+	case r.err != nil:
+	case r.waitKey && !au.Key:
+		r.dropped++
+		r.h.cfg.Observer.Dropped(au.Origin.Camera, 1)
+	case r.q.full():
+		// Too slow: forget the queue and resume at the next keyframe.
+		lost := r.q.n + 1
+		r.q.clear()
+		r.waitKey = !au.Key
+		if au.Key {
+			r.q.push(au)
+			lost--
+		}
+		r.dropped += lost
+		r.h.cfg.Observer.Dropped(au.Origin.Camera, lost)
+	default:
+		r.waitKey = false
+		r.q.push(au)
+	}
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fail ends the reader with err.
+func (r *Reader) fail(err error) {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+		r.q.clear()
+	}
+	r.mu.Unlock()
+	r.h.removeReader(r)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Read returns the next access unit, after checking it against the
+// reader's grant: origin, expiry and the live action. It blocks until a
+// unit arrives, the reader ends, or ctx is done.
+func (r *Reader) Read(ctx context.Context) (*AccessUnit, error) {
+	for {
+		r.mu.Lock()
+		if r.err != nil {
+			err := r.err
+			r.mu.Unlock()
+			return nil, err
+		}
+		if au := r.q.pop(); au != nil {
+			r.mu.Unlock()
+			if err := r.check(au); err != nil {
+				return nil, err
+			}
+			r.h.cfg.Observer.Delivered(1, au.Size())
+			return au, nil
+		}
+		r.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-r.wake:
+		}
+	}
+}
+
+// check is the provenance guard: the last step before a unit reaches the
+// viewer.
+func (r *Reader) check(au *AccessUnit) error {
+	now := r.h.cfg.Now()
+	if au.Origin != r.grant.Camera() {
+		r.h.cfg.Observer.Provenance(Alarm{Principal: r.grant.Principal(), Grant: r.grant.Camera(), Got: au.Origin, Time: now})
+		r.fail(ErrProvenance)
+		return ErrProvenance
+	}
+	if !r.grant.Allows(domain.ActionLive, au.Origin, now) {
+		r.fail(ErrRevoked)
+		return ErrRevoked
+	}
+	return nil
+}
+
+// Grant returns the grant the reader was made for.
+func (r *Reader) Grant() authz.Grant { return r.grant }
+
+// Dropped returns how many units the reader lost for being slow.
+func (r *Reader) Dropped() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
+}
+
+// Close ends the reader.
+func (r *Reader) Close() { r.fail(ErrClosed) }
+
+// ring is a fixed-size FIFO of access units.
+type ring struct {
+	buf  []*AccessUnit
+	head int // index of the oldest
+	n    int
+}
+
+func (q *ring) full() bool { return q.n == len(q.buf) }
+
+func (q *ring) push(au *AccessUnit) {
+	q.buf[(q.head+q.n)%len(q.buf)] = au
+	q.n++
+}
+
+func (q *ring) pop() *AccessUnit {
+	if q.n == 0 {
+		return nil
+	}
+	au := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	return au
+}
+
+func (q *ring) clear() {
+	for q.pop() != nil {
+	}
+	q.head = 0
+}

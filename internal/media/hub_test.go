@@ -1,0 +1,306 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
+)
+
+var (
+	homeA = domain.ID("homeaaaaaaaaaaaaaaaaaaaaaa")
+	camA  = domain.Camera{ID: "camaaaaaaaaaaaaaaaaaaaaaaa", HomeID: homeA, Generation: 1}
+	camB  = domain.Camera{ID: "cambbbbbbbbbbbbbbbbbbbbbbb", HomeID: homeA, Generation: 1}
+)
+
+// grant mints a real grant through the policy for an owner of home A.
+func grant(t testing.TB, cam domain.Camera, now time.Time) authz.Grant {
+	t.Helper()
+	acct := domain.NewID()
+	m := &domain.Membership{HomeID: homeA, AccountID: acct, Role: domain.RoleOwner}
+	g, d := authz.Authorize(authz.Principal{Account: acct}, domain.ActionLive, authz.Resource{Home: homeA, Camera: &cam}, authz.Facts{Now: now, Membership: m})
+	if !d.Allowed {
+		t.Fatalf("grant: %+v", d)
+	}
+	return g
+}
+
+// recorder is an Observer that counts.
+type recorder struct {
+	dropped, units, bytes atomic.Int64
+	mu                    sync.Mutex
+	alarms                []Alarm
+}
+
+func (r *recorder) Dropped(_ domain.ID, n int) { r.dropped.Add(int64(n)) }
+func (r *recorder) Delivered(u, b int)         { r.units.Add(int64(u)); r.bytes.Add(int64(b)) }
+func (r *recorder) Provenance(a Alarm) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.alarms = append(r.alarms, a)
+}
+
+// demand records Want/Release calls.
+type demand struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (d *demand) Want(c domain.CameraRef)    { d.add("want " + string(c.Camera)) }
+func (d *demand) Release(c domain.CameraRef) { d.add("release " + string(c.Camera)) }
+func (d *demand) add(s string)               { d.mu.Lock(); d.events = append(d.events, s); d.mu.Unlock() }
+func (d *demand) list() []string             { d.mu.Lock(); defer d.mu.Unlock(); return append([]string(nil), d.events...) }
+
+func unit(origin domain.CameraRef, i int, key bool) *AccessUnit {
+	return &AccessUnit{Origin: origin, PTS: time.Duration(i) * time.Second / 15, Key: key, NALUs: [][]byte{{0x65, byte(i)}}}
+}
+
+func read(t *testing.T, r *Reader) *AccessUnit {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	au, err := r.Read(ctx)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return au
+}
+
+func TestFanOutAndStartAtKeyframe(t *testing.T) {
+	rec := &recorder{}
+	h := New(Config{Observer: rec})
+	now := time.Now()
+	p := h.Publish(camA.Ref(), Track{Codec: H264})
+	for i := range 5 {
+		p.Write(unit(camA.Ref(), i, i == 0 || i == 3))
+	}
+	// A reader arriving mid-GOP starts at the GOP's keyframe (unit 3).
+	r1, err := h.AddReader(grant(t, camA, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := h.AddReader(grant(t, camA, now))
+	for _, r := range []*Reader{r1, r2} {
+		if au := read(t, r); !au.Key || au.NALUs[0][1] != 3 {
+			t.Fatalf("first unit: %+v, want the keyframe 3", au)
+		}
+		read(t, r)
+	}
+	p.Write(unit(camA.Ref(), 5, false))
+	for _, r := range []*Reader{r1, r2} {
+		if au := read(t, r); au.NALUs[0][1] != 5 {
+			t.Fatalf("live unit: %v", au.NALUs)
+		}
+	}
+	if st := h.Stats(); st.Publishers != 1 || st.Readers != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	if rec.units.Load() != 6 {
+		t.Fatalf("delivered %d units", rec.units.Load())
+	}
+}
+
+// TestSlowReaderDropsNotStalls: a reader that never reads loses frames
+// (counted) while the publisher and a fast reader go on; it resumes at a
+// keyframe.
+func TestSlowReaderDropsNotStalls(t *testing.T) {
+	rec := &recorder{}
+	h := New(Config{Observer: rec, Queue: 8})
+	now := time.Now()
+	p := h.Publish(camA.Ref(), Track{Codec: H264})
+	slow, _ := h.AddReader(grant(t, camA, now))
+	fast, _ := h.AddReader(grant(t, camA, now))
+	done := make(chan struct{})
+	for i := range 100 {
+		p.Write(unit(camA.Ref(), i, i%30 == 0))
+		if au := read(t, fast); au.NALUs[0][1] != byte(i) {
+			t.Fatalf("fast reader got %d at %d", au.NALUs[0][1], i)
+		}
+	}
+	close(done)
+	if slow.Dropped() == 0 || rec.dropped.Load() == 0 {
+		t.Fatal("the slow reader dropped nothing")
+	}
+	// What the slow reader gets next starts at a keyframe.
+	p.Write(unit(camA.Ref(), 100, false))
+	p.Write(unit(camA.Ref(), 101, true))
+	for {
+		au := read(t, slow)
+		if au.NALUs[0][1] == 100 {
+			t.Fatal("the slow reader resumed mid-GOP")
+		}
+		if au.NALUs[0][1] == 101 {
+			break
+		}
+	}
+	t.Logf("slow reader dropped %d of 100 units", slow.Dropped())
+}
+
+// TestProvenanceGuard: a unit of another origin never reaches a reader;
+// the reader is closed and an alarm raised.
+func TestProvenanceGuard(t *testing.T) {
+	rec := &recorder{}
+	h := New(Config{Observer: rec})
+	now := time.Now()
+	p := h.Publish(camA.Ref(), Track{Codec: H264})
+	r, _ := h.AddReader(grant(t, camA, now))
+	// Through the publisher: refused at the door.
+	if err := p.Write(unit(camB.Ref(), 0, true)); !errors.Is(err, ErrProvenance) {
+		t.Fatalf("publisher took a foreign unit: %v", err)
+	}
+	// Past the door (a bug upstream): the reader's guard stops it.
+	r.push(unit(camB.Ref(), 1, true))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if au, err := r.Read(ctx); !errors.Is(err, ErrProvenance) || au != nil {
+		t.Fatalf("read of a foreign unit: %v %v", au, err)
+	}
+	if _, err := r.Read(ctx); !errors.Is(err, ErrProvenance) {
+		t.Fatalf("the reader stayed open: %v", err)
+	}
+	if len(rec.alarms) != 2 || rec.alarms[1].Got != camB.Ref() || rec.alarms[1].Grant != camA.Ref() {
+		t.Fatalf("alarms %+v", rec.alarms)
+	}
+	// Another generation of the same camera is another origin.
+	r2, _ := h.AddReader(grant(t, camA, now))
+	next := camA.Ref()
+	next.Generation++
+	r2.push(unit(next, 2, true))
+	if _, err := r2.Read(ctx); !errors.Is(err, ErrProvenance) {
+		t.Fatalf("a unit of the next generation reached a reader of the old: %v", err)
+	}
+}
+
+func TestGrantChecks(t *testing.T) {
+	now := time.Now()
+	clock := now
+	h := New(Config{Now: func() time.Time { return clock }})
+	if _, err := h.AddReader(authz.Grant{}); !errors.Is(err, ErrNoGrant) {
+		t.Fatalf("zero grant: %v", err)
+	}
+	p := h.Publish(camA.Ref(), Track{Codec: H264})
+	r, _ := h.AddReader(grant(t, camA, now))
+	clock = now.Add(authz.GrantTTL + time.Second)
+	p.Write(unit(camA.Ref(), 0, true))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := r.Read(ctx); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("expired grant read: %v", err)
+	}
+}
+
+// TestRevokeAndEndCamera: revocation closes matching readers at once; a
+// generation bump ends the old generation's streams.
+func TestRevokeAndEndCamera(t *testing.T) {
+	h := New(Config{})
+	now := time.Now()
+	h.Publish(camA.Ref(), Track{Codec: H264})
+	ga, gb := grant(t, camA, now), grant(t, camA, now)
+	ra, _ := h.AddReader(ga)
+	rb, _ := h.AddReader(gb)
+	if n := h.Revoke(func(g authz.Grant) bool { return g.Principal() == ga.Principal() }); n != 1 {
+		t.Fatalf("revoked %d", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := ra.Read(ctx); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked reader: %v", err)
+	}
+	if n := h.EndCamera(camA.ID, camA.Generation+1); n != 1 {
+		t.Fatalf("ended %d readers", n)
+	}
+	if _, err := rb.Read(ctx); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("reader of the old generation: %v", err)
+	}
+	if _, err := h.AddReader(grant(t, camA, now)); err != nil {
+		// A fresh stream of the (old) origin may be created again, but
+		// no publisher of the old generation can feed it.
+		t.Logf("reader after end: %v", err)
+	}
+	if st := h.Stats(); st.Publishers != 0 {
+		t.Fatalf("publisher of the old generation survived: %+v", st)
+	}
+}
+
+func TestOnDemand(t *testing.T) {
+	d := &demand{}
+	h := New(Config{Demand: d, Linger: 50 * time.Millisecond})
+	now := time.Now()
+	r1, _ := h.AddReader(grant(t, camA, now))
+	r2, _ := h.AddReader(grant(t, camA, now))
+	r1.Close()
+	time.Sleep(100 * time.Millisecond)
+	if got := d.list(); fmt.Sprint(got) != "[want "+string(camA.ID)+"]" {
+		t.Fatalf("after one of two left: %v", got)
+	}
+	r2.Close()
+	time.Sleep(150 * time.Millisecond)
+	if got := d.list(); len(got) != 2 || got[1] != "release "+string(camA.ID) {
+		t.Fatalf("after both left: %v", got)
+	}
+	// Coming back within the linger keeps the stream without a new Want.
+	r3, _ := h.AddReader(grant(t, camA, now))
+	r3.Close()
+	r4, _ := h.AddReader(grant(t, camA, now))
+	time.Sleep(100 * time.Millisecond)
+	if got := d.list(); len(got) != 3 {
+		t.Fatalf("re-join within linger: %v", got)
+	}
+	r4.Close()
+}
+
+// TestConcurrentChurn runs publishers and readers of several cameras at
+// once under -race: every unit a reader gets is of its grant's origin.
+func TestConcurrentChurn(t *testing.T) {
+	rec := &recorder{}
+	h := New(Config{Observer: rec, Queue: 16, Linger: time.Millisecond})
+	now := time.Now()
+	cams := []domain.Camera{camA, camB}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	var checked atomic.Int64
+	for _, c := range cams {
+		wg.Go(func() {
+			p := h.Publish(c.Ref(), Track{Codec: H264})
+			for i := 0; ctx.Err() == nil; i++ {
+				p.Write(unit(c.Ref(), i, i%15 == 0))
+				time.Sleep(time.Millisecond)
+			}
+		})
+		for range 8 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					r, err := h.AddReader(grant(t, c, now))
+					if err != nil {
+						continue
+					}
+					rctx, rcancel := context.WithTimeout(ctx, 30*time.Millisecond)
+					for {
+						au, err := r.Read(rctx)
+						if err != nil {
+							break
+						}
+						if au.Origin != c.Ref() {
+							t.Errorf("reader of %s got a unit of %s", c.ID, au.Origin.Camera)
+						}
+						checked.Add(1)
+					}
+					rcancel()
+					r.Close()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(rec.alarms) != 0 || checked.Load() == 0 {
+		t.Fatalf("alarms %v, checked %d", rec.alarms, checked.Load())
+	}
+	t.Logf("%d units checked", checked.Load())
+}
