@@ -55,7 +55,11 @@ type demand struct {
 func (d *demand) Want(c domain.CameraRef)    { d.add("want " + string(c.Camera)) }
 func (d *demand) Release(c domain.CameraRef) { d.add("release " + string(c.Camera)) }
 func (d *demand) add(s string)               { d.mu.Lock(); d.events = append(d.events, s); d.mu.Unlock() }
-func (d *demand) list() []string             { d.mu.Lock(); defer d.mu.Unlock(); return append([]string(nil), d.events...) }
+func (d *demand) list() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.events...)
+}
 
 func unit(origin domain.CameraRef, i int, key bool) *AccessUnit {
 	return &AccessUnit{Origin: origin, PTS: time.Duration(i) * time.Second / 15, Key: key, NALUs: [][]byte{{0x65, byte(i)}}}
