@@ -27,6 +27,7 @@ Commands:
   serve     run the camera server (web UI and API)
   agent     run the camera-side agent (enrol, claim code, control channel); agent reset
   admin     instance administration on the data dir (user add)
+  verify    check a signed capture or recording: who signed what, any tampering
   version   print the version
 
 Run "camvault <command> --help" for a command's flags.
@@ -48,6 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string)
 		err = admin(args[1:], stdin, stdout, stderr, env)
 	case "agent":
 		err = agentCmd(args[1:], stdout, stderr)
+	case "verify":
+		err = verifyCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":
