@@ -49,6 +49,7 @@ type server struct {
 	stderr *syncBuffer
 	logs   *syncBuffer
 	stop   func()
+	parts  app.Parts
 }
 
 // startServer runs the real server (app.Run) on loopback ports.
@@ -58,6 +59,7 @@ func startServer(t *testing.T, edit func(*config.Config)) *server {
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Devices.Listen = "127.0.0.1:0"
+	cfg.Devices.IngestListen = "127.0.0.1:0"
 	cfg.Auth.OpenSignup = true
 	if edit != nil {
 		edit(&cfg)
@@ -74,7 +76,7 @@ func runServer(t *testing.T, cfg config.Config, logs *syncBuffer) *server {
 	done := make(chan error, 1)
 	go func() {
 		done <- app.Run(ctx, app.Options{Config: cfg, Stderr: s.stderr, Logger: slog.New(slog.NewTextHandler(s.logs, nil)),
-			Ready: func(u string) { ready <- u }})
+			Ready: func(u string) { ready <- u }, Started: func(p app.Parts) { s.parts = p }})
 	}()
 	var once sync.Once
 	s.stop = func() {
@@ -173,8 +175,18 @@ func runAgent(t *testing.T, s *server, stateDir string) (a *agent.Agent, stop fu
 	t.Helper()
 	clip := filepath.Join(t.TempDir(), "clip.mp4")
 	os.WriteFile(clip, []byte("not really video"), 0o600)
-	a, err := agent.New(agent.Config{
-		Server: s.url, StateDir: stateDir, Source: agent.Source{Kind: "file", Location: clip},
+	return runAgentSource(t, s, stateDir, "file:"+clip)
+}
+
+// runAgentSource runs an agent of source.
+func runAgentSource(t *testing.T, s *server, stateDir, source string) (a *agent.Agent, stop func()) {
+	t.Helper()
+	src, err := agent.ParseSource(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = agent.New(agent.Config{
+		Server: s.url, StateDir: stateDir, Source: src,
 		Version: "test-1.0", ClaimPoll: 50 * time.Millisecond, MinBackoff: 50 * time.Millisecond,
 		MaxBackoff: 400 * time.Millisecond, Heartbeat: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(s.logs, nil)).With("agent", filepath.Base(stateDir)),

@@ -156,6 +156,7 @@ func TestAgentSurvivesServerRestart(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = freePort(t)
 	cfg.Devices.Listen = freePort(t)
+	cfg.Devices.IngestListen = freePort(t)
 	logs := &syncBuffer{}
 	s := runServer(t, cfg, logs)
 	o := s.setup("ana@example.org", "Casa")

@@ -72,7 +72,8 @@ func (a *Agent) session(ctx context.Context, cert *deviceCert) error {
 	a.update(func(s *Status) { s.State, s.LastError = StateConnected, ""; s.Connections++ })
 	a.log.Info("connected", "camera", cert.leaf.Subject.CommonName)
 
-	s := &agentSession{a: a, conn: conn}
+	s := &agentSession{a: a, conn: conn, cert: cert}
+	defer s.stopPush()
 	if err := s.send(ctx, control.Message{Type: control.TypeHello, Hello: &control.Hello{AgentVersion: a.cfg.Version}}); err != nil {
 		return err
 	}
@@ -165,7 +166,53 @@ func refusedByPeer(err error) bool {
 type agentSession struct {
 	a    *Agent
 	conn *websocket.Conn
+	cert *deviceCert
 	seq  atomic.Int64
+
+	pushCancel context.CancelFunc // the running push, if any
+	pushDone   chan struct{}
+}
+
+// startPush publishes video to url until stopPush.
+func (s *agentSession) startPush(ctx context.Context, url string) {
+	if s.pushCancel != nil {
+		return
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	s.pushCancel, s.pushDone = cancel, done
+	go func() {
+		defer close(done)
+		// While the server wants video, keep publishing, with backoff
+		// after failures.
+		backoff := time.Second
+		for pctx.Err() == nil {
+			began := time.Now()
+			err := s.a.push(pctx, url, s.cert)
+			if pctx.Err() != nil {
+				return
+			}
+			s.a.log.Warn("streaming stopped; retrying", "in", backoff.String(), "err", err)
+			s.a.update(func(st *Status) { st.LastError = "stream: " + err.Error() })
+			if time.Since(began) > 30*time.Second {
+				backoff = time.Second
+			}
+			select {
+			case <-pctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+		}
+	}()
+}
+
+func (s *agentSession) stopPush() {
+	if s.pushCancel != nil {
+		s.pushCancel()
+		<-s.pushDone
+		s.pushCancel, s.pushDone = nil, nil
+	}
 }
 
 func (s *agentSession) send(ctx context.Context, m control.Message) error {
@@ -213,10 +260,13 @@ func (s *agentSession) handle(ctx context.Context, m control.Message) error {
 			saveServer(a.cfg.StateDir, st)
 		}
 		return s.send(ctx, ack)
-	case control.TypeStartStream, control.TypeStopStream:
-		on := m.Type == control.TypeStartStream
-		a.log.Info("stream requested", "on", on)
-		a.update(func(st *Status) { st.Streaming = on })
+	case control.TypeStartStream:
+		a.log.Info("stream requested", "url", m.Stream.URL)
+		s.startPush(ctx, m.Stream.URL)
+		return s.send(ctx, ack)
+	case control.TypeStopStream:
+		a.log.Info("stream no longer needed")
+		s.stopPush()
 		return s.send(ctx, ack)
 	case control.TypeSnapshot:
 		return s.send(ctx, control.Message{Type: control.TypeError, ReplyTo: m.ID,

@@ -22,8 +22,9 @@ type Source struct {
 }
 
 // ParseSource reads a --source value: an rtsp:// or rtsps:// URL, a file
-// ("file:PATH" or a path to a regular file), or a capture device
-// ("device:/dev/video0" or a /dev/ path).
+// ("file:PATH" or a path to a regular file), a capture device
+// ("device:/dev/video0" or a /dev/ path), or "builtin:porch", the clip
+// built into camvault.
 func ParseSource(s string) (Source, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -35,6 +36,8 @@ func ParseSource(s string) (Source, error) {
 			return Source{}, fmt.Errorf("source: %q is not an RTSP URL", redactSource(s))
 		}
 		return Source{Kind: "rtsp", Location: s}, nil
+	case s == "builtin:porch" || s == "builtin":
+		return Source{Kind: "builtin", Location: "porch"}, nil
 	case strings.HasPrefix(s, "device:"):
 		return Source{Kind: "device", Location: strings.TrimPrefix(s, "device:")}, nil
 	case strings.HasPrefix(s, "/dev/"):
@@ -86,6 +89,8 @@ func (s Source) Health(ctx context.Context) string {
 		if _, err := exec.LookPath("ffmpeg"); err != nil {
 			return "ffmpeg not installed (needed for capture devices)"
 		}
+		return "ok"
+	case "builtin":
 		return "ok"
 	case "rtsp":
 		u, _ := url.Parse(s.Location)

@@ -17,10 +17,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/control"
+	"github.com/camvault/camvault/internal/ingest"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/devicehub"
 	"github.com/camvault/camvault/internal/domain"
@@ -40,6 +44,15 @@ type Options struct {
 	Stderr io.Writer
 	// Ready, if set, is called with the server's URL once it listens.
 	Ready func(url string)
+	// Started, if set, is given the server's parts once they exist
+	// (tests use it to reach the service and the stream hub).
+	Started func(Parts)
+}
+
+// Parts are the running server's components.
+type Parts struct {
+	Service *service.Service
+	Media   *media.Hub
 }
 
 // OpenStore opens the store named by a URL: sqlite:PATH or postgres://...
@@ -113,6 +126,10 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 // that act on the data dir directly (camvault admin). Close the store when
 // done.
 func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig) (*service.Service, store.Store, error) {
+	return newService(ctx, cfg, log, events, devices, nil)
+}
+
+func newService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub) (*service.Service, store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -134,7 +151,7 @@ func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events
 	svc, err := service.New(service.Config{
 		Store: st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
-		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys, Devices: devices,
+		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys, Devices: devices, Media: hub,
 	})
 	if err != nil {
 		st.Close()
@@ -183,11 +200,15 @@ func Run(ctx context.Context, o Options) error {
 		_, port, _ := net.SplitHostPort(devL.Addr().String())
 		devices.URL = cfg.DeviceURL(port)
 	}
-	svc, st, err := NewService(ctx, cfg, log, metrics.Event, devices)
+	dem := &demand{}
+	obs := &observer{metrics: metrics, log: log.With("component", "media")}
+	hub := media.New(media.Config{Demand: dem, Observer: obs})
+	svc, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	obs.svc = svc
 
 	ui, err := webui.New(webui.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
 	if err != nil {
@@ -206,22 +227,25 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(o.Stderr, "\ncamvault: no account exists yet. Open this one-time setup link within 1 hour\n"+
 			"to create the first account (it works once; a restart makes a new one):\n\n    %s\n\n", setupURL)
 	}
-	log.Info("camvault serving", "url", cfg.PublicURL(), "store", storeKind(cfg.StoreURL()))
-	if o.Ready != nil {
-		o.Ready(cfg.PublicURL())
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
 	servers := 1
 	if devL != nil {
-		hub, serveDevices, err := deviceListener(cfg, devices, svc, metrics, log)
+		dh, serveDevices, err := deviceListener(cfg, devices, svc, metrics, log, hub, dem)
 		if err != nil {
 			return err
 		}
-		defer hub.Close()
+		defer dh.Close()
 		servers++
 		go func() { errc <- serveDevices(ctx, devL) }()
+	}
+	if o.Started != nil {
+		o.Started(Parts{Service: svc, Media: hub})
+	}
+	log.Info("camvault serving", "url", cfg.PublicURL(), "store", storeKind(cfg.StoreURL()))
+	if o.Ready != nil {
+		o.Ready(cfg.PublicURL())
 	}
 	go func() { errc <- httpserver.Serve(ctx, l, srv, tlsConf, log, 10*time.Second) }()
 	var first error
@@ -241,9 +265,9 @@ func Run(ctx context.Context, o Options) error {
 
 // deviceListener builds the device hub and returns it with a function
 // that serves the device listener (mutual TLS) on a listener.
-func deviceListener(cfg config.Config, devices service.DeviceConfig, svc *service.Service, metrics *httpserver.Metrics, log *slog.Logger) (*devicehub.Hub, func(context.Context, net.Listener) error, error) {
+func deviceListener(cfg config.Config, devices service.DeviceConfig, svc *service.Service, metrics *httpserver.Metrics, log *slog.Logger, media *media.Hub, dem *demand) (*devicehub.Hub, func(context.Context, net.Listener) error, error) {
 	dlog := log.With("component", "devices")
-	hub := devicehub.New(devicehub.Config{Service: svc, Logger: dlog, Sessions: metrics.DeviceSessions})
+	hub := devicehub.New(devicehub.Config{Service: svc, Logger: dlog, Sessions: metrics.DeviceSessions, Hello: dem.hello})
 	svc.SetDevicePresence(hub)
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
 	for _, u := range []string{cfg.PublicURL(), devices.URL} {
@@ -263,9 +287,73 @@ func deviceListener(cfg config.Config, devices service.DeviceConfig, svc *servic
 		return nil, nil, err
 	}
 	dlog.Info("device listener", "url", devices.URL)
+	var ing *ingest.Server
+	if cfg.Devices.IngestListen != "" {
+		il, err := net.Listen("tcp", cfg.Devices.IngestListen)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ingest listener: %w", err)
+		}
+		_, port, _ := net.SplitHostPort(il.Addr().String())
+		ingestURL := cfg.IngestURL(port)
+		ing, err = ingest.Start(ingest.Config{Service: svc, Hub: media, Logger: log.With("component", "ingest"),
+			TLS: hub.TLSConfig(cert, devices.CA), Events: metrics.IngestEvent}, il)
+		if err != nil {
+			il.Close()
+			return nil, nil, err
+		}
+		dem.connect(hub, media, ingestURL)
+		dlog.Info("video ingest", "url", ingestURL)
+	}
 	return hub, func(ctx context.Context, l net.Listener) error {
+		if ing != nil {
+			defer ing.Close()
+		}
 		return httpserver.ServeStreams(ctx, l, srv, hub.TLSConfig(cert, devices.CA), dlog, 5*time.Second)
 	}, nil
+}
+
+// demand asks devices to stream while their camera has viewers.
+type demand struct {
+	mu     sync.Mutex // guards the fields below
+	dev    *devicehub.Hub
+	media  *media.Hub
+	ingest string
+}
+
+func (d *demand) connect(dev *devicehub.Hub, m *media.Hub, ingestURL string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dev, d.media, d.ingest = dev, m, ingestURL
+}
+
+func (d *demand) parts() (*devicehub.Hub, *media.Hub, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dev, d.media, d.ingest
+}
+
+// Want implements media.Demand.
+func (d *demand) Want(ref domain.CameraRef) {
+	dev, _, ingestURL := d.parts()
+	if dev != nil {
+		dev.Send(ref.Camera, control.Message{Type: control.TypeStartStream,
+			Stream: &control.Stream{Profile: "main", URL: ingestURL + "/cameras/" + string(ref.Camera)}})
+	}
+}
+
+// Release implements media.Demand.
+func (d *demand) Release(ref domain.CameraRef) {
+	if dev, _, _ := d.parts(); dev != nil {
+		dev.Send(ref.Camera, control.Message{Type: control.TypeStopStream})
+	}
+}
+
+// hello asks a device that just connected to stream if its camera has
+// viewers waiting.
+func (d *demand) hello(cam domain.Camera) {
+	if _, m, _ := d.parts(); m != nil && m.Wanted(cam.Ref()) {
+		d.Want(cam.Ref())
+	}
 }
 
 func storeKind(u string) string {
@@ -326,5 +414,26 @@ func opsRoutes(svc *service.Service, m *httpserver.Metrics) []httpserver.Route {
 		{Pattern: "GET /metrics", Public: "Prometheus metrics: counts and latencies by route, no per-home data", Handler: func(w http.ResponseWriter, r *http.Request, _ service.Caller) {
 			m.Handler().ServeHTTP(w, r)
 		}},
+	}
+}
+
+// observer takes the stream hub's reports to metrics, the log and — for a
+// provenance violation — the audit log.
+type observer struct {
+	metrics *httpserver.Metrics
+	log     *slog.Logger
+	svc     *service.Service
+}
+
+func (o *observer) Dropped(camera domain.ID, n int) { o.metrics.MediaDropped(n) }
+func (o *observer) Delivered(units, bytes int)      { o.metrics.MediaDelivered(units, bytes) }
+
+func (o *observer) Provenance(a media.Alarm) {
+	o.metrics.ProvenanceViolation()
+	o.log.Error("PROVENANCE ALARM: a frame of another origin reached a viewer's writer; dropped it and closed the viewer",
+		"grant_camera", a.Grant.Camera, "grant_generation", a.Grant.Generation,
+		"frame_camera", a.Got.Camera, "frame_generation", a.Got.Generation, "principal", a.Principal)
+	if o.svc != nil {
+		o.svc.ProvenanceAlarm(context.Background(), a.Principal, a.Grant, a.Got)
 	}
 }

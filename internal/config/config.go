@@ -41,8 +41,10 @@ type Config struct {
 // Devices configures the device listener, where claimed cameras' agents
 // connect with their client certificates. It always serves TLS.
 type Devices struct {
-	Listen string `yaml:"listen" help:"device listener address (host:port, always mutual TLS); empty turns devices off"`
-	URL    string `yaml:"url" help:"wss:// URL agents use to reach the device listener (default: the public host and the device port)"`
+	Listen       string `yaml:"listen" help:"device listener address (host:port, always mutual TLS); empty turns devices off"`
+	URL          string `yaml:"url" help:"wss:// URL agents use to reach the device listener (default: the public host and the device port)"`
+	IngestListen string `yaml:"ingest_listen" help:"RTSPS address where agents publish video (always mutual TLS); empty turns video ingest off"`
+	IngestURL    string `yaml:"ingest_url" help:"rtsps:// URL agents publish to (default: the public host and the ingest port)"`
 }
 
 // TLS configures HTTPS.
@@ -89,7 +91,7 @@ func Default() Config {
 	return Config{
 		DataDir: "./camvault-data",
 		Listen:  "127.0.0.1:8080",
-		Devices: Devices{Listen: "127.0.0.1:8443"},
+		Devices: Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555"},
 		Auth: Auth{
 			SessionIdle: Duration(7 * 24 * time.Hour),
 			SessionMax:  Duration(30 * 24 * time.Hour),
@@ -139,6 +141,19 @@ func (c Config) DeviceURL(port string) string {
 		host = u.Hostname()
 	}
 	return "wss://" + net.JoinHostPort(host, port)
+}
+
+// IngestURL is where agents publish video, given the port the ingest
+// listener actually uses.
+func (c Config) IngestURL(port string) string {
+	if c.Devices.IngestURL != "" {
+		return strings.TrimRight(c.Devices.IngestURL, "/")
+	}
+	host := "localhost"
+	if u, err := url.Parse(c.PublicURL()); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return "rtsps://" + net.JoinHostPort(host, port)
 }
 
 func (c Config) Validate() error {
@@ -196,6 +211,17 @@ func (d Devices) validate() error {
 		u, err := url.Parse(d.URL)
 		if err != nil || u.Scheme != "wss" || u.Host == "" {
 			return fmt.Errorf("devices.url: %q is not a wss:// URL", d.URL)
+		}
+	}
+	if d.IngestListen != "" {
+		if _, port, err := net.SplitHostPort(d.IngestListen); err != nil || port == "" {
+			return fmt.Errorf("devices.ingest_listen: %q is not host:port", d.IngestListen)
+		}
+	}
+	if d.IngestURL != "" {
+		u, err := url.Parse(d.IngestURL)
+		if err != nil || u.Scheme != "rtsps" || u.Host == "" {
+			return fmt.Errorf("devices.ingest_url: %q is not an rtsps:// URL", d.IngestURL)
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -86,6 +87,9 @@ type Status struct {
 type Stream struct {
 	// Profile is "main" or "sub".
 	Profile string `json:"profile"`
+	// URL is where to publish: rtsps://host:port/cameras/{camera}, with
+	// the device certificate.
+	URL string `json:"url"`
 }
 
 // Rename tells the agent its camera's new name.
@@ -191,7 +195,8 @@ func (m Message) checkLengths() error {
 		bad = bad || long(m.Status.AgentVersion, maxVersion) || long(m.Status.SourceHealth, maxText) ||
 			long(m.Status.SourceKind, maxVersion) || m.Status.UptimeSeconds < 0
 	case m.Stream != nil:
-		bad = bad || (m.Stream.Profile != "main" && m.Stream.Profile != "sub")
+		bad = bad || (m.Stream.Profile != "main" && m.Stream.Profile != "sub") ||
+			!strings.HasPrefix(m.Stream.URL, "rtsps://") || long(m.Stream.URL, maxText)
 	case m.Rename != nil:
 		bad = bad || long(m.Rename.Name, maxText)
 	case m.Update != nil:

@@ -10,7 +10,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, m := range []Message{
 		{Type: TypeHello, ID: "1", Hello: &Hello{AgentVersion: "0.3.0"}},
 		{Type: TypeStatus, ID: "2", Status: &Status{AgentVersion: "0.3.0", SourceHealth: "ok", SourceKind: "file", UptimeSeconds: 12}},
-		{Type: TypeStartStream, ID: "3", Stream: &Stream{Profile: "main"}},
+		{Type: TypeStartStream, ID: "3", Stream: &Stream{Profile: "main", URL: "rtsps://cams.example.org:8555/cameras/x"}},
 		{Type: TypeStopStream, ID: "4"},
 		{Type: TypeSnapshot, ID: "5"},
 		{Type: TypeRename, ID: "6", Rename: &Rename{Name: "Porch"}},

@@ -43,6 +43,9 @@ type Config struct {
 	// Sessions, if set, hears the number of sessions whenever it changes
 	// (opened is true when one was just opened). It must not block.
 	Sessions func(n int, opened bool)
+	// Hello, if set, is called when a device has said hello on a new
+	// session (for example to ask it to stream). It must not block.
+	Hello func(camera domain.Camera)
 }
 
 // Hub holds the control sessions of connected devices.
@@ -69,6 +72,9 @@ func New(cfg Config) *Hub {
 	}
 	if cfg.Sessions == nil {
 		cfg.Sessions = func(int, bool) {}
+	}
+	if cfg.Hello == nil {
+		cfg.Hello = func(domain.Camera) {}
 	}
 	return &Hub{svc: cfg.Service, log: cfg.Logger, cfg: cfg, sessions: map[domain.ID]*session{}}
 }
@@ -259,6 +265,9 @@ func (h *Hub) run(ctx context.Context, s *session, log *slog.Logger) string {
 				if time.Since(lastTouch) > time.Minute || m.Type == control.TypeHello {
 					h.svc.DeviceSeen(ctx, s.camera, version)
 					lastTouch = time.Now()
+				}
+				if m.Type == control.TypeHello {
+					h.cfg.Hello(s.camera)
 				}
 			case control.TypeAck, control.TypeError:
 				log.Debug("device answered", "type", m.Type, "reply_to", m.ReplyTo)

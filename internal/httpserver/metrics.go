@@ -21,6 +21,11 @@ type Metrics struct {
 	denials  *prometheus.CounterVec
 	devices  prometheus.Gauge
 	connects prometheus.Counter
+	dropped  prometheus.Counter
+	units    prometheus.Counter
+	bytes    prometheus.Counter
+	alarms   prometheus.Counter
+	ingest   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and their registry.
@@ -47,6 +52,12 @@ func NewMetrics() *Metrics {
 			Name: "camvault_device_connects_total", Help: "Device control sessions opened.",
 		}),
 	}
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "camvault_media_dropped_units_total", Help: "Access units slow viewers lost."})
+	m.units = prometheus.NewCounter(prometheus.CounterOpts{Name: "camvault_media_delivered_units_total", Help: "Access units handed to viewers."})
+	m.bytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "camvault_media_delivered_bytes_total", Help: "Video bytes handed to viewers."})
+	m.alarms = prometheus.NewCounter(prometheus.CounterOpts{Name: "camvault_media_provenance_violations_total", Help: "Frames of another origin stopped before a viewer (must stay 0)."})
+	m.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvault_ingest_streams_total", Help: "Camera streams by outcome."}, []string{"event"})
+	m.reg.MustRegister(m.dropped, m.units, m.bytes, m.alarms, m.ingest)
 	m.reg.MustRegister(m.requests, m.latency, m.logins, m.denials, m.devices, m.connects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -75,6 +86,21 @@ func (m *Metrics) DeviceSessions(n int, opened bool) {
 		m.connects.Inc()
 	}
 }
+
+// MediaDropped counts units slow viewers lost.
+func (m *Metrics) MediaDropped(n int) { m.dropped.Add(float64(n)) }
+
+// MediaDelivered counts units and bytes delivered to viewers.
+func (m *Metrics) MediaDelivered(units, bytes int) {
+	m.units.Add(float64(units))
+	m.bytes.Add(float64(bytes))
+}
+
+// ProvenanceViolation counts a frame stopped by the provenance guard.
+func (m *Metrics) ProvenanceViolation() { m.alarms.Inc() }
+
+// IngestEvent counts a camera stream accepted or refused.
+func (m *Metrics) IngestEvent(event string) { m.ingest.WithLabelValues(event).Inc() }
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

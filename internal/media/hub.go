@@ -472,3 +472,17 @@ func (q *ring) clear() {
 	}
 	q.head = 0
 }
+
+// Wanted reports whether origin's stream has readers (or is lingering),
+// so a camera that reconnects can be asked to stream again.
+func (h *Hub) Wanted(origin domain.CameraRef) bool {
+	h.mu.Lock()
+	s, ok := h.streams[origin]
+	h.mu.Unlock()
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wanted
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -48,6 +49,8 @@ type Config struct {
 	// Devices configures device enrolment and certificates; without a CA
 	// devices cannot enrol.
 	Devices DeviceConfig
+	// Media is the stream hub; nil when the server carries no video.
+	Media *media.Hub
 }
 
 // Service implements camvault's use cases.
