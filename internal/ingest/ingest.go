@@ -47,8 +47,8 @@ type Config struct {
 
 // Server is the ingest server.
 type Server struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
 	rtsp *gortsplib.Server
 }
 
