@@ -75,7 +75,7 @@ var (
 // and waits until it serves.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--devices-listen", "127.0.0.1:0", "--devices-ingest-listen", "127.0.0.1:0"}, extra...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--devices-listen", "127.0.0.1:0", "--devices-ingest-listen", "127.0.0.1:0", "--live-rtsp-listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(camvaultBinary(t), args...)
 	cmd.Env = append(os.Environ(), "CAMVAULT_LOG_LEVEL=info")
 	pr, pw := io.Pipe()

@@ -60,6 +60,7 @@ func startServer(t *testing.T, edit func(*config.Config)) *server {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Devices.Listen = "127.0.0.1:0"
 	cfg.Devices.IngestListen = "127.0.0.1:0"
+	cfg.Live.RTSPListen = "127.0.0.1:0"
 	cfg.Auth.OpenSignup = true
 	if edit != nil {
 		edit(&cfg)

@@ -157,6 +157,7 @@ func TestAgentSurvivesServerRestart(t *testing.T) {
 	cfg.Listen = freePort(t)
 	cfg.Devices.Listen = freePort(t)
 	cfg.Devices.IngestListen = freePort(t)
+	cfg.Live.RTSPListen = freePort(t)
 	logs := &syncBuffer{}
 	s := runServer(t, cfg, logs)
 	o := s.setup("ana@example.org", "Casa")

@@ -116,3 +116,18 @@ func (a *API) deviceCertificate(w http.ResponseWriter, r *http.Request, c servic
 	}
 	httpserver.WriteJSON(w, status, out)
 }
+
+func (a *API) createStream(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	var req struct {
+		Protocol string `json:"protocol"`
+	}
+	if !a.decode(w, r, &req) {
+		return
+	}
+	t, err := a.svc.CreateStream(r.Context(), c, id(r, "camera"), req.Protocol)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusCreated, map[string]any{"url": t.URL, "expires_at": t.ExpiresAt})
+}

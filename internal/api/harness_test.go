@@ -23,6 +23,7 @@ import (
 	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
@@ -76,6 +77,7 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 	svc, err := service.New(service.Config{
 		Store: st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
 		Password: params, Devices: service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
+		Media: media.New(media.Config{}), Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
 	})
 	if err != nil {
 		t.Fatal(err)

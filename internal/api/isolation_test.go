@@ -173,6 +173,12 @@ var homeCases = []homeCase{
 	{"transfer camera", "POST /api/v1/cameras/{camera}/transfer", func(f *fixture) (string, string, any) {
 		return "POST", "/api/v1/cameras/" + string(f.freshDeviceCamera()) + "/transfer", nil
 	}, statuses(204, 403, 403, 404)},
+	{"live stream in guest scope", "POST /api/v1/cameras/{camera}/streams", func(f *fixture) (string, string, any) {
+		return "POST", "/api/v1/cameras/" + string(f.cam1) + "/streams", map[string]any{"protocol": "rtsp"}
+	}, statuses(201, 201, 201, 201)},
+	{"live stream outside guest scope", "POST /api/v1/cameras/{camera}/streams", func(f *fixture) (string, string, any) {
+		return "POST", "/api/v1/cameras/" + string(f.cam2) + "/streams", map[string]any{"protocol": "rtsp"}
+	}, statuses(201, 201, 201, 404)},
 	{"audit", "GET /api/v1/homes/{home}/audit", func(f *fixture) (string, string, any) {
 		return "GET", "/api/v1/homes/" + string(f.homeA) + "/audit", nil
 	}, statuses(200, 200, 403, 403)},

@@ -28,6 +28,7 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
+	"github.com/camvault/camvault/internal/live/rtsp"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
@@ -126,10 +127,10 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 // that act on the data dir directly (camvault admin). Close the store when
 // done.
 func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig) (*service.Service, store.Store, error) {
-	return newService(ctx, cfg, log, events, devices, nil)
+	return newService(ctx, cfg, log, events, devices, nil, service.LiveConfig{})
 }
 
-func newService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub) (*service.Service, store.Store, error) {
+func newService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig) (*service.Service, store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -151,7 +152,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, events
 	svc, err := service.New(service.Config{
 		Store: st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
-		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys, Devices: devices, Media: hub,
+		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys, Devices: devices, Media: hub, Live: live,
 	})
 	if err != nil {
 		st.Close()
@@ -200,10 +201,20 @@ func Run(ctx context.Context, o Options) error {
 		_, port, _ := net.SplitHostPort(devL.Addr().String())
 		devices.URL = cfg.DeviceURL(port)
 	}
+	var liveL net.Listener
+	var live service.LiveConfig
+	if cfg.Live.RTSPListen != "" && devL != nil {
+		if liveL, err = net.Listen("tcp", cfg.Live.RTSPListen); err != nil {
+			return fmt.Errorf("live RTSPS listener: %w", err)
+		}
+		defer liveL.Close()
+		_, port, _ := net.SplitHostPort(liveL.Addr().String())
+		live.RTSPURL = cfg.LiveRTSPURL(port)
+	}
 	dem := &demand{}
 	obs := &observer{metrics: metrics, log: log.With("component", "media")}
 	hub := media.New(media.Config{Demand: dem, Observer: obs})
-	svc, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub)
+	svc, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub, live)
 	if err != nil {
 		return err
 	}
@@ -239,6 +250,22 @@ func Run(ctx context.Context, o Options) error {
 		defer dh.Close()
 		servers++
 		go func() { errc <- serveDevices(ctx, devL) }()
+	}
+	if liveL != nil {
+		lts := tlsConf
+		if lts == nil {
+			cert, err := devices.CA.ServerCertificate(liveHosts(cfg, live.RTSPURL), time.Now())
+			if err != nil {
+				return err
+			}
+			lts = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		}
+		lsrv, err := rtsp.Start(rtsp.Config{Service: svc, Logger: log.With("component", "live-rtsp"), TLS: lts}, liveL)
+		if err != nil {
+			return err
+		}
+		defer lsrv.Close()
+		log.Info("live RTSPS for viewers", "url", live.RTSPURL)
 	}
 	if o.Started != nil {
 		o.Started(Parts{Service: svc, Media: hub})
@@ -436,4 +463,15 @@ func (o *observer) Provenance(a media.Alarm) {
 	if o.svc != nil {
 		o.svc.ProvenanceAlarm(context.Background(), a.Principal, a.Grant, a.Got)
 	}
+}
+
+// liveHosts names the viewer RTSPS certificate's hosts.
+func liveHosts(cfg config.Config, u string) []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	for _, x := range []string{cfg.PublicURL(), u} {
+		if pu, err := url.Parse(x); err == nil && pu.Hostname() != "" {
+			hosts = append(hosts, pu.Hostname())
+		}
+	}
+	return dedupe(hosts)
 }

@@ -20,6 +20,7 @@ func TestRunServesOpsAndShutsDown(t *testing.T) {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Devices.Listen = "127.0.0.1:0"
 	cfg.Devices.IngestListen = "127.0.0.1:0"
+	cfg.Live.RTSPListen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	var stderr bytes.Buffer

@@ -18,6 +18,7 @@ const (
 	KindAPIToken TokenKind = "cvt"
 	KindInvite   TokenKind = "cvi"
 	KindSetup    TokenKind = "cvsetup"
+	KindStream   TokenKind = "cvl"
 )
 
 // tokenBytes is the token's entropy: 256 bits.

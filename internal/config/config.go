@@ -35,7 +35,14 @@ type Config struct {
 	TLS     TLS     `yaml:"tls"`
 	Auth    Auth    `yaml:"auth"`
 	Devices Devices `yaml:"devices"`
+	Live    Live    `yaml:"live"`
 	Log     Log     `yaml:"log"`
+}
+
+// Live configures how viewers reach live video.
+type Live struct {
+	RTSPListen string `yaml:"rtsp_listen" help:"RTSPS address for viewers (VLC, Home Assistant, other NVRs); empty turns it off"`
+	RTSPURL    string `yaml:"rtsp_url" help:"rtsps:// URL viewers use (default: the public host and the RTSPS port)"`
 }
 
 // Devices configures the device listener, where claimed cameras' agents
@@ -92,6 +99,7 @@ func Default() Config {
 		DataDir: "./camvault-data",
 		Listen:  "127.0.0.1:8080",
 		Devices: Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555"},
+		Live:    Live{RTSPListen: "127.0.0.1:8322"},
 		Auth: Auth{
 			SessionIdle: Duration(7 * 24 * time.Hour),
 			SessionMax:  Duration(30 * 24 * time.Hour),
@@ -148,6 +156,18 @@ func (c Config) DeviceURL(port string) string {
 func (c Config) IngestURL(port string) string {
 	if c.Devices.IngestURL != "" {
 		return strings.TrimRight(c.Devices.IngestURL, "/")
+	}
+	host := "localhost"
+	if u, err := url.Parse(c.PublicURL()); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return "rtsps://" + net.JoinHostPort(host, port)
+}
+
+// LiveRTSPURL is where viewers reach RTSPS, given the port in use.
+func (c Config) LiveRTSPURL(port string) string {
+	if c.Live.RTSPURL != "" {
+		return strings.TrimRight(c.Live.RTSPURL, "/")
 	}
 	host := "localhost"
 	if u, err := url.Parse(c.PublicURL()); err == nil && u.Hostname() != "" {

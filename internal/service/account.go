@@ -53,7 +53,12 @@ func (s *Service) recheckPassword(ctx context.Context, c Caller, password string
 
 // ChangePassword replaces the caller's password and ends every other
 // session and API token of the account.
-func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next string) error {
+func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next string) (err error) {
+	defer func() {
+		if err == nil {
+			s.revokeLive(c.Account.ID) // other sessions ended: so do their streams
+		}
+	}()
 	if err := s.self(c); err != nil {
 		return err
 	}
@@ -94,7 +99,12 @@ func (s *Service) Sessions(ctx context.Context, c Caller) ([]domain.Session, err
 }
 
 // RevokeSession ends one of the caller's sessions or API tokens.
-func (s *Service) RevokeSession(ctx context.Context, c Caller, id domain.ID) error {
+func (s *Service) RevokeSession(ctx context.Context, c Caller, id domain.ID) (err error) {
+	defer func() {
+		if err == nil {
+			s.revokeLive(c.Account.ID)
+		}
+	}()
 	if err := s.self(c); err != nil {
 		return err
 	}

@@ -298,7 +298,12 @@ func (s *Service) Authenticate(ctx context.Context, token, addr, userAgent strin
 }
 
 // Logout ends the caller's current session.
-func (s *Service) Logout(ctx context.Context, c Caller) error {
+func (s *Service) Logout(ctx context.Context, c Caller) (err error) {
+	defer func() {
+		if err == nil {
+			s.revokeLive(c.Account.ID)
+		}
+	}()
 	if c.Anonymous() || c.SessionID == "" {
 		return nil
 	}

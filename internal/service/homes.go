@@ -258,7 +258,12 @@ type MemberPatch struct {
 }
 
 // UpdateMember changes a member's role or guest limits.
-func (s *Service) UpdateMember(ctx context.Context, c Caller, home, account domain.ID, p MemberPatch) (domain.Membership, error) {
+func (s *Service) UpdateMember(ctx context.Context, c Caller, home, account domain.ID, p MemberPatch) (_ domain.Membership, err error) {
+	defer func() {
+		if err == nil {
+			s.revokeLive(account) // narrowed access takes effect on live streams now
+		}
+	}()
 	target, err := s.targetMembership(ctx, c, home, account)
 	if err != nil {
 		return domain.Membership{}, err
@@ -311,8 +316,12 @@ func (s *Service) UpdateMember(ctx context.Context, c Caller, home, account doma
 
 // RemoveMember removes a member, or lets the caller leave the home. The
 // removed member's access ends on their next request.
-func (s *Service) RemoveMember(ctx context.Context, c Caller, home, account domain.ID) error {
-	var err error
+func (s *Service) RemoveMember(ctx context.Context, c Caller, home, account domain.ID) (err error) {
+	defer func() {
+		if err == nil {
+			s.revokeLive(account)
+		}
+	}()
 	if account == c.Account.ID {
 		_, _, err = s.authorizeHome(ctx, c, home, domain.ActionHomeLeave, "")
 	} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/media"
 )
@@ -39,4 +40,13 @@ func (s *Service) ProvenanceAlarm(ctx context.Context, principal domain.ID, want
 	}
 	s.audit(ctx, Caller{}, domain.AuditEvent{HomeID: home, CameraID: want.Camera, Principal: principal, Action: "live.provenance_alarm",
 		Result: domain.ResultDenied, Detail: "stopped a frame of camera " + string(got.Camera) + " generation " + itoa(got.Generation)})
+}
+
+// revokeLive ends the account's live readers. Viewer adapters re-open a
+// revoked reader through ReopenLive, which asks the policy again and checks
+// the session, so only what is no longer allowed stays closed.
+func (s *Service) revokeLive(account domain.ID) {
+	if s.cfg.Media != nil {
+		s.cfg.Media.Revoke(func(g authz.Grant) bool { return g.Principal() == account })
+	}
 }

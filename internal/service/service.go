@@ -51,6 +51,8 @@ type Config struct {
 	Devices DeviceConfig
 	// Media is the stream hub; nil when the server carries no video.
 	Media *media.Hub
+	// Live says where viewers reach live video.
+	Live LiveConfig
 }
 
 // Service implements camvault's use cases.
@@ -63,6 +65,7 @@ type Service struct {
 	passkeys *passkeys // nil when disabled
 	box      *secretBox
 	dev      devices
+	live     tickets
 
 	mu    sync.Mutex // guards setup
 	setup setupToken

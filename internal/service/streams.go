@@ -1,0 +1,168 @@
+package service
+
+import (
+	"context"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
+)
+
+// LiveConfig says where viewers reach live video.
+type LiveConfig struct {
+	// RTSPURL is the viewer RTSPS listener, e.g. "rtsps://cams.example.org:8322".
+	RTSPURL string
+}
+
+// StreamTicketLifetime is how long a viewer has to start a stream with its
+// credential.
+const StreamTicketLifetime = 60 * time.Second
+
+// Stream protocols.
+const (
+	ProtoRTSP   = "rtsp"
+	ProtoWebRTC = "webrtc"
+	ProtoHLS    = "hls"
+)
+
+// ticket is a single-use stream credential, kept only as its hash.
+type ticket struct {
+	account  domain.ID
+	session  domain.ID
+	camera   domain.CameraRef
+	protocol string
+	expires  time.Time
+}
+
+// tickets holds unredeemed stream credentials.
+type tickets struct {
+	mu sync.Mutex // guards m
+	m  map[string]ticket
+}
+
+// StreamTicket is what a viewer gets: a URL carrying a short-lived,
+// single-use credential bound to it, the camera's generation and the
+// protocol.
+type StreamTicket struct {
+	URL       string
+	ExpiresAt time.Time
+}
+
+// CreateStream authorizes live viewing of a camera (audited) and returns a
+// URL for protocol.
+func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, protocol string) (StreamTicket, error) {
+	switch protocol {
+	case ProtoRTSP, ProtoWebRTC, ProtoHLS:
+	default:
+		return StreamTicket{}, invalid(`protocol must be "webrtc", "hls" or "rtsp"`)
+	}
+	acc, err := s.authorizeCamera(ctx, c, camera, domain.ActionLive, "live.ticket")
+	if err != nil {
+		return StreamTicket{}, err
+	}
+	base := ""
+	if protocol == ProtoRTSP {
+		base = s.cfg.Live.RTSPURL
+	}
+	if base == "" || s.cfg.Media == nil {
+		return StreamTicket{}, &Error{Kind: KindInvalid, Code: "unsupported_protocol", Message: protocol + " viewing is not available on this server yet; use rtsp"}
+	}
+	tok, hash := authn.NewToken(authn.KindStream)
+	exp := s.now().Add(StreamTicketLifetime)
+	s.live.mu.Lock()
+	if s.live.m == nil {
+		s.live.m = map[string]ticket{}
+	}
+	now := s.now()
+	for k, t := range s.live.m {
+		if now.After(t.expires) {
+			delete(s.live.m, k)
+		}
+	}
+	s.live.m[hex.EncodeToString(hash)] = ticket{account: c.Account.ID, session: c.SessionID, camera: acc.camera.Ref(), protocol: protocol, expires: exp}
+	s.live.mu.Unlock()
+	return StreamTicket{URL: strings.TrimRight(base, "/") + "/cameras/" + string(camera) + "?token=" + tok, ExpiresAt: exp}, nil
+}
+
+// RedeemStream spends a stream credential for camera over protocol and
+// opens the viewer's live reader. The credential works once, within its
+// lifetime, for the camera generation it was made for, and only while the
+// session that made it is valid. It returns the caller for re-opening the
+// stream when its grant runs out.
+func (s *Service) RedeemStream(ctx context.Context, token string, camera domain.ID, protocol, addr string) (*media.Reader, Caller, error) {
+	deny := unauthenticated("stream credential not valid")
+	hash, err := authn.ParseToken(authn.KindStream, token)
+	if err != nil {
+		return nil, Caller{}, deny
+	}
+	key := hex.EncodeToString(hash)
+	s.live.mu.Lock()
+	t, ok := s.live.m[key]
+	delete(s.live.m, key)
+	s.live.mu.Unlock()
+	if !ok || !s.now().Before(t.expires) || t.protocol != protocol || t.camera.Camera != camera {
+		return nil, Caller{}, deny
+	}
+	c, err := s.callerFor(ctx, t.account, t.session, addr)
+	if err != nil {
+		return nil, Caller{}, err
+	}
+	r, err := s.OpenLive(ctx, c, camera)
+	if err != nil {
+		return nil, Caller{}, err
+	}
+	if r.Grant().Camera() != t.camera {
+		r.Close() // the camera changed hands since the ticket was made
+		return nil, Caller{}, notFound()
+	}
+	return r, c, nil
+}
+
+// ReopenLive re-authorizes a running viewer whose grant ran out: the
+// session must still be valid and the policy must still allow it.
+func (s *Service) ReopenLive(ctx context.Context, c Caller, camera domain.CameraRef) (*media.Reader, error) {
+	c, err := s.callerFor(ctx, c.Account.ID, c.SessionID, c.Addr)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.OpenLive(ctx, c, camera.Camera)
+	if err != nil {
+		return nil, err
+	}
+	if r.Grant().Camera() != camera {
+		r.Close()
+		return nil, notFound()
+	}
+	return r, nil
+}
+
+// callerFor loads an account and checks that its session (if any) is
+// still valid.
+func (s *Service) callerFor(ctx context.Context, account, session domain.ID, addr string) (Caller, error) {
+	deny := unauthenticated("stream credential not valid")
+	a, err := s.st.Account(ctx, account)
+	if err != nil || a.Disabled {
+		return Caller{}, deny
+	}
+	if session != "" {
+		sessions, err := s.st.Sessions(ctx, account)
+		if err != nil {
+			return Caller{}, internal("load sessions", err)
+		}
+		now := s.now()
+		valid := false
+		for _, x := range sessions {
+			if x.ID == session && now.Before(x.ExpiresAt) {
+				valid = true
+			}
+		}
+		if !valid {
+			return Caller{}, deny
+		}
+	}
+	return Caller{Account: a, SessionID: session, Addr: addr}, nil
+}
