@@ -29,6 +29,7 @@ import (
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
 	"github.com/camvault/camvault/internal/live/rtsp"
+	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
@@ -211,6 +212,9 @@ func Run(ctx context.Context, o Options) error {
 		_, port, _ := net.SplitHostPort(liveL.Addr().String())
 		live.RTSPURL = cfg.LiveRTSPURL(port)
 	}
+	if devL != nil {
+		live.WHEPURL = cfg.PublicURL() + "/whep"
+	}
 	dem := &demand{}
 	obs := &observer{metrics: metrics, log: log.With("component", "media")}
 	hub := media.New(media.Config{Demand: dem, Observer: obs})
@@ -228,6 +232,14 @@ func Run(ctx context.Context, o Options) error {
 	routes := api.New(api.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)}).Routes()
 	routes = append(routes, ui.Routes()...)
 	routes = append(routes, opsRoutes(svc, metrics)...)
+	if live.WHEPURL != "" {
+		wh, err := whep.New(whep.Config{Service: svc, Logger: log.With("component", "whep")})
+		if err != nil {
+			return err
+		}
+		defer wh.Close()
+		routes = append(routes, wh.Routes()...)
+	}
 	srv, err := httpserver.New(httpserver.Config{Routes: routes, Auth: svc, Logger: log, Metrics: metrics, TLS: cfg.TLS.Enabled()})
 	if err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 type LiveConfig struct {
 	// RTSPURL is the viewer RTSPS listener, e.g. "rtsps://cams.example.org:8322".
 	RTSPURL string
+	// WHEPURL is the WHEP endpoint prefix, e.g. "https://cams.example.org/whep".
+	WHEPURL string
 }
 
 // StreamTicketLifetime is how long a viewer has to start a stream with its
@@ -65,11 +67,14 @@ func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, 
 		return StreamTicket{}, err
 	}
 	base := ""
-	if protocol == ProtoRTSP {
+	switch protocol {
+	case ProtoRTSP:
 		base = s.cfg.Live.RTSPURL
+	case ProtoWebRTC:
+		base = s.cfg.Live.WHEPURL
 	}
 	if base == "" || s.cfg.Media == nil {
-		return StreamTicket{}, &Error{Kind: KindInvalid, Code: "unsupported_protocol", Message: protocol + " viewing is not available on this server yet; use rtsp"}
+		return StreamTicket{}, &Error{Kind: KindInvalid, Code: "unsupported_protocol", Message: protocol + " viewing is not available on this server"}
 	}
 	tok, hash := authn.NewToken(authn.KindStream)
 	exp := s.now().Add(StreamTicketLifetime)
