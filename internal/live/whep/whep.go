@@ -315,5 +315,3 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.wg.Wait()
 }
-
-
