@@ -109,3 +109,27 @@ func TestAgentBinary(t *testing.T) {
 		t.Fatalf("camera after factory reset: %d, want 404", c)
 	}
 }
+
+// startAgentBinary runs `camvault agent` against serverURL with source and
+// returns the claim code it prints.
+func startAgentBinary(t *testing.T, serverURL, source string) string {
+	t.Helper()
+	stateDir := filepath.Join(t.TempDir(), "agent")
+	cmd := exec.Command(camvaultBinary(t), "agent", "--server", serverURL, "--state-dir", stateDir, "--source", source, "--status-listen", "127.0.0.1:0")
+	out, logs := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := claimRE.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no claim code printed\nstderr:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
