@@ -4,7 +4,10 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"os/exec"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,8 +212,17 @@ func TestBrowserLiveVideo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("camera page: %v\nserver:\n%s", err, s.stderr.String())
 	}
+	played, spread := livePlays(t, ctx, s.stderr.String)
+	t.Logf("live video played %.1f s in Chromium; luma spread %.0f", played, spread)
+}
+
+// livePlays waits until the page's #live video has played 2 s and checks
+// that its frames are not blank.
+func livePlays(t *testing.T, ctx context.Context, logs func() string) (float64, float64) {
+	t.Helper()
 	deadline := time.Now().Add(40 * time.Second)
 	var played float64
+	var err error
 	for {
 		played, err = chromedp.Run(ctx, chromedp.Evaluate[float64](`document.getElementById("live").currentTime`))
 		if err == nil && played > 2 {
@@ -218,7 +230,7 @@ func TestBrowserLiveVideo(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#live-status")))
-			t.Fatalf("the live video did not play (currentTime %v, status %q, err %v)\nserver:\n%s", played, status, err, s.stderr.String())
+			t.Fatalf("the live video did not play (currentTime %v, status %q, err %v)\nserver:\n%s", played, status, err, logs())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -237,5 +249,65 @@ func TestBrowserLiveVideo(t *testing.T) {
 	if err != nil || spread < 50 {
 		t.Fatalf("the video frames look blank: luma spread %v, err %v", spread, err)
 	}
-	t.Logf("live video played %.1f s in Chromium; luma spread %.0f", played, spread)
+	return played, spread
+}
+
+// TestBrowserDemo is the newcomer's path: `camvault demo` prints a
+// sign-in link; Chromium follows it, sees its own home (not the
+// neighbours'), opens a camera and watches it live.
+func TestBrowserDemo(t *testing.T) {
+	ctx := browser(t)
+	cmd := exec.Command(camvaultBinary(t), "demo", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	out, logs := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	linkRE := regexp.MustCompile(`(http://\S+/login/link#cvlogin_\S+)`)
+	start := time.Now()
+	var link string
+	for link == "" {
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("no sign-in link\nstdout:\n%s\nstderr:\n%s", out.String(), logs.String())
+		}
+		if m := linkRE.FindStringSubmatch(out.String()); m != nil {
+			link = m[1]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var homes string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(".home-link")),
+	)
+	if err == nil {
+		homes, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	}
+	if err != nil {
+		t.Fatalf("sign-in link: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(homes, "Demo home") || strings.Contains(homes, "neighbours") {
+		t.Fatalf("homes page: %s", homes)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(".home-link")),
+		chromedp.WaitVisible(chromedp.CSS(".camera-link")),
+		chromedp.Click(chromedp.CSS(".camera-link")),
+		chromedp.WaitVisible(chromedp.CSS("#live")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	played, spread := livePlays(t, ctx, logs.String)
+	t.Logf("newcomer path: link to live video in %v (played %.1f s, luma spread %.0f)", time.Since(start).Round(time.Second), played, spread)
+	// The link worked once.
+	ctx2 := browser(t)
+	err = chromedp.Do(ctx2, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := chromedp.Run(ctx2, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "not valid") {
+		t.Fatalf("second use of the link: %s", text)
+	}
 }

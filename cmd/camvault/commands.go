@@ -24,8 +24,10 @@ Usage:
   camvault <command> [flags]
 
 Commands:
+  demo      a server with simulated cameras in two homes, and a sign-in link
   serve     run the camera server (web UI and API)
   agent     run the camera-side agent (enrol, claim code, control channel); agent reset
+  sim       run N simulated cameras against a server
   admin     instance administration on the data dir (user add)
   verify    check a signed capture or recording: who signed what, any tampering
   version   print the version
@@ -51,6 +53,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string)
 		err = agentCmd(args[1:], stdout, stderr)
 	case "verify":
 		err = verifyCmd(args[1:], stdout, stderr)
+	case "demo":
+		err = demoCmd(args[1:], stdout, stderr)
+	case "sim":
+		err = simCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

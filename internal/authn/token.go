@@ -19,6 +19,7 @@ const (
 	KindInvite   TokenKind = "cvi"
 	KindSetup    TokenKind = "cvsetup"
 	KindStream   TokenKind = "cvl"
+	KindLogin    TokenKind = "cvlogin"
 )
 
 // tokenBytes is the token's entropy: 256 bits.

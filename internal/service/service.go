@@ -66,6 +66,7 @@ type Service struct {
 	box      *secretBox
 	dev      devices
 	live     tickets
+	links    loginLinks
 
 	mu    sync.Mutex // guards setup
 	setup setupToken

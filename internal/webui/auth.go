@@ -150,3 +150,21 @@ func (u *UI) acceptInvite(w http.ResponseWriter, r *http.Request, c service.Call
 
 // roleOptions lists roles for select boxes.
 var roleOptions = []domain.Role{domain.RoleGuest, domain.RoleMember, domain.RoleAdmin, domain.RoleOwner}
+
+func (u *UI) loginLinkPage(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	u.render(w, c, http.StatusOK, "loginlink", page{Title: "Sign in"})
+}
+
+func (u *UI) loginLink(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "loginlink", page{Title: "Sign in"})
+		return
+	}
+	tok, _, err := u.svc.RedeemLoginLink(r.Context(), c, strings.TrimSpace(r.PostFormValue("login_token")))
+	if err != nil {
+		u.fail(w, r, c, err, "loginlink", page{Title: "Sign in"})
+		return
+	}
+	httpserver.SetSessionCookie(w, tok, u.cfg.SessionMax, u.cfg.TLS)
+	see(w, r, "/homes")
+}

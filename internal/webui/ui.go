@@ -115,6 +115,8 @@ func (u *UI) Routes() []httpserver.Route {
 		{Pattern: "GET /login", Public: signIn, Handler: u.loginPage},
 		{Pattern: "POST /login", Public: signIn, Handler: u.login},
 		{Pattern: "POST /logout", Action: self, Handler: u.logout},
+		{Pattern: "GET /login/link", Public: "one-time sign-in link: the token in the URL fragment is the credential", Handler: u.loginLinkPage},
+		{Pattern: "POST /login/link", Public: "one-time sign-in link: the token in the URL fragment is the credential", Handler: u.loginLink},
 		{Pattern: "GET /invite/{token}", Public: invite, Handler: u.invitePage},
 		{Pattern: "POST /invite/{token}", Public: invite + "; a signed-in caller joins, an anonymous one creates its account", Handler: u.acceptInvite},
 

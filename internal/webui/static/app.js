@@ -12,6 +12,15 @@
     setupToken.value = decodeURIComponent(location.hash.slice(1));
   }
 
+  // One-time sign-in links carry their token in the fragment too; the
+  // form posts it on its own.
+  const loginToken = document.getElementById("login_token");
+  if (loginToken && location.hash.length > 1) {
+    loginToken.value = decodeURIComponent(location.hash.slice(1));
+    history.replaceState(null, "", location.pathname);
+    document.getElementById("login-link-form").submit();
+  }
+
   // The claim page: the QR code carries the claim code in the fragment;
   // the form posts to the chosen home.
   const claimCode = document.getElementById("claim_code");
