@@ -269,8 +269,17 @@ func (s *agentSession) handle(ctx context.Context, m control.Message) error {
 		s.stopPush()
 		return s.send(ctx, ack)
 	case control.TypeSnapshot:
-		return s.send(ctx, control.Message{Type: control.TypeError, ReplyTo: m.ID,
-			Error: &control.Error{Code: control.CodeUnsupported, Message: "this agent has no video pipeline yet"}})
+		jpeg, err := a.snapshotJPEG()
+		if err != nil {
+			return s.send(ctx, control.Message{Type: control.TypeError, ReplyTo: m.ID,
+				Error: &control.Error{Code: control.CodeUnsupported, Message: truncate(err.Error(), 200)}})
+		}
+		go func() {
+			if err := a.uploadSnapshot(ctx, s.cert, jpeg); err != nil {
+				a.log.Warn("snapshot upload failed", "err", err)
+			}
+		}()
+		return s.send(ctx, ack)
 	case control.TypeUpdateAvailable:
 		a.log.Info("an agent update is available", "version", m.Update.Version)
 		a.update(func(st *Status) { st.UpdateVersion = m.Update.Version })

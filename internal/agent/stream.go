@@ -1,13 +1,16 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -170,4 +173,47 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 			}
 		}
 	}
+}
+
+// snapshotJPEG returns a picture of the source: the built-in clip's, or a
+// JPEG shipped beside a file source (clip.h264 → clip.jpg).
+func (a *Agent) snapshotJPEG() ([]byte, error) {
+	switch a.cfg.Source.Kind {
+	case "builtin":
+		return clips.PorchFirstFrame, nil
+	case "file":
+		base := strings.TrimSuffix(a.cfg.Source.Location, filepath.Ext(a.cfg.Source.Location))
+		for _, ext := range []string{".jpg", ".jpeg"} {
+			if b, err := os.ReadFile(base + ext); err == nil {
+				return b, nil
+			}
+		}
+		return nil, errors.New("no JPEG beside the file source (and snapshots through ffmpeg come in a later version)")
+	}
+	return nil, fmt.Errorf("%s sources cannot make snapshots yet", a.cfg.Source.Kind)
+}
+
+// uploadSnapshot sends a JPEG to the device listener with the device
+// certificate.
+func (a *Agent) uploadSnapshot(ctx context.Context, cert *deviceCert, jpeg []byte) error {
+	conf, deviceURL, err := a.tlsConfig(cert)
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: conf}}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, "POST", "https://"+strings.TrimPrefix(deviceURL, "wss://")+"/device/v1/snapshot", bytes.NewReader(jpeg))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "image/jpeg")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("server answered %s", resp.Status)
+	}
+	return nil
 }

@@ -92,6 +92,7 @@ func (a *API) Routes() []httpserver.Route {
 		{Pattern: "POST /api/v1/homes/{home}/cameras/claim", Action: domain.ActionCameraCreate, Handler: a.claimCamera},
 		{Pattern: "POST /api/v1/cameras/{camera}/transfer", Action: domain.ActionTransfer, Handler: a.transferCamera},
 		{Pattern: "POST /api/v1/cameras/{camera}/streams", Action: domain.ActionLive, Handler: a.createStream},
+		{Pattern: "GET /api/v1/cameras/{camera}/snapshot", Action: domain.ActionSnapshot, Handler: a.snapshot},
 
 		{Pattern: "POST /api/v1/devices/challenge", Public: deviceReason, Handler: a.deviceChallenge},
 		{Pattern: "POST /api/v1/devices/enroll", Public: deviceReason, Handler: a.enroll},

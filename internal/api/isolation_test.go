@@ -179,6 +179,9 @@ var homeCases = []homeCase{
 	{"live stream outside guest scope", "POST /api/v1/cameras/{camera}/streams", func(f *fixture) (string, string, any) {
 		return "POST", "/api/v1/cameras/" + string(f.cam2) + "/streams", map[string]any{"protocol": "rtsp"}
 	}, statuses(201, 201, 201, 404)},
+	{"snapshot", "GET /api/v1/cameras/{camera}/snapshot", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/snapshot", nil
+	}, statuses(503, 503, 503, 403)},
 	{"audit", "GET /api/v1/homes/{home}/audit", func(f *fixture) (string, string, any) {
 		return "GET", "/api/v1/homes/" + string(f.homeA) + "/audit", nil
 	}, statuses(200, 200, 403, 403)},

@@ -17,6 +17,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -95,6 +96,7 @@ func (h *Hub) Routes() []httpserver.Route {
 	return []httpserver.Route{
 		{Pattern: "GET /device/v1/control", Public: why, Handler: h.control},
 		{Pattern: "POST /device/v1/reset", Public: why, Handler: h.reset},
+		{Pattern: "POST /device/v1/snapshot", Public: why, Handler: h.snapshot},
 	}
 }
 
@@ -139,6 +141,29 @@ func (h *Hub) reset(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	}
 	h.log.Info("device reset", "camera", cam.ID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Hub) snapshot(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	cam, err := h.authenticate(r)
+	if err != nil {
+		httpserver.WriteError(w, r, &service.Error{Kind: service.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
+		return
+	}
+	jpeg, err := io.ReadAll(io.LimitReader(r.Body, service.MaxSnapshotBytes+1))
+	if err != nil {
+		httpserver.WriteError(w, r, &service.Error{Kind: service.KindInvalid, Code: "invalid", Message: "could not read the snapshot"}, h.log)
+		return
+	}
+	if err := h.svc.DeviceSnapshot(r.Context(), cam, jpeg); err != nil {
+		httpserver.WriteError(w, r, err, h.log)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// RequestSnapshot implements service.SnapshotRequester.
+func (h *Hub) RequestSnapshot(camera domain.ID) bool {
+	return h.Send(camera, control.Message{Type: control.TypeSnapshot})
 }
 
 func (h *Hub) control(w http.ResponseWriter, r *http.Request, c service.Caller) {

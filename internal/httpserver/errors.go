@@ -28,6 +28,8 @@ func Status(k service.Kind) int {
 		return http.StatusConflict
 	case service.KindThrottled:
 		return http.StatusTooManyRequests
+	case service.KindUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -20,6 +20,7 @@ const (
 	KindForbidden                   // visible to the caller, but not theirs to change
 	KindConflict                    // clashes with the current state
 	KindThrottled                   // too many attempts; retry later
+	KindUnavailable                 // a dependency (a camera) cannot answer now
 )
 
 // Error is what service methods return. Message is safe to show the

@@ -67,6 +67,7 @@ type Service struct {
 	dev      devices
 	live     tickets
 	links    loginLinks
+	snaps    snapshots
 
 	mu    sync.Mutex // guards setup
 	setup setupToken
