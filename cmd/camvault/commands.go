@@ -30,6 +30,7 @@ Commands:
   sim       run N simulated cameras against a server
   admin     instance administration on the data dir (user add)
   verify    check a signed capture or recording: who signed what, any tampering
+  bench     measure live video fan-out on loopback and print JSON
   version   print the version
 
 Run "camvault <command> --help" for a command's flags.
@@ -57,6 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string)
 		err = demoCmd(args[1:], stdout, stderr)
 	case "sim":
 		err = simCmd(args[1:], stdout, stderr)
+	case "bench":
+		err = benchCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

@@ -253,7 +253,7 @@ func TestServeTLSRules(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"admin", "--help"}, {"agent", "--help"}, {"agent", "reset", "--help"}, {"verify", "--help"}, {"demo", "--help"}, {"sim", "--help"}, {"version"}} {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"admin", "--help"}, {"agent", "--help"}, {"agent", "reset", "--help"}, {"verify", "--help"}, {"demo", "--help"}, {"sim", "--help"}, {"bench", "--help"}, {"version"}} {
 		out, err := exec.Command(camvaultBinary(t), args...).CombinedOutput()
 		if err != nil || len(out) < 10 {
 			t.Errorf("%v: err=%v out=%s", args, err, out)

@@ -118,7 +118,8 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 		forma = &format.H264{PayloadTyp: 96, SPS: sps, PPS: pps, PacketizationMode: 1}
 	}
 	desc := &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}}}
-	rc := &gortsplib.Client{Scheme: "rtsps", Host: u.Host, TLSConfig: conf}
+	tcp := gortsplib.ProtocolTCP
+	rc := &gortsplib.Client{Scheme: "rtsps", Host: u.Host, TLSConfig: conf, Protocol: &tcp}
 	if err := rc.StartRecording(target, desc); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}

@@ -32,7 +32,8 @@ func rtspViewer(t *testing.T, url string, pool *x509.CertPool, onAU func([][]byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+	tcp := gortsplib.ProtocolTCP
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
 	if err := c.Start(); err != nil {
 		return nil, nil, err
 	}
