@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +18,9 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 	"github.com/pion/rtp"
 
 	"github.com/camvault/camvault/internal/clips"
@@ -39,6 +43,8 @@ func loadClip(src Source) (*clip, error) {
 	switch {
 	case src.Kind == "builtin":
 		data = clips.PorchH264
+	case src.Kind == "file" && (strings.HasSuffix(src.Location, ".mp4") || strings.HasSuffix(src.Location, ".mov")):
+		return loadMP4(src.Location)
 	case src.Kind == "file":
 		b, err := os.ReadFile(src.Location)
 		if err != nil {
@@ -93,6 +99,51 @@ func (c *clip) paramSets() (vps, sps, pps []byte) {
 	return
 }
 
+// frames is a running video source: its codec and parameter sets, and
+// the next access unit with its presentation time (blocking as long as the
+// source needs: a file is paced at real time, a camera at its own pace).
+type frames interface {
+	codec() videosig.Codec
+	params() (vps, sps, pps []byte)
+	next(ctx context.Context) ([][]byte, time.Duration, error)
+	close()
+}
+
+// openFrames starts the configured source.
+func (a *Agent) openFrames(ctx context.Context) (frames, error) {
+	if a.cfg.Source.Kind == "rtsp" {
+		return openRTSP(ctx, a.cfg.Source.Location)
+	}
+	c, err := loadClip(a.cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	return &clipFrames{c: c, start: time.Now()}, nil
+}
+
+// clipFrames loops a clip at real-time rate with continuous timestamps.
+type clipFrames struct {
+	c     *clip
+	start time.Time
+	n     int
+}
+
+func (f *clipFrames) codec() videosig.Codec          { return f.c.codec }
+func (f *clipFrames) params() (vps, sps, pps []byte) { return f.c.paramSets() }
+func (f *clipFrames) close()                         {}
+
+func (f *clipFrames) next(ctx context.Context) ([][]byte, time.Duration, error) {
+	pts := time.Duration(f.n) * time.Second / time.Duration(f.c.fps)
+	select {
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	case <-time.After(time.Until(f.start.Add(pts))):
+	}
+	au := f.c.aus[f.n%len(f.c.aus)]
+	f.n++
+	return au, pts, nil
+}
+
 // push publishes the source to target (rtsps://host/cameras/{id}) with the
 // device certificate, signing every GOP, until ctx ends or the server
 // refuses.
@@ -101,18 +152,19 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 	if err != nil || u.Scheme != "rtsps" {
 		return fmt.Errorf("bad stream URL")
 	}
-	c, err := loadClip(a.cfg.Source)
+	src, err := a.openFrames(ctx)
 	if err != nil {
 		return err
 	}
+	defer src.close()
 	conf, _, err := a.tlsConfig(cert)
 	if err != nil {
 		return err
 	}
 	conf.ServerName = u.Hostname()
-	vps, sps, pps := c.paramSets()
+	vps, sps, pps := src.params()
 	var forma format.Format
-	if c.codec == videosig.H265 {
+	if src.codec() == videosig.H265 {
 		forma = &format.H265{PayloadTyp: 96, VPS: vps, SPS: sps, PPS: pps}
 	} else {
 		forma = &format.H264{PayloadTyp: 96, SPS: sps, PPS: pps, PacketizationMode: 1}
@@ -138,38 +190,51 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 		}
 		encode = enc.Encode
 	}
-	signer := videosig.NewSigner(c.codec, a.key, domain.ID(cert.leaf.Subject.CommonName), a.Status().Generation)
+	signer := videosig.NewSigner(src.codec(), a.key, domain.ID(cert.leaf.Subject.CommonName), a.Status().Generation)
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	base := binary.BigEndian.Uint32(rnd[:])
-	frame := time.Second / time.Duration(c.fps)
-	start := time.Now()
 	a.update(func(s *Status) { s.Streaming = true })
 	defer a.update(func(s *Status) { s.Streaming = false })
 	a.log.Info("streaming", "url", target, "codec", forma.Codec())
 	done := make(chan error, 1)
 	go func() { done <- rc.Wait() }()
-	for n := 0; ; n++ {
-		due := start.Add(time.Duration(n) * frame)
+	fctx, fcancel := context.WithCancel(ctx)
+	defer fcancel()
+	go func() {
 		select {
-		case <-ctx.Done():
-			return nil
+		case <-fctx.Done():
 		case err := <-done:
-			return fmt.Errorf("the server ended the stream: %w", err)
-		case <-time.After(time.Until(due)):
+			done <- err
+			fcancel()
 		}
-		au, err := signer.Sign(c.aus[n%len(c.aus)], due)
+	}()
+	for {
+		au, pts, err := src.next(fctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			select {
+			case err := <-done:
+				return fmt.Errorf("the server ended the stream: %w", err)
+			default:
+			}
+			return fmt.Errorf("source: %w", err)
+		}
+		now := time.Now()
+		signed, err := signer.Sign(au, now)
 		if err != nil {
 			return err
 		}
-		pkts, err := encode(au)
+		pkts, err := encode(signed)
 		if err != nil {
 			return err
 		}
-		ts := base + uint32(int64(n)*90000/int64(c.fps))
+		ts := base + uint32(int64(pts)*90000/int64(time.Second))
 		for _, p := range pkts {
 			p.Timestamp = ts
-			if err := rc.WritePacketRTPWithNTP(desc.Medias[0], p, due); err != nil {
+			if err := rc.WritePacketRTPWithNTP(desc.Medias[0], p, now); err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
 		}
@@ -217,4 +282,63 @@ func (a *Agent) uploadSnapshot(ctx context.Context, cert *deviceCert, jpeg []byt
 		return fmt.Errorf("server answered %s", resp.Status)
 	}
 	return nil
+}
+
+// maxClipBytes bounds a file source read into memory.
+const maxClipBytes = 512 << 20
+
+// loadMP4 reads the first H.264 or H.265 track of an MP4 file. Parameter
+// sets, kept out of band in MP4, go before every keyframe so that viewers
+// can join at any GOP.
+func loadMP4(path string) (*clip, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() > maxClipBytes {
+		return nil, errors.New("the MP4 file is too large to loop (512 MiB at most)")
+	}
+	var p pmp4.Presentation
+	if err := p.Unmarshal(f); err != nil {
+		return nil, fmt.Errorf("MP4: %w", err)
+	}
+	for _, tr := range p.Tracks {
+		var c clip
+		var params [][]byte
+		switch codec := tr.Codec.(type) {
+		case *mp4.CodecH264:
+			c.codec, params = videosig.H264, [][]byte{codec.SPS, codec.PPS}
+		case *mp4.CodecH265:
+			c.codec, params = videosig.H265, [][]byte{codec.VPS, codec.SPS, codec.PPS}
+		default:
+			continue
+		}
+		var total uint64
+		for _, smp := range tr.Samples {
+			payload, err := smp.GetPayload()
+			if err != nil {
+				return nil, fmt.Errorf("MP4: %w", err)
+			}
+			var avcc h264.AVCC
+			if err := avcc.Unmarshal(payload); err != nil {
+				return nil, fmt.Errorf("MP4 sample: %w", err)
+			}
+			au := [][]byte(avcc)
+			if !smp.IsNonSyncSample {
+				au = append(append([][]byte{}, params...), au...)
+			}
+			c.aus = append(c.aus, au)
+			total += uint64(smp.Duration)
+		}
+		if len(c.aus) == 0 || total == 0 {
+			return nil, errors.New("MP4: the video track is empty")
+		}
+		c.fps = int(math.Round(float64(len(c.aus)) * float64(tr.TimeScale) / float64(total)))
+		if c.fps < 1 || c.fps > 120 {
+			c.fps = 15
+		}
+		return &c, nil
+	}
+	return nil, errors.New("MP4: no H.264 or H.265 video track")
 }
