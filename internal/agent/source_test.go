@@ -3,7 +3,10 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/videosig"
 )
 
@@ -100,9 +104,10 @@ func TestMP4Source(t *testing.T) {
 	watchAndVerify(t, s, o, dir, cam, 2)
 }
 
-// TestRTSPSource: an agent relays a LAN camera's RTSP stream (with
-// credentials in the URL), signing it.
-func TestRTSPSource(t *testing.T) {
+// startLANCamera serves the built-in clip over plain RTSP like a LAN IP
+// camera and returns its address.
+func startLANCamera(t *testing.T) string {
+	t.Helper()
 	aus, sps, pps := porch()
 	forma := &format.H264{PayloadTyp: 96, SPS: sps, PPS: pps, PacketizationMode: 1}
 	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
@@ -116,13 +121,10 @@ func TestRTSPSource(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
 	if err := h.stream.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	defer h.stream.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	go func() {
 		enc, _ := forma.CreateEncoder()
 		for i := 0; ctx.Err() == nil; i++ {
@@ -134,11 +136,18 @@ func TestRTSPSource(t *testing.T) {
 			time.Sleep(time.Second / 15)
 		}
 	}()
+	t.Cleanup(func() { cancel(); h.stream.Close(); srv.Close() })
+	return l.Addr().String()
+}
 
+// TestRTSPSource: an agent relays a LAN camera's RTSP stream (with
+// credentials in the URL), signing it.
+func TestRTSPSource(t *testing.T) {
+	addr := startLANCamera(t)
 	s := startServer(t, nil)
 	o := s.setup("ana@example.org", "Casa")
 	dir := t.TempDir()
-	ag, _ := runAgentSource(t, s, dir, "rtsp://viewer:s3cret@"+l.Addr().String()+"/cam")
+	ag, _ := runAgentSource(t, s, dir, "rtsp://viewer:s3cret@"+addr+"/cam")
 	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "LAN"}, 201)["id"].(string)
 	connected(t, ag)
 	watchAndVerify(t, s, o, dir, cam, 2)
@@ -160,4 +169,60 @@ func (h *lanCamera) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response,
 
 func (h *lanCamera) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// TestPulledCamera: a home adds an IP camera the server pulls itself; the
+// owner watches it (unsigned); its password never comes back or reaches a
+// log; removing it ends the stream.
+func TestPulledCamera(t *testing.T) {
+	addr := startLANCamera(t)
+	s := startServer(t, nil)
+	o := s.setup("ana@example.org", "Casa")
+	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/pull", map[string]any{"name": "Old IP cam", "source": "rtsp://admin:pa55word-x@" + addr + "/cam"}, 201)
+	if cam["pulled"] != true || cam["signed"] != false {
+		t.Fatalf("pulled camera: %v", cam)
+	}
+	id := cam["id"].(string)
+	for _, path := range []string{"/api/v1/cameras/" + id, "/api/v1/homes/" + o.home + "/cameras", "/api/v1/homes/" + o.home + "/audit"} {
+		req, _ := http.NewRequest("GET", s.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+o.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if bytes.Contains(b, []byte("pa55word")) {
+			t.Fatalf("%s returns the camera's password", path)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	caller, _ := s.parts.Service.Authenticate(ctx, o.token, "127.0.0.1", "t")
+	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for n := 0; n < 45; n++ {
+		au, err := r.Read(ctx)
+		if err != nil {
+			t.Fatalf("after %d frames: %v\n%s", n, err, s.logs.String())
+		}
+		if string(au.Origin.Camera) != id {
+			t.Fatalf("frame of %v", au.Origin)
+		}
+	}
+	s.must(o.token, "DELETE", "/api/v1/cameras/"+id, nil, 204)
+	for {
+		if _, err := r.Read(ctx); err != nil {
+			if !errors.Is(err, media.ErrRevoked) {
+				t.Fatalf("after removal: %v", err)
+			}
+			break
+		}
+	}
+	if bytes.Contains([]byte(s.logs.String()), []byte("pa55word")) {
+		t.Fatal("the camera's password reached a log")
+	}
 }

@@ -90,6 +90,7 @@ func (a *API) Routes() []httpserver.Route {
 		{Pattern: "DELETE /api/v1/cameras/{camera}", Action: domain.ActionManage, Handler: a.deleteCamera},
 		{Pattern: "GET /api/v1/homes/{home}/audit", Action: domain.ActionAuditRead, Handler: a.audit},
 		{Pattern: "POST /api/v1/homes/{home}/cameras/claim", Action: domain.ActionCameraCreate, Handler: a.claimCamera},
+		{Pattern: "POST /api/v1/homes/{home}/cameras/pull", Action: domain.ActionCameraCreate, Handler: a.pullCamera},
 		{Pattern: "POST /api/v1/cameras/{camera}/transfer", Action: domain.ActionTransfer, Handler: a.transferCamera},
 		{Pattern: "POST /api/v1/cameras/{camera}/streams", Action: domain.ActionLive, Handler: a.createStream},
 		{Pattern: "GET /api/v1/cameras/{camera}/snapshot", Action: domain.ActionSnapshot, Handler: a.snapshot},

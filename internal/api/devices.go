@@ -143,3 +143,19 @@ func (a *API) snapshot(w http.ResponseWriter, r *http.Request, c service.Caller)
 	w.Header().Set("Last-Modified", at.UTC().Format(http.TimeFormat))
 	w.Write(jpeg)
 }
+
+func (a *API) pullCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	var req struct {
+		Name   string `json:"name"`
+		Source string `json:"source"`
+	}
+	if !a.decode(w, r, &req) {
+		return
+	}
+	cam, err := a.svc.AddPulledCamera(r.Context(), c, id(r, "home"), req.Name, req.Source)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusCreated, cameraView(cam))
+}

@@ -167,6 +167,9 @@ var homeCases = []homeCase{
 	{"remove device camera", "DELETE /api/v1/cameras/{camera}", func(f *fixture) (string, string, any) {
 		return "DELETE", "/api/v1/cameras/" + string(f.freshDeviceCamera()), nil
 	}, statuses(204, 204, 403, 404)},
+	{"pull camera", "POST /api/v1/homes/{home}/cameras/pull", func(f *fixture) (string, string, any) {
+		return "POST", "/api/v1/homes/" + string(f.homeA) + "/cameras/pull", map[string]any{"name": "IP cam", "source": "rtsp://u:p@192.0.2.7/stream"}
+	}, statuses(201, 201, 403, 403)},
 	{"claim camera", "POST /api/v1/homes/{home}/cameras/claim", func(f *fixture) (string, string, any) {
 		return "POST", "/api/v1/homes/" + string(f.homeA) + "/cameras/claim", map[string]any{"claim_code": f.freshClaimCode(), "name": "Claimed"}
 	}, statuses(201, 201, 403, 403)},

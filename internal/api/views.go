@@ -67,12 +67,16 @@ type cameraJSON struct {
 	Online       bool       `json:"online"`
 	LastSeen     *time.Time `json:"last_seen,omitempty"`
 	AgentVersion string     `json:"agent_version,omitempty"`
+	// Signed says the camera signs its video (agent cameras); pulled IP
+	// cameras cannot.
+	Signed bool `json:"signed"`
+	Pulled bool `json:"pulled"`
 }
 
 func cameraView(c service.CameraView) cameraJSON {
 	return cameraJSON{ID: c.ID, HomeID: c.HomeID, Name: c.Name, Generation: c.Generation, State: c.State,
 		Actions: c.Actions, CreatedAt: c.CreatedAt, Device: c.DeviceBacked(), Online: c.Online,
-		LastSeen: timePtr(c.LastSeen), AgentVersion: c.AgentVersion}
+		LastSeen: timePtr(c.LastSeen), AgentVersion: c.AgentVersion, Signed: c.DeviceBacked(), Pulled: c.Pulled()}
 }
 
 type auditJSON struct {

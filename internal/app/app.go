@@ -224,6 +224,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer st.Close()
 	obs.svc = svc
+	dem.pulling(svc, hub, log.With("component", "pull"))
+	defer dem.close()
 
 	ui, err := webui.New(webui.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
 	if err != nil {
@@ -351,12 +353,70 @@ func deviceListener(cfg config.Config, devices service.DeviceConfig, svc *servic
 	}, nil
 }
 
-// demand asks devices to stream while their camera has viewers.
+// demand asks devices to stream while their camera has viewers, and pulls
+// IP cameras the server reads itself.
 type demand struct {
 	mu     sync.Mutex // guards the fields below
 	dev    *devicehub.Hub
 	media  *media.Hub
 	ingest string
+	svc    *service.Service
+	log    *slog.Logger
+	pulls  map[domain.CameraRef]context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// pulling sets up pulled cameras.
+func (d *demand) pulling(svc *service.Service, m *media.Hub, log *slog.Logger) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.svc, d.media, d.log, d.pulls = svc, m, log, map[domain.CameraRef]context.CancelFunc{}
+}
+
+// startPull starts pulling ref if it is a pulled camera; it reports
+// whether it is.
+func (d *demand) startPull(ref domain.CameraRef) bool {
+	d.mu.Lock()
+	svc, m, log := d.svc, d.media, d.log
+	d.mu.Unlock()
+	if svc == nil {
+		return false
+	}
+	source, ok := svc.PullSource(context.Background(), ref)
+	if !ok {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, running := d.pulls[ref]; running {
+		return true
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.pulls[ref] = cancel
+	d.wg.Go(func() { ingest.Pull(ctx, m, ref, source, log) })
+	return true
+}
+
+func (d *demand) stopPull(ref domain.CameraRef) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cancel, ok := d.pulls[ref]
+	if ok {
+		cancel()
+		delete(d.pulls, ref)
+	}
+	return ok
+}
+
+// close stops every puller and waits.
+func (d *demand) close() {
+	d.mu.Lock()
+	for ref, cancel := range d.pulls {
+		cancel()
+		delete(d.pulls, ref)
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
 }
 
 func (d *demand) connect(dev *devicehub.Hub, m *media.Hub, ingestURL string) {
@@ -373,6 +433,9 @@ func (d *demand) parts() (*devicehub.Hub, *media.Hub, string) {
 
 // Want implements media.Demand.
 func (d *demand) Want(ref domain.CameraRef) {
+	if d.startPull(ref) {
+		return
+	}
 	dev, _, ingestURL := d.parts()
 	if dev != nil {
 		dev.Send(ref.Camera, control.Message{Type: control.TypeStartStream,
@@ -382,6 +445,9 @@ func (d *demand) Want(ref domain.CameraRef) {
 
 // Release implements media.Demand.
 func (d *demand) Release(ref domain.CameraRef) {
+	if d.stopPull(ref) {
+		return
+	}
 	if dev, _, _ := d.parts(); dev != nil {
 		dev.Send(ref.Camera, control.Message{Type: control.TypeStopStream})
 	}

@@ -225,6 +225,9 @@ const (
 	// CameraStateReset: the device was factory reset; its key is retired
 	// and the record only anchors the data recorded under it.
 	CameraStateReset CameraState = "reset"
+	// CameraStatePulled: an IP camera the server pulls over RTSP; its
+	// video is unsigned.
+	CameraStatePulled CameraState = "pulled"
 )
 
 // Camera belongs to at most one home at a time: a device-backed camera
@@ -247,7 +250,14 @@ type Camera struct {
 	AgentVersion string
 	// LastSeen is when the device last spoke to the server.
 	LastSeen time.Time
+	// PullSource is, for a camera the server pulls over RTSP itself (no
+	// agent), its URL with credentials, sealed with the server key. It is
+	// never logged or returned to clients.
+	PullSource string
 }
+
+// Pulled reports whether the server pulls the camera's video itself.
+func (c Camera) Pulled() bool { return c.PullSource != "" }
 
 // DeviceBacked reports whether an enrolled device stands behind the camera.
 func (c Camera) DeviceBacked() bool { return len(c.DeviceKey) > 0 }

@@ -318,6 +318,9 @@ func (s *Service) AuthenticateDevice(ctx context.Context, cert *x509.Certificate
 
 // DeviceSeen records a device's sign of life.
 func (s *Service) DeviceSeen(ctx context.Context, cam domain.Camera, agentVersion string) {
+	if agentVersion == "" {
+		agentVersion = cam.AgentVersion // not reported yet: keep what we know
+	}
 	if err := s.st.TouchCamera(ctx, cam.ID, s.now(), agentVersion); err != nil {
 		s.log.Warn("record device presence", "camera", cam.ID, "err", err)
 	}

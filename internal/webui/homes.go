@@ -350,3 +350,22 @@ func (u *UI) claimCamera(w http.ResponseWriter, r *http.Request, c service.Calle
 	}
 	see(w, r, "/cameras/"+string(cam.ID))
 }
+
+func (u *UI) pullCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "notfound", page{})
+		return
+	}
+	cam, err := u.svc.AddPulledCamera(r.Context(), c, home, r.PostFormValue("name"), r.PostFormValue("source"))
+	if err != nil {
+		v, lerr := u.loadHome(r, c, home)
+		if lerr != nil {
+			u.fail(w, r, c, lerr, "home", page{})
+			return
+		}
+		u.fail(w, r, c, err, "home", page{Title: v.Home.Name, Data: v})
+		return
+	}
+	see(w, r, "/cameras/"+string(cam.ID))
+}

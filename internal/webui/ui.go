@@ -130,6 +130,7 @@ func (u *UI) Routes() []httpserver.Route {
 		{Pattern: "POST /cameras/{camera}/transfer", Action: domain.ActionTransfer, Handler: u.transferCamera},
 		{Pattern: "GET /claim", Action: domain.ActionHomeView, Handler: u.claimPage},
 		{Pattern: "POST /homes/{home}/cameras/claim", Action: domain.ActionCameraCreate, Handler: u.claimCamera},
+		{Pattern: "POST /homes/{home}/cameras/pull", Action: domain.ActionCameraCreate, Handler: u.pullCamera},
 		{Pattern: "GET /homes/{home}/members", Action: domain.ActionMemberList, Handler: u.members},
 		{Pattern: "POST /homes/{home}/invites", Action: domain.ActionInviteCreate, Handler: u.createInvite},
 		{Pattern: "POST /homes/{home}/members/{account}/role", Action: domain.ActionMemberManage, Handler: u.changeRole},

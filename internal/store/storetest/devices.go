@@ -146,3 +146,13 @@ func testRelease(t *testing.T, s store.Store) {
 		t.Fatal("re-enrolment reused the camera")
 	}
 }
+
+func testPulledCamera(t *testing.T, s store.Store) {
+	_, home := accountHome(t, s, "ana@example.org")
+	c := domain.Camera{ID: domain.NewID(), HomeID: home.ID, Name: "IP cam", Generation: 1, State: domain.CameraStatePulled,
+		CreatedAt: at(0), PullSource: "v1:sealed"}
+	must(t, "create", s.CreateCamera(ctx, c))
+	got, err := s.Camera(ctx, c.ID)
+	must(t, "camera", err)
+	equal(t, "pulled camera", got, c)
+}

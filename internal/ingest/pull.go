@@ -1,0 +1,143 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/videosig"
+)
+
+// Pull feeds the hub from an IP camera the server pulls over RTSP itself,
+// under origin, until ctx ends; it reconnects with backoff. Such video is
+// unsigned. The source URL carries the camera's credentials: it is never
+// logged.
+func Pull(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source string, log *slog.Logger) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		began := time.Now()
+		err := pullOnce(ctx, hub, origin, source)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) > time.Minute {
+			backoff = time.Second
+		}
+		log.Warn("pulled camera unreachable; retrying", "camera", origin.Camera, "in", backoff.String(), "err", safeErr(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// safeErr describes err without the URL (and so the credentials) that
+// client errors may quote.
+func safeErr(err error) string {
+	if err == nil {
+		return "stream ended"
+	}
+	var uerr interface{ Unwrap() error }
+	for errors.As(err, &uerr) && uerr.Unwrap() != nil {
+		err = uerr.Unwrap()
+	}
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return msg
+}
+
+func pullOnce(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source string) error {
+	u, err := base.ParseURL(source)
+	if err != nil {
+		return errors.New("bad source URL")
+	}
+	tcp := gortsplib.ProtocolTCP
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp}
+	if err := c.Start(); err != nil {
+		return err
+	}
+	defer c.Close()
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		return fmt.Errorf("describe failed")
+	}
+	var h264 *format.H264
+	var h265 *format.H265
+	var forma format.Format
+	var decode func(*rtp.Packet) ([][]byte, error)
+	var track media.Track
+	codec := videosig.H264
+	medi := desc.FindFormat(&h264)
+	if medi != nil {
+		dec, err := h264.CreateDecoder()
+		if err != nil {
+			return err
+		}
+		forma, decode, track = h264, dec.Decode, media.Track{Codec: media.H264, SPS: h264.SPS, PPS: h264.PPS}
+	} else if medi = desc.FindFormat(&h265); medi != nil {
+		dec, err := h265.CreateDecoder()
+		if err != nil {
+			return err
+		}
+		codec = videosig.H265
+		forma, decode, track = h265, dec.Decode, media.Track{Codec: media.H265, VPS: h265.VPS, SPS: h265.SPS, PPS: h265.PPS}
+	} else {
+		return errors.New("the camera offers neither H.264 nor H.265")
+	}
+	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+		return fmt.Errorf("setup failed")
+	}
+	p := hub.Publish(origin, track)
+	defer p.Close()
+	var first uint32
+	started := false
+	failed := make(chan error, 1)
+	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		nalus, err := decode(pkt)
+		if err != nil || len(nalus) == 0 {
+			return
+		}
+		if !started {
+			first, started = pkt.Timestamp, true
+		}
+		key := false
+		for _, n := range nalus {
+			if videosig.IsKey(codec, n) {
+				key = true
+			}
+		}
+		au := &media.AccessUnit{Origin: origin, PTS: time.Duration(pkt.Timestamp-first) * time.Second / 90000, Capture: time.Now(), Key: key, NALUs: nalus}
+		if err := p.Write(au); err != nil {
+			select {
+			case failed <- err:
+			default:
+			}
+		}
+	})
+	if _, err := c.Play(nil); err != nil {
+		return fmt.Errorf("play failed")
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-done:
+		return err
+	case err := <-failed:
+		return err
+	}
+}
