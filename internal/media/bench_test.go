@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,13 @@ func BenchmarkFanOut(b *testing.B) {
 			start := time.Now()
 			for i := range b.N {
 				p.Write(&AccessUnit{Origin: camA.Ref(), Key: i%30 == 0, NALUs: payload})
+				// A camera does not outrun its viewers by much: pace
+				// the writer so the figure is delivery, not drops.
+				if i%32 == 31 {
+					for h.queued() > readers*128 {
+						runtime.Gosched()
+					}
+				}
 			}
 			// Let readers drain what is queued.
 			for h.queued() > 0 {

@@ -158,7 +158,7 @@ func (h *Hub) AddReader(g authz.Grant) (*Reader, error) {
 	h.mu.Lock()
 	s := h.streamLocked(origin)
 	h.mu.Unlock()
-	r := &Reader{h: h, s: s, grant: g, wake: make(chan struct{}, 1), q: ring{buf: make([]*AccessUnit, h.cfg.Queue)}}
+	r := &Reader{h: h, s: s, grant: g, origin: origin, expires: g.Expires(), wake: make(chan struct{}, 1), q: ring{buf: make([]*AccessUnit, h.cfg.Queue)}}
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -330,7 +330,12 @@ type Reader struct {
 	h     *Hub
 	s     *stream
 	grant authz.Grant
-	wake  chan struct{}
+	// origin and expires are the grant's, read once: the grant allowed
+	// live viewing of exactly this origin until then (AddReader checked),
+	// so the per-unit guard is two compares.
+	origin  domain.CameraRef
+	expires time.Time
+	wake    chan struct{}
 
 	mu      sync.Mutex // guards the fields below
 	q       ring
@@ -416,13 +421,12 @@ func (r *Reader) Read(ctx context.Context) (*AccessUnit, error) {
 // check is the provenance guard: the last step before a unit reaches the
 // viewer.
 func (r *Reader) check(au *AccessUnit) error {
-	now := r.h.cfg.Now()
-	if au.Origin != r.grant.Camera() {
-		r.h.cfg.Observer.Provenance(Alarm{Principal: r.grant.Principal(), Grant: r.grant.Camera(), Got: au.Origin, Time: now})
+	if au.Origin != r.origin {
+		r.h.cfg.Observer.Provenance(Alarm{Principal: r.grant.Principal(), Grant: r.origin, Got: au.Origin, Time: r.h.cfg.Now()})
 		r.fail(ErrProvenance)
 		return ErrProvenance
 	}
-	if !r.grant.Allows(domain.ActionLive, au.Origin, now) {
+	if !r.h.cfg.Now().Before(r.expires) {
 		r.fail(ErrRevoked)
 		return ErrRevoked
 	}
