@@ -292,7 +292,27 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(".home-link")),
-		chromedp.WaitVisible(chromedp.CSS(".camera-link")),
+		chromedp.WaitVisible(chromedp.CSS(".grid-live")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The home's live grid: every tile plays.
+	for deadline := time.Now().Add(40 * time.Second); ; {
+		playing, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => {
+			const vs = [...document.querySelectorAll("video.grid-live")];
+			return vs.length >= 2 && vs.every(v => v.currentTime > 1) ? vs.length : 0;
+		})()`))
+		if err == nil && playing >= 2 {
+			t.Logf("live grid: %v tiles playing", playing)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the live grid did not play: %v\n%s", err, logs.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(".camera-link")),
 		chromedp.WaitVisible(chromedp.CSS("#live")),
 	)

@@ -124,51 +124,51 @@
     return true;
   }
 
-  // Live view over WHEP (WebRTC): ask the API for a single-use stream URL,
-  // offer, and show what arrives.
-  const live = document.getElementById("live");
-  if (live) {
-    const status = document.getElementById("live-status");
-    const say = function (msg) { status.textContent = msg; };
-    (async function () {
-      try {
-        const ticket = await post("/api/v1/cameras/" + encodeURIComponent(live.dataset.camera) + "/streams", { protocol: "webrtc" });
-        const pc = new RTCPeerConnection();
-        pc.addTransceiver("video", { direction: "recvonly" });
-        pc.ontrack = function (ev) {
-          live.srcObject = ev.streams[0] || new MediaStream([ev.track]);
-          say("Live");
-        };
-        pc.onconnectionstatechange = function () {
-          if (pc.connectionState === "failed" || pc.connectionState === "disconnected" || pc.connectionState === "closed") {
-            say("The stream ended. Reload to watch again.");
-          }
-        };
-        await pc.setLocalDescription(await pc.createOffer());
-        await new Promise(function (resolve) {
-          if (pc.iceGatheringState === "complete") return resolve();
-          pc.addEventListener("icegatheringstatechange", function () {
-            if (pc.iceGatheringState === "complete") resolve();
-          });
-          setTimeout(resolve, 3000);
-        });
-        const res = await fetch(ticket.url, {
-          method: "POST",
-          credentials: "same-origin",
-          headers: { "Content-Type": "application/sdp" },
-          body: pc.localDescription.sdp,
-        });
-        if (res.status !== 201) {
-          const err = await res.json().catch(function () { return {}; });
-          throw new Error((err.error && err.error.message) || "the server refused the stream");
+  // Live views over WHEP (WebRTC): for each video with a camera, ask the
+  // API for a single-use stream URL, offer, and show what arrives.
+  async function startLive(video, status) {
+    const say = function (msg) { if (status) status.textContent = msg; };
+    try {
+      const ticket = await post("/api/v1/cameras/" + encodeURIComponent(video.dataset.camera) + "/streams", { protocol: "webrtc" });
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.ontrack = function (ev) {
+        video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+        say("Live");
+      };
+      pc.onconnectionstatechange = function () {
+        if (pc.connectionState === "failed" || pc.connectionState === "disconnected" || pc.connectionState === "closed") {
+          say("The stream ended. Reload to watch again.");
         }
-        await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-        say("Waiting for video…");
-      } catch (e) {
-        say("No live video: " + e.message);
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise(function (resolve) {
+        if (pc.iceGatheringState === "complete") return resolve();
+        pc.addEventListener("icegatheringstatechange", function () {
+          if (pc.iceGatheringState === "complete") resolve();
+        });
+        setTimeout(resolve, 3000);
+      });
+      const res = await fetch(ticket.url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/sdp" },
+        body: pc.localDescription.sdp,
+      });
+      if (res.status !== 201) {
+        const err = await res.json().catch(function () { return {}; });
+        throw new Error((err.error && err.error.message) || "the server refused the stream");
       }
-    })();
+      await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+      say("Waiting for video…");
+    } catch (e) {
+      say("No live video: " + e.message);
+    }
   }
+  document.querySelectorAll("video[data-camera]").forEach(function (video) {
+    const status = video.dataset.status ? document.getElementById(video.dataset.status) : null;
+    startLive(video, status);
+  });
 
   const add = document.getElementById("passkey-add");
   if (add) {
