@@ -24,7 +24,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 Measures the live video path on loopback: this binary as the server (a
 child process on a fresh store), simulated cameras playing the built-in
 clip, and real RTSPS viewers. Scenarios: 1 camera × 200 viewers, 20 cameras ×
-1 viewer, and time to first frame. Prints JSON: server CPU seconds per
+1 viewer, 1 camera × 50 WHEP (WebRTC) viewers, and time to first frame. Prints JSON: server CPU seconds per
 stream-second, peak memory, delivered bytes and frames, loss, time to first
 frame.
 
@@ -45,6 +45,7 @@ Flags:
 	scenarios := []bench.Scenario{
 		{Name: "rtsp-fanout-1x200", Cameras: 1, Viewers: 200, Duration: *duration},
 		{Name: "rtsp-cameras-20x1", Cameras: 20, Viewers: 1, Duration: *duration},
+		{Name: "whep-fanout-1x50", Cameras: 1, Viewers: 50, Duration: *duration, Protocol: "webrtc"},
 		{Name: "first-frame-1x10", Cameras: 1, Viewers: 10, Duration: 2 * time.Second},
 	}
 	if *quick {

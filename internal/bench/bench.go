@@ -33,6 +33,9 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/camvault/camvault/internal/agent"
 	"github.com/camvault/camvault/internal/clips"
@@ -44,11 +47,14 @@ type Scenario struct {
 	Cameras  int
 	Viewers  int // per camera
 	Duration time.Duration
+	// Protocol is "rtsp" (default) or "webrtc" (WHEP with pion clients).
+	Protocol string
 }
 
 // Result is one scenario's figures.
 type Result struct {
 	Scenario           string  `json:"scenario"`
+	Protocol           string  `json:"protocol"`
 	Cameras            int     `json:"cameras"`
 	ViewersPerCamera   int     `json:"viewers_per_camera"`
 	Seconds            float64 `json:"seconds"`
@@ -237,6 +243,9 @@ func Run(ctx context.Context, cfg Config, scenarios []Scenario) ([]Result, error
 }
 
 func runScenario(ctx context.Context, cfg Config, sc Scenario) (Result, error) {
+	if sc.Protocol == "" {
+		sc.Protocol = "rtsp"
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s, err := startServer(ctx, cfg.Binary)
@@ -295,12 +304,16 @@ func runScenario(ctx context.Context, cfg Config, sc Scenario) (Result, error) {
 			vw.Go(func() {
 				var t struct{ URL string }
 				asked := time.Now()
-				if err := s.call(s.token, "POST", "/api/v1/cameras/"+cam+"/streams", map[string]any{"protocol": "rtsp"}, &t); err != nil {
+				if err := s.call(s.token, "POST", "/api/v1/cameras/"+cam+"/streams", map[string]any{"protocol": sc.Protocol}, &t); err != nil {
 					errs <- err
 					return
 				}
 				var once sync.Once
-				err := play(ctx, t.URL, pool, sc.Duration, func(n int) {
+				playFn := play
+				if sc.Protocol == "webrtc" {
+					playFn = playWHEP
+				}
+				err := playFn(ctx, t.URL, pool, sc.Duration, func(n int) {
 					once.Do(func() {
 						mu.Lock()
 						firsts = append(firsts, time.Since(asked))
@@ -324,7 +337,7 @@ func runScenario(ctx context.Context, cfg Config, sc Scenario) (Result, error) {
 	}
 	streams := float64(sc.Cameras * sc.Viewers)
 	expected := int64(streams * sc.Duration.Seconds() * float64(cfg.FPS))
-	r := Result{Scenario: sc.Name, Cameras: sc.Cameras, ViewersPerCamera: sc.Viewers, Seconds: elapsed.Seconds(),
+	r := Result{Scenario: sc.Name, Protocol: sc.Protocol, Cameras: sc.Cameras, ViewersPerCamera: sc.Viewers, Seconds: elapsed.Seconds(),
 		ServerCPUSeconds: cpu, CPUPerStreamSecond: cpu / (streams * sc.Duration.Seconds()), PeakMemoryMiB: s.peakMiB(),
 		DeliveredBytes: bytesIn.Load(), DeliveredFrames: frames.Load(), ExpectedFrames: expected}
 	if expected > 0 {
@@ -373,6 +386,62 @@ func play(ctx context.Context, url string, pool *x509.CertPool, d time.Duration,
 		}
 	})
 	if _, err := c.Play(nil); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+	return nil
+}
+
+// playWHEP receives a WHEP stream with a pion client for d, reporting each
+// access unit's size.
+func playWHEP(ctx context.Context, url string, _ *x509.CertPool, d time.Duration, onAU func(int)) error {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return err
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		return err
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		sb := samplebuilder.New(256, &codecs.H264Packet{}, 90000)
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			sb.Push(pkt)
+			for smp := sb.Pop(); smp != nil; smp = sb.Pop() {
+				onAU(len(smp.Data))
+			}
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	<-gathered
+	resp, err := http.Post(url, "application/sdp", strings.NewReader(pc.LocalDescription().SDP))
+	if err != nil {
+		return err
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("WHEP: %s", resp.Status)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
 		return err
 	}
 	select {
