@@ -188,7 +188,7 @@ func runAgentSource(t *testing.T, s *server, stateDir, source string) (a *agent.
 	}
 	a, err = agent.New(agent.Config{
 		Server: s.url, StateDir: stateDir, Source: src,
-		Version: "test-1.0", ClaimPoll: 50 * time.Millisecond, MinBackoff: 50 * time.Millisecond,
+		Version: "test-1.0", ClaimPoll: 200 * time.Millisecond, MinBackoff: 50 * time.Millisecond,
 		MaxBackoff: 400 * time.Millisecond, Heartbeat: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(s.logs, nil)).With("agent", filepath.Base(stateDir)),
 	})

@@ -93,7 +93,7 @@ func (s *Service) presence() DevicePresence {
 }
 
 // deviceRate bounds unauthenticated device requests per client address:
-// a burst of 40, then two a second — room for a few devices behind one
+// a burst of 60, then five a second — room for a home of devices behind one
 // address polling for their claim.
 func (s *Service) deviceRate(addr string) error {
 	s.dev.mu.Lock()
@@ -111,7 +111,7 @@ func (s *Service) deviceRate(addr string) error {
 	}
 	l, ok := s.dev.limiters[addr]
 	if !ok {
-		l = &limiter{l: rate.NewLimiter(rate.Every(500*time.Millisecond), 40)}
+		l = &limiter{l: rate.NewLimiter(rate.Every(200*time.Millisecond), 60)}
 		s.dev.limiters[addr] = l
 	}
 	l.seen = now
