@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/videosig"
 )
 
@@ -22,7 +23,7 @@ func whepViewer(t *testing.T, url string, onAU func([][]byte)) (*webrtc.PeerConn
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	m.RegisterDefaultCodecs()
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(whep.LoopbackOK())).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}

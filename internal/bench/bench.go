@@ -39,6 +39,7 @@ import (
 
 	"github.com/camvault/camvault/internal/agent"
 	"github.com/camvault/camvault/internal/clips"
+	"github.com/camvault/camvault/internal/live/whep"
 )
 
 // Scenario is one measured setup.
@@ -402,7 +403,7 @@ func playWHEP(ctx context.Context, url string, _ *x509.CertPool, d time.Duration
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return err
 	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(whep.LoopbackOK())).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func New(cfg Config) (*Server, error) {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, api: webrtc.NewAPI(webrtc.WithMediaEngine(m)), sessions: map[string]*peer{}}, nil
+	return &Server{cfg: cfg, log: cfg.Logger, api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(LoopbackOK())), sessions: map[string]*peer{}}, nil
 }
 
 // Routes returns the WHEP routes.
@@ -314,4 +314,14 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// LoopbackOK is a setting engine that lets ICE use loopback candidates
+// too, so that peers on the server's own machine connect even without
+// another network interface. Clients on the same machine (tests, bench)
+// use it as well.
+func LoopbackOK() webrtc.SettingEngine {
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	return se
 }
