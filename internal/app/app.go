@@ -28,6 +28,7 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
+	"github.com/camvault/camvault/internal/live/hls"
 	"github.com/camvault/camvault/internal/live/rtsp"
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
@@ -214,6 +215,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if devL != nil {
 		live.WHEPURL = cfg.PublicURL() + "/whep"
+		live.HLSURL = cfg.PublicURL() + "/hls"
 	}
 	dem := &demand{}
 	obs := &observer{metrics: metrics, log: log.With("component", "media")}
@@ -241,6 +243,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer wh.Close()
 		routes = append(routes, wh.Routes()...)
+	}
+	if live.HLSURL != "" {
+		hs := hls.New(hls.Config{Service: svc, Logger: log.With("component", "hls")})
+		defer hs.Close()
+		// LL-HLS requests block until the next part; end them when the
+		// server stops so that graceful shutdown does not wait on them.
+		stopped := ctx.Done()
+		go func() { <-stopped; hs.Close() }()
+		routes = append(routes, hs.Routes()...)
 	}
 	srv, err := httpserver.New(httpserver.Config{Routes: routes, Auth: svc, Logger: log, Metrics: metrics, TLS: cfg.TLS.Enabled()})
 	if err != nil {

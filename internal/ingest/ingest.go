@@ -96,8 +96,10 @@ type publishing struct {
 	verifier  *videosig.Verifier
 	decode    func(*rtp.Packet) ([][]byte, error)
 
-	mu     sync.Mutex // guards closed
-	closed bool
+	mu      sync.Mutex // guards the fields below
+	closed  bool
+	started bool
+	first   uint32 // RTP timestamp of the first unit
 }
 
 func refuse(code base.StatusCode, why string) (*base.Response, error) {
@@ -220,8 +222,15 @@ func (h *handler) packet(sess *gortsplib.ServerSession, p *publishing, pkt *rtp.
 		h.cut(sess, p, "signature check failed: "+err.Error())
 		return
 	}
-	pts, _ := sess.PacketPTS(p.media, pkt)
-	au := &media.AccessUnit{Origin: p.camera.Ref(), PTS: time.Duration(pts) * time.Second / 90000, Capture: time.Now(), Key: key, NALUs: nalus}
+	// Presentation time from the 90 kHz RTP clock, relative to the first
+	// unit (unsigned arithmetic handles wrap-around).
+	p.mu.Lock()
+	if !p.started {
+		p.first, p.started = pkt.Timestamp, true
+	}
+	pts := time.Duration(pkt.Timestamp-p.first) * time.Second / 90000
+	p.mu.Unlock()
+	au := &media.AccessUnit{Origin: p.camera.Ref(), PTS: pts, Capture: time.Now(), Key: key, NALUs: nalus}
 	if err := p.publisher.Write(au); err != nil {
 		h.cut(sess, p, "stream ended: "+err.Error())
 	}

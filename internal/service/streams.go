@@ -18,6 +18,8 @@ type LiveConfig struct {
 	RTSPURL string
 	// WHEPURL is the WHEP endpoint prefix, e.g. "https://cams.example.org/whep".
 	WHEPURL string
+	// HLSURL is the HLS prefix, e.g. "https://cams.example.org/hls".
+	HLSURL string
 }
 
 // StreamTicketLifetime is how long a viewer has to start a stream with its
@@ -66,12 +68,14 @@ func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, 
 	if err != nil {
 		return StreamTicket{}, err
 	}
-	base := ""
+	base, file := "", ""
 	switch protocol {
 	case ProtoRTSP:
 		base = s.cfg.Live.RTSPURL
 	case ProtoWebRTC:
 		base = s.cfg.Live.WHEPURL
+	case ProtoHLS:
+		base, file = s.cfg.Live.HLSURL, "/index.m3u8"
 	}
 	if base == "" || s.cfg.Media == nil {
 		return StreamTicket{}, &Error{Kind: KindInvalid, Code: "unsupported_protocol", Message: protocol + " viewing is not available on this server"}
@@ -90,7 +94,7 @@ func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, 
 	}
 	s.live.m[hex.EncodeToString(hash)] = ticket{account: c.Account.ID, session: c.SessionID, camera: acc.camera.Ref(), protocol: protocol, expires: exp}
 	s.live.mu.Unlock()
-	return StreamTicket{URL: strings.TrimRight(base, "/") + "/cameras/" + string(camera) + "?token=" + tok, ExpiresAt: exp}, nil
+	return StreamTicket{URL: strings.TrimRight(base, "/") + "/cameras/" + string(camera) + file + "?token=" + tok, ExpiresAt: exp}, nil
 }
 
 // RedeemStream spends a stream credential for camera over protocol and
