@@ -490,3 +490,17 @@ func (h *Hub) Wanted(origin domain.CameraRef) bool {
 	defer s.mu.Unlock()
 	return s.wanted
 }
+
+// WaitTrack waits until the stream's publisher has announced its track.
+func (r *Reader) WaitTrack(ctx context.Context) (Track, error) {
+	for {
+		if t, ok := r.Track(); ok {
+			return t, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Track{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
@@ -48,5 +49,38 @@ func (s *Service) ProvenanceAlarm(ctx context.Context, principal domain.ID, want
 func (s *Service) revokeLive(account domain.ID) {
 	if s.cfg.Media != nil {
 		s.cfg.Media.Revoke(func(g authz.Grant) bool { return g.Principal() == account })
+	}
+}
+
+// Watch hands a viewer's frames to deliver until ctx ends, deliver fails,
+// or the viewer's access ends. When the reader's grant runs out or is
+// revoked it asks the policy again (ReopenLive) and goes on only if the
+// viewer may still watch. Watch owns r and every reader after it, and
+// closes them.
+func (s *Service) Watch(ctx context.Context, r *media.Reader, c Caller, deliver func(*media.AccessUnit) error) error {
+	origin := r.Grant().Camera()
+	defer func() { r.Close() }()
+	for {
+		au, err := r.Read(ctx)
+		if errors.Is(err, media.ErrRevoked) {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			nr, rerr := s.ReopenLive(rctx, c, origin)
+			cancel()
+			if rerr != nil {
+				return rerr
+			}
+			r.Close()
+			r = nr
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := deliver(au); err != nil {
+			return err
+		}
 	}
 }

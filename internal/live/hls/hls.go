@@ -111,21 +111,12 @@ func (s *Server) open(ctx context.Context, key, token string, camera domain.ID, 
 	if err != nil {
 		return nil, err
 	}
-	var track media.Track
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for {
-		t, ok := r.Track()
-		if ok {
-			track = t
-			break
-		}
-		select {
-		case <-wctx.Done():
-			r.Close()
-			return nil, &service.Error{Kind: service.KindUnavailable, Code: "camera_offline", Message: "the camera is not streaming"}
-		case <-time.After(50 * time.Millisecond):
-		}
+	track, err := r.WaitTrack(wctx)
+	if err != nil {
+		r.Close()
+		return nil, &service.Error{Kind: service.KindUnavailable, Code: "camera_offline", Message: "the camera is not streaming"}
 	}
 	ht := &gohlslib.Track{ClockRate: 90000}
 	if track.Codec == media.H265 {
@@ -171,34 +162,14 @@ func (s *Server) pump(ctx context.Context, key string, sess *session, r *media.R
 		}
 		s.mu.Unlock()
 	}()
-	for {
-		au, err := r.Read(ctx)
-		if errors.Is(err, media.ErrRevoked) {
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			nr, rerr := s.cfg.Service.ReopenLive(rctx, caller, origin)
-			cancel()
-			if rerr != nil {
-				s.log.Info("HLS viewer's access ended", "camera", origin.Camera, "account", caller.Account.ID)
-				return
-			}
-			r.Close()
-			r = nr
-			continue
-		}
-		if err != nil {
-			return
-		}
+	s.cfg.Service.Watch(ctx, r, caller, func(au *media.AccessUnit) error {
 		pts := int64(au.PTS) * 90000 / int64(time.Second)
 		if codec == media.H265 {
-			err = sess.muxer.WriteH265(ht, au.Capture, pts, au.NALUs)
-		} else {
-			err = sess.muxer.WriteH264(ht, au.Capture, pts, au.NALUs)
+			return sess.muxer.WriteH265(ht, au.Capture, pts, au.NALUs)
 		}
-		if err != nil {
-			s.log.Warn("HLS mux", "camera", origin.Camera, "err", err)
-			return
-		}
-	}
+		return sess.muxer.WriteH264(ht, au.Capture, pts, au.NALUs)
+	})
+	s.log.Info("HLS viewer's stream ended", "camera", origin.Camera, "account", caller.Account.ID)
 }
 
 // janitor ends sessions nobody reads.

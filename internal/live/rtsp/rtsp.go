@@ -132,18 +132,9 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 
 // newViewer waits briefly for the camera's track and builds the stream.
 func (h *handler) newViewer(ctx context.Context, r *media.Reader, caller service.Caller) (*viewer, error) {
-	var track media.Track
-	for {
-		t, ok := r.Track()
-		if ok {
-			track = t
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, errors.New("the camera is not streaming")
-		case <-time.After(50 * time.Millisecond):
-		}
+	track, err := r.WaitTrack(ctx)
+	if err != nil {
+		return nil, errors.New("the camera is not streaming")
 	}
 	v := &viewer{caller: caller, origin: r.Grant().Camera(), reader: r}
 	var forma format.Format
@@ -202,44 +193,25 @@ func (h *handler) OnAnnounce(*gortsplib.ServerHandlerOnAnnounceCtx) (*base.Respo
 	return &base.Response{StatusCode: base.StatusForbidden}, errors.New("viewers cannot publish")
 }
 
-// pump writes the reader's units to the viewer until access ends.
+// pump writes the viewer's frames to its stream until access ends.
 func (h *handler) pump(ctx context.Context, v *viewer, sess *gortsplib.ServerSession) {
 	defer sess.Close()
 	base := uint32(time.Now().UnixNano())
-	for {
-		v.mu.Lock()
-		r := v.reader
-		v.mu.Unlock()
-		au, err := r.Read(ctx)
-		if errors.Is(err, media.ErrRevoked) {
-			// The grant ran out or access was withdrawn: ask again.
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			nr, rerr := h.s.cfg.Service.ReopenLive(rctx, v.caller, v.origin)
-			cancel()
-			if rerr != nil {
-				h.s.log.Info("viewer's access ended", "camera", v.origin.Camera, "account", v.caller.Account.ID)
-				return
-			}
-			v.mu.Lock()
-			v.reader = nr
-			v.mu.Unlock()
-			continue
-		}
-		if err != nil {
-			return
-		}
+	h.s.cfg.Service.Watch(ctx, v.reader, v.caller, func(au *media.AccessUnit) error {
 		pkts, err := v.encode(au.NALUs)
 		if err != nil {
-			continue
+			return nil // an undecodable unit: skip it
 		}
 		ts := base + uint32(au.PTS*90000/time.Second)
 		for _, p := range pkts {
 			p.Timestamp = ts
 			if err := v.stream.WritePacketRTP(v.media, p); err != nil {
-				return
+				return err
 			}
 		}
-	}
+		return nil
+	})
+	h.s.log.Info("viewer's stream ended", "camera", v.origin.Camera, "account", v.caller.Account.ID)
 }
 
 // OnConnClose ends the viewer.

@@ -136,20 +136,11 @@ var (
 
 // connect answers the offer and starts the viewer's pump.
 func (s *Server) connect(ctx context.Context, reader *media.Reader, caller service.Caller, offer string) (*peer, string, error) {
-	var track media.Track
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for {
-		t, ok := reader.Track()
-		if ok {
-			track = t
-			break
-		}
-		select {
-		case <-wctx.Done():
-			return nil, "", errNotStreaming
-		case <-time.After(50 * time.Millisecond):
-		}
+	track, err := reader.WaitTrack(wctx)
+	if err != nil {
+		return nil, "", errNotStreaming
 	}
 	if track.Codec != media.H264 {
 		return nil, "", errNoH264
@@ -245,32 +236,15 @@ func (s *Server) pump(ctx context.Context, p *peer, r *media.Reader, connected <
 	}
 	s.log.Info("WHEP viewer connected", "camera", p.origin.Camera, "account", p.caller.Account.ID)
 	var last time.Duration
-	for {
-		au, err := r.Read(ctx)
-		if errors.Is(err, media.ErrRevoked) {
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			nr, rerr := s.cfg.Service.ReopenLive(rctx, p.caller, p.origin)
-			cancel()
-			if rerr != nil {
-				s.log.Info("WHEP viewer's access ended", "camera", p.origin.Camera, "account", p.caller.Account.ID)
-				return
-			}
-			r.Close()
-			r = nr
-			continue
-		}
-		if err != nil {
-			return
-		}
+	s.cfg.Service.Watch(ctx, r, p.caller, func(au *media.AccessUnit) error {
 		d := au.PTS - last
 		if d <= 0 || d > time.Second {
 			d = time.Second / 15
 		}
 		last = au.PTS
-		if err := p.track.WriteSample(pmedia.Sample{Data: annexB(au.NALUs), Duration: d}); err != nil {
-			return
-		}
-	}
+		return p.track.WriteSample(pmedia.Sample{Data: annexB(au.NALUs), Duration: d})
+	})
+	s.log.Info("WHEP viewer's stream ended", "camera", p.origin.Camera, "account", p.caller.Account.ID)
 }
 
 func annexB(nalus [][]byte) []byte {
