@@ -67,6 +67,10 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request, c service.Caller)
 		see(w, r, next)
 		return
 	}
+	if _, err := r.Cookie(httpserver.SessionCookie); err == nil {
+		// A cookie that resolves to no one (expired or revoked): drop it.
+		httpserver.ClearSessionCookie(w, u.cfg.TLS)
+	}
 	u.render(w, c, http.StatusOK, "login", page{Title: "Sign in", Data: credentialsForm{Next: next}})
 }
 

@@ -13,7 +13,10 @@
 package webui
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -36,6 +39,34 @@ var templateFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
+
+// staticVersion maps each static file to a short hash of its content. Pages
+// link to /static/{file}?v={hash}, so a response for the current version
+// may be cached for a year: a new build links to a new URL.
+var staticVersion = func() map[string]string {
+	out := map[string]string{}
+	entries, err := fs.ReadDir(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(staticFS, "static/"+e.Name())
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(b)
+		out[e.Name()] = hex.EncodeToString(sum[:6])
+	}
+	return out
+}()
+
+// asset is the versioned URL of a static file.
+func asset(name string) string {
+	if v, ok := staticVersion[name]; ok {
+		return "/static/" + name + "?v=" + v
+	}
+	return "/static/" + name
+}
 
 // Config configures the UI.
 type Config struct {
@@ -84,6 +115,7 @@ func New(cfg Config) (*UI, error) {
 }
 
 var funcs = template.FuncMap{
+	"asset": asset,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -148,8 +180,35 @@ func (u *UI) Routes() []httpserver.Route {
 	}
 	for i := range routes {
 		routes[i].Browser = true
+		routes[i].Handler = u.validIDs(routes[i].Pattern, routes[i].Handler)
 	}
 	return routes
+}
+
+// idParams are the path wildcards that hold IDs.
+var idParams = []string{"home", "camera", "account", "session"}
+
+// validIDs answers the not-found page, before any use case runs, when a
+// path ID of the route is malformed.
+func (u *UI) validIDs(pattern string, h httpserver.Handler) httpserver.Handler {
+	var names []string
+	for _, n := range idParams {
+		if strings.Contains(pattern, "{"+n+"}") {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request, c service.Caller) {
+		for _, n := range names {
+			if !domain.ValidID(r.PathValue(n)) {
+				u.notFound(w, c)
+				return
+			}
+		}
+		h(w, r, c)
+	}
 }
 
 // page is what every template receives.
@@ -257,8 +316,13 @@ func (u *UI) index(w http.ResponseWriter, r *http.Request, c service.Caller) {
 
 func (u *UI) static(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	name := r.PathValue("file")
+	version, ok := staticVersion[name]
+	if !ok || strings.ContainsAny(name, "/\\") {
+		u.notFound(w, c)
+		return
+	}
 	b, err := fs.ReadFile(staticFS, "static/"+name)
-	if err != nil || strings.Contains(name, "/") {
+	if err != nil {
 		u.notFound(w, c)
 		return
 	}
@@ -266,7 +330,14 @@ func (u *UI) static(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Write(b)
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("ETag", `"`+version+`"`)
+	if r.URL.Query().Get("v") == version {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		// An unversioned or stale link: cache briefly, revalidate by ETag.
+		h.Set("Cache-Control", "public, max-age=300")
+	}
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 }

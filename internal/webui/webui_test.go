@@ -251,6 +251,28 @@ func TestLoginErrors(t *testing.T) {
 	}
 }
 
+// TestStaleCookieCleared: the sign-in page drops a session cookie that no
+// longer signs anyone in.
+func TestStaleCookieCleared(t *testing.T) {
+	s := newSite(t)
+	req, _ := http.NewRequest("GET", s.srv.URL+"/login", nil)
+	req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: "cvs_revoked"})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cleared := false
+	for _, ck := range resp.Cookies() {
+		if ck.Name == httpserver.SessionCookie && ck.MaxAge < 0 {
+			cleared = true
+		}
+	}
+	if resp.StatusCode != http.StatusOK || !cleared {
+		t.Fatalf("sign-in page with a stale cookie: %d, cookies %v", resp.StatusCode, resp.Header["Set-Cookie"])
+	}
+}
+
 func TestCrossSitePostRefused(t *testing.T) {
 	s := newSite(t)
 	if _, err := s.svc.CreateAccount(context.Background(), "ana@example.org", password, false); err != nil {
@@ -276,6 +298,7 @@ func TestRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := map[string]bool{}
 	for _, r := range ui.Routes() {
 		if !r.Browser {
 			t.Errorf("%s is not marked as a browser route", r.Pattern)
@@ -283,6 +306,39 @@ func TestRoutes(t *testing.T) {
 		if err := r.Check(); err != nil {
 			t.Error(err)
 		}
+		if (r.Action == "") == (strings.TrimSpace(r.Public) == "") {
+			t.Errorf("%s: needs exactly one of an action or a public reason", r.Pattern)
+		}
+		if seen[r.Pattern] {
+			t.Errorf("%s registered twice", r.Pattern)
+		}
+		seen[r.Pattern] = true
+		if m := r.Method(); m != "GET" && m != "POST" {
+			t.Errorf("%s: HTML forms only GET and POST", r.Pattern)
+		}
+	}
+	// The whole table (UI and API) must be accepted by the server.
+	if _, err := httpserver.New(httpserver.Config{Routes: append(ui.Routes(), api.New(api.Config{}).Routes()...)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMalformedIDs: a path ID that is not an ID is the not-found page,
+// before any use case runs.
+func TestMalformedIDs(t *testing.T) {
+	s := newSite(t)
+	if _, err := s.svc.CreateAccount(context.Background(), "ana@example.org", password, false); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.post("/login", url.Values{"email": {"ana@example.org"}, "password": {password}})
+	for _, path := range []string{"/homes/nope", "/homes/NOPE/members", "/homes/x/audit", "/cameras/abc"} {
+		st, loc, body := b.get(path)
+		expect(t, "get "+path, st, loc, body, http.StatusNotFound, "Not found")
+	}
+	for _, path := range []string{"/cameras/abc/rename", "/homes/x/members/y/remove", "/account/sessions/zz/revoke", "/account/passkeys/!!/delete"} {
+		st, loc, body := b.post(path, url.Values{"name": {"x"}})
+		expect(t, "post "+path, st, loc, body, http.StatusNotFound, "Not found")
 	}
 }
 
@@ -325,17 +381,42 @@ func TestNoInlineCode(t *testing.T) {
 func TestStatic(t *testing.T) {
 	s := newSite(t)
 	b := s.browser()
-	for path, ctype := range map[string]string{"/static/app.css": "text/css", "/static/app.js": "text/javascript"} {
-		resp, err := b.c.Get(s.srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
+	_, _, page := b.get("/login")
+	for file, ctype := range map[string]string{"app.css": "text/css", "app.js": "text/javascript"} {
+		m := regexp.MustCompile(`"(/static/` + regexp.QuoteMeta(file) + `\?v=[0-9a-f]+)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("the layout does not link a versioned %s:\n%s", file, page)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
-			t.Errorf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		for _, path := range []string{m[1], "/static/" + file} {
+			resp, err := b.c.Get(s.srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) || len(body) == 0 {
+				t.Errorf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			cc := resp.Header.Get("Cache-Control")
+			if path == m[1] && !strings.Contains(cc, "max-age=31536000") {
+				t.Errorf("%s: Cache-Control %q, want a long max-age", path, cc)
+			}
+			if !strings.HasPrefix(cc, "public") {
+				t.Errorf("%s: Cache-Control %q", path, cc)
+			}
+			req, _ := http.NewRequest("GET", s.srv.URL+path, nil)
+			req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+			resp, err = b.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotModified {
+				t.Errorf("%s with its ETag: %d, want 304", path, resp.StatusCode)
+			}
 		}
 	}
-	for _, path := range []string{"/static/nope.js", "/static/..%2fui.go", "/static/"} {
+	for _, path := range []string{"/static/nope.js", "/static/..%2fui.go", "/static/", "/static/%5capp.js"} {
 		if st, _, _ := b.get(path); st != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, st)
 		}
