@@ -404,7 +404,11 @@ func (d *demand) startPull(ref domain.CameraRef) bool {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.pulls[ref] = cancel
-	d.wg.Go(func() { ingest.Pull(ctx, m, ref, source, log) })
+	current := func() bool { _, ok := svc.PullSource(ctx, ref); return ok }
+	d.wg.Go(func() {
+		ingest.Pull(ctx, m, ref, source, log, current)
+		d.stopPull(ref)
+	})
 	return true
 }
 

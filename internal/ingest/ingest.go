@@ -198,8 +198,8 @@ func (h *handler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respo
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
-// maxAUBytes bounds one access unit.
-const maxAUBytes = 8 << 20
+// maxAUBytes bounds one access unit (a 4K keyframe is well under it).
+const maxAUBytes = 2 << 20
 
 func (h *handler) packet(sess *gortsplib.ServerSession, p *publishing, pkt *rtp.Packet) {
 	nalus, err := p.decode(pkt)

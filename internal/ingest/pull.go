@@ -18,12 +18,16 @@ import (
 )
 
 // Pull feeds the hub from an IP camera the server pulls over RTSP itself,
-// under origin, until ctx ends; it reconnects with backoff. Such video is
+// under origin, until ctx ends or current reports that origin is no longer
+// the camera's; it reconnects with backoff. Such video is
 // unsigned. The source URL carries the camera's credentials: it is never
 // logged.
-func Pull(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source string, log *slog.Logger) {
+func Pull(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source string, log *slog.Logger, current func() bool) {
 	backoff := time.Second
 	for ctx.Err() == nil {
+		if !current() {
+			return // the camera is gone or changed hands
+		}
 		began := time.Now()
 		err := pullOnce(ctx, hub, origin, source)
 		if ctx.Err() != nil {

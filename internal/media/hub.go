@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -27,8 +28,12 @@ type Config struct {
 type Hub struct {
 	cfg Config
 
-	mu      sync.Mutex // guards streams
+	mu      sync.Mutex // guards streams and floors
 	streams map[domain.CameraRef]*stream
+	// floors is, per camera, the lowest generation that may still have a
+	// stream: EndCamera raises it, so an ended generation never comes
+	// back (math.MaxInt64 once the camera is gone).
+	floors map[domain.ID]int64
 }
 
 // New returns an empty hub.
@@ -48,7 +53,7 @@ func New(cfg Config) *Hub {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Hub{cfg: cfg, streams: map[domain.CameraRef]*stream{}}
+	return &Hub{cfg: cfg, streams: map[domain.CameraRef]*stream{}, floors: map[domain.ID]int64{}}
 }
 
 // stream is one origin's upstream and its readers.
@@ -65,8 +70,12 @@ type stream struct {
 	ended     bool
 }
 
-// streamLocked returns origin's stream, creating it. h.mu must be held.
+// streamLocked returns origin's stream, creating it, or nil when origin's
+// generation has ended. h.mu must be held.
 func (h *Hub) streamLocked(origin domain.CameraRef) *stream {
+	if origin.Generation < h.floors[origin.Camera] {
+		return nil
+	}
 	s, ok := h.streams[origin]
 	if !ok {
 		s = &stream{origin: origin, readers: map[*Reader]struct{}{}}
@@ -88,12 +97,21 @@ func (h *Hub) Publish(origin domain.CameraRef, track Track) *Publisher {
 	h.mu.Lock()
 	s := h.streamLocked(origin)
 	h.mu.Unlock()
+	if s == nil {
+		// An ended generation: the publisher takes nothing.
+		return &Publisher{h: h, s: &stream{origin: origin, readers: map[*Reader]struct{}{}}, closed: true}
+	}
 	p := &Publisher{h: h, s: s}
 	s.mu.Lock()
 	if s.publisher != nil {
 		s.publisher.closed = true
 	}
-	s.publisher, s.track, s.gop, s.ended = p, &track, nil, false
+	if s.ended {
+		s.mu.Unlock()
+		p.closed = true
+		return p
+	}
+	s.publisher, s.track, s.gop = p, &track, nil
 	s.mu.Unlock()
 	return p
 }
@@ -158,6 +176,9 @@ func (h *Hub) AddReader(g authz.Grant) (*Reader, error) {
 	h.mu.Lock()
 	s := h.streamLocked(origin)
 	h.mu.Unlock()
+	if s == nil {
+		return nil, ErrStreamEnded
+	}
 	r := &Reader{h: h, s: s, grant: g, origin: origin, expires: g.Expires(), wake: make(chan struct{}, 1), q: ring{buf: make([]*AccessUnit, h.cfg.Queue)}}
 	s.mu.Lock()
 	if s.ended {
@@ -253,6 +274,13 @@ func (h *Hub) Revoke(match func(g authz.Grant) bool) int {
 // every generation bump.
 func (h *Hub) EndCamera(camera domain.ID, current int64) int {
 	h.mu.Lock()
+	floor := current
+	if current == 0 {
+		floor = math.MaxInt64
+	}
+	if floor > h.floors[camera] {
+		h.floors[camera] = floor
+	}
 	var ended []*stream
 	for o, s := range h.streams {
 		if o.Camera == camera && (current == 0 || o.Generation < current) {
@@ -275,8 +303,14 @@ func (h *Hub) EndCamera(camera domain.ID, current int64) int {
 		}
 		if s.linger != nil {
 			s.linger.Stop()
+			s.linger = nil
 		}
+		wanted := s.wanted
+		s.wanted = false
 		s.mu.Unlock()
+		if wanted {
+			h.cfg.Demand.Release(s.origin) // stop pulling the ended generation
+		}
 		for _, r := range readers {
 			r.fail(ErrRevoked)
 			n++

@@ -222,13 +222,15 @@ func TestRevokeAndEndCamera(t *testing.T) {
 	if _, err := rb.Read(ctx); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("reader of the old generation: %v", err)
 	}
-	if _, err := h.AddReader(grant(t, camA, now)); err != nil {
-		// A fresh stream of the (old) origin may be created again, but
-		// no publisher of the old generation can feed it.
-		t.Logf("reader after end: %v", err)
-	}
 	if st := h.Stats(); st.Publishers != 0 {
 		t.Fatalf("publisher of the old generation survived: %+v", st)
+	}
+	// The ended generation never comes back: no reader, no publisher.
+	if _, err := h.AddReader(grant(t, camA, now)); !errors.Is(err, ErrStreamEnded) {
+		t.Fatalf("reader of an ended generation: %v", err)
+	}
+	if err := h.Publish(camA.Ref(), Track{Codec: H264}).Write(unit(camA.Ref(), 0, true)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("publisher of an ended generation: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/authz"
@@ -17,18 +18,42 @@ func (s *Service) OpenLive(ctx context.Context, c Caller, camera domain.ID) (*me
 	if s.cfg.Media == nil {
 		return nil, &Error{Kind: KindNotFound, Code: "no_video", Message: "this server carries no video"}
 	}
-	acc, err := s.authorizeCamera(ctx, c, camera, domain.ActionLive, "live")
-	if err != nil {
-		return nil, err
+	// A revocation that lands between the policy's answer and the
+	// reader's creation would miss the reader: compare the account's
+	// revocation count before and after, and ask again if it moved.
+	for {
+		epoch := s.liveEpoch(c.Account.ID)
+		acc, err := s.authorizeCamera(ctx, c, camera, domain.ActionLive, "live")
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.cfg.Media.AddReader(acc.grant)
+		switch {
+		case errors.Is(err, media.ErrStreamEnded):
+			return nil, conflict("the camera changed hands; reload")
+		case err != nil:
+			return nil, internal("open live", err)
+		}
+		if s.liveEpoch(c.Account.ID) == epoch {
+			return r, nil
+		}
+		r.Close()
+		if c, err = s.callerFor(ctx, c.Account.ID, c.SessionID, c.Addr); err != nil {
+			return nil, err
+		}
 	}
-	r, err := s.cfg.Media.AddReader(acc.grant)
-	switch {
-	case errors.Is(err, media.ErrStreamEnded):
-		return nil, conflict("the camera changed hands; reload")
-	case err != nil:
-		return nil, internal("open live", err)
-	}
-	return r, nil
+}
+
+// liveEpochs counts, per account, revocations of live access.
+type liveEpochs struct {
+	mu sync.Mutex // guards n
+	n  map[domain.ID]uint64
+}
+
+func (s *Service) liveEpoch(account domain.ID) uint64 {
+	s.epochs.mu.Lock()
+	defer s.epochs.mu.Unlock()
+	return s.epochs.n[account]
 }
 
 // ProvenanceAlarm records that the provenance guard stopped a frame of got
@@ -47,6 +72,12 @@ func (s *Service) ProvenanceAlarm(ctx context.Context, principal domain.ID, want
 // revoked reader through ReopenLive, which asks the policy again and checks
 // the session, so only what is no longer allowed stays closed.
 func (s *Service) revokeLive(account domain.ID) {
+	s.epochs.mu.Lock()
+	if s.epochs.n == nil {
+		s.epochs.n = map[domain.ID]uint64{}
+	}
+	s.epochs.n[account]++
+	s.epochs.mu.Unlock()
 	if s.cfg.Media != nil {
 		s.cfg.Media.Revoke(func(g authz.Grant) bool { return g.Principal() == account })
 	}

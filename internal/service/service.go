@@ -68,6 +68,7 @@ type Service struct {
 	live     tickets
 	links    loginLinks
 	snaps    snapshots
+	epochs   liveEpochs
 
 	mu    sync.Mutex // guards setup
 	setup setupToken

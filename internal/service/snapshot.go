@@ -51,6 +51,7 @@ func (s *Service) Snapshot(ctx context.Context, c Caller, camera domain.ID) ([]b
 	}
 	req, ok := s.presence().(SnapshotRequester)
 	wait := s.snapshotWaiter(ref)
+	defer s.dropWaiter(ref, wait)
 	if !ok || !req.RequestSnapshot(camera) {
 		if snap, ok := s.cachedSnapshot(ref, time.Hour); ok {
 			return snap.jpeg, snap.at, nil
@@ -87,6 +88,24 @@ func (s *Service) snapshotWaiter(ref domain.CameraRef) <-chan struct{} {
 	return ch
 }
 
+// dropWaiter forgets a waiter that stopped waiting.
+func (s *Service) dropWaiter(ref domain.CameraRef, wait <-chan struct{}) {
+	s.snaps.mu.Lock()
+	defer s.snaps.mu.Unlock()
+	ws := s.snaps.waiters[ref]
+	for i, ch := range ws {
+		if ch == wait {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(s.snaps.waiters, ref)
+	} else {
+		s.snaps.waiters[ref] = ws
+	}
+}
+
 // jpegMagic starts every JPEG.
 var jpegMagic = []byte{0xff, 0xd8, 0xff}
 
@@ -104,7 +123,7 @@ func (s *Service) DeviceSnapshot(ctx context.Context, cam domain.Camera, jpeg []
 	}
 	// Pictures of earlier generations go: they belong to former owners.
 	for r := range s.snaps.latest {
-		if r.Camera == ref.Camera && r.Generation != ref.Generation {
+		if r.Camera == ref.Camera && r.Generation < ref.Generation {
 			delete(s.snaps.latest, r)
 		}
 	}
