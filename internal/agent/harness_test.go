@@ -253,3 +253,14 @@ func (s *server) metric(name string) string {
 	}
 	return fmt.Sprintf("(no %s)", name)
 }
+
+// claimed runs an agent of source in dir, claims its camera into o's home
+// as name, and waits until it is connected. It returns the camera ID and a
+// function that stops the agent.
+func claimed(t *testing.T, s *server, o owner, dir, source, name string) (string, func()) {
+	t.Helper()
+	ag, stop := runAgentSource(t, s, dir, source)
+	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": name}, 201)["id"].(string)
+	connected(t, ag)
+	return cam, stop
+}

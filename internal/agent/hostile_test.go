@@ -30,9 +30,7 @@ func TestHostilePublishers(t *testing.T) {
 	s := startServer(t, nil)
 	o := s.setup("ana@example.org", "Casa")
 	dir := t.TempDir()
-	ag, stop := runAgentSource(t, s, dir, "builtin:porch")
-	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "Porch"}, 201)["id"].(string)
-	connected(t, ag)
+	cam, stop := claimed(t, s, o, dir, "builtin:porch", "Porch")
 	stop()
 
 	keyPEM, _ := os.ReadFile(filepath.Join(dir, "device-key.pem"))

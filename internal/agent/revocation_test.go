@@ -15,9 +15,7 @@ func TestRevocationEndsStreams(t *testing.T) {
 	s := startServer(t, nil)
 	o := s.setup("ana@example.org", "Casa")
 	dir := t.TempDir()
-	ag, _ := runAgentSource(t, s, dir, "builtin:porch")
-	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "Porch"}, 201)["id"].(string)
-	connected(t, ag)
+	cam, _ := claimed(t, s, o, dir, "builtin:porch", "Porch")
 	pool, _ := agentTrust(t, dir)
 
 	n := 0

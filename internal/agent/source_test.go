@@ -98,9 +98,7 @@ func TestMP4Source(t *testing.T) {
 	s := startServer(t, nil)
 	o := s.setup("ana@example.org", "Casa")
 	dir := t.TempDir()
-	ag, _ := runAgentSource(t, s, dir, "file:"+file)
-	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "MP4"}, 201)["id"].(string)
-	connected(t, ag)
+	cam, _ := claimed(t, s, o, dir, "file:"+file, "MP4")
 	watchAndVerify(t, s, o, dir, cam, 2)
 }
 
@@ -147,9 +145,7 @@ func TestRTSPSource(t *testing.T) {
 	s := startServer(t, nil)
 	o := s.setup("ana@example.org", "Casa")
 	dir := t.TempDir()
-	ag, _ := runAgentSource(t, s, dir, "rtsp://viewer:s3cret@"+addr+"/cam")
-	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "LAN"}, 201)["id"].(string)
-	connected(t, ag)
+	cam, _ := claimed(t, s, o, dir, "rtsp://viewer:s3cret@"+addr+"/cam", "LAN")
 	watchAndVerify(t, s, o, dir, cam, 2)
 	if bytes.Contains([]byte(s.logs.String()), []byte("s3cret")) {
 		t.Fatal("the camera's password appears in a log")
