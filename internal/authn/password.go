@@ -10,9 +10,13 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/trustelem/zxcvbn"
@@ -57,10 +61,35 @@ func HashPassword(pw string, p Params) (string, error) {
 	}
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, keyLen)
+	key := idKey([]byte(pw), salt, p, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// hashSlots bounds concurrent argon2id computations: each takes Memory
+// KiB (19 MiB by default), so a burst of logins could otherwise take the
+// machine's memory. Callers beyond the bound wait their turn.
+var hashSlots = make(chan struct{}, max(2, runtime.NumCPU()))
+
+// released coalesces returning hashing memory to the system.
+var released atomic.Bool
+
+// idKey runs argon2id in a slot. Its memory is garbage as soon as it
+// returns; a server otherwise idle would keep it resident for a long time,
+// so it is handed back to the system shortly after (at most once a
+// second).
+func idKey(pw, salt []byte, p Params, n uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	key := argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, n)
+	if released.CompareAndSwap(false, true) {
+		time.AfterFunc(time.Second, func() {
+			released.Store(false)
+			debug.FreeOSMemory()
+		})
+	}
+	return key
 }
 
 type phc struct {
@@ -122,7 +151,7 @@ func VerifyPassword(enc, pw string) (bool, error) {
 	if len(pw) > MaxPasswordBytes {
 		return false, nil
 	}
-	got := argon2.IDKey([]byte(pw), h.salt, h.params.Time, h.params.Memory, h.params.Threads, uint32(len(h.key)))
+	got := idKey([]byte(pw), h.salt, h.params, uint32(len(h.key)))
 	return subtle.ConstantTimeCompare(got, h.key) == 1, nil
 }
 

@@ -20,6 +20,8 @@ const (
 	KindSetup    TokenKind = "cvsetup"
 	KindStream   TokenKind = "cvl"
 	KindLogin    TokenKind = "cvlogin"
+	// KindClientSecret is an integration's OAuth client secret.
+	KindClientSecret TokenKind = "cvcs"
 )
 
 // tokenBytes is the token's entropy: 256 bits.
