@@ -15,7 +15,7 @@ import (
 func BenchmarkFanOut(b *testing.B) {
 	for _, readers := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
-			h := New(Config{Queue: 256})
+			h := New(Config{Queue: 256, MaxBitrate: 1 << 40}) // the writer is not paced like a camera
 			now := time.Now()
 			p := h.Publish(camA.Ref(), Track{Codec: H264})
 			ctx, cancel := context.WithCancel(context.Background())

@@ -20,6 +20,20 @@ type Config struct {
 	// Queue is each reader's queue length in access units; zero means
 	// 128 (about 8 s at 15 fps).
 	Queue int
+	// QueueBytes bounds the bytes a reader's queue holds; zero means
+	// 8 MiB. Over it the reader is too slow and drops to the next
+	// keyframe. It must exceed GOPBytes, so a new reader takes the GOP.
+	QueueBytes int
+	// GOPBytes bounds the GOP kept for new readers; zero means 4 MiB
+	// (2 s at 16 Mbit/s). A longer GOP is not kept: new readers then
+	// start at the next keyframe.
+	GOPBytes int
+	// MaxBitrate bounds a publisher's average rate in bits per second
+	// over BitrateWindow; zero means 20 Mbit/s. A publisher above it is
+	// closed with ErrBitrate.
+	MaxBitrate int
+	// BitrateWindow is the averaging window; zero means 4 s.
+	BitrateWindow time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 }
@@ -50,6 +64,19 @@ func New(cfg Config) *Hub {
 	if cfg.Queue == 0 {
 		cfg.Queue = 128
 	}
+	if cfg.QueueBytes == 0 {
+		cfg.QueueBytes = 8 << 20
+	}
+	if cfg.GOPBytes == 0 {
+		cfg.GOPBytes = 4 << 20
+	}
+	cfg.GOPBytes = min(cfg.GOPBytes, cfg.QueueBytes)
+	if cfg.MaxBitrate == 0 {
+		cfg.MaxBitrate = 20_000_000
+	}
+	if cfg.BitrateWindow == 0 {
+		cfg.BitrateWindow = 4 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -64,6 +91,7 @@ type stream struct {
 	track     *Track
 	publisher *Publisher
 	gop       []*AccessUnit // the current GOP, from its keyframe
+	gopBytes  int
 	readers   map[*Reader]struct{}
 	linger    *time.Timer
 	wanted    bool
@@ -89,6 +117,11 @@ type Publisher struct {
 	h      *Hub
 	s      *stream
 	closed bool // guarded by s.mu
+
+	// The bitrate window: when it began and the bytes in it (guarded
+	// by s.mu).
+	windowStart time.Time
+	windowBytes int
 }
 
 // Publish makes p the upstream of origin, replacing (and closing) an
@@ -126,21 +159,51 @@ func (p *Publisher) Write(au *AccessUnit) error {
 		p.h.cfg.Observer.Provenance(Alarm{Grant: s.origin, Got: au.Origin, Time: p.h.cfg.Now()})
 		return ErrProvenance
 	}
+	size := au.Size()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.closed {
 		return ErrClosed
 	}
+	if err := p.meter(size); err != nil {
+		return err
+	}
 	if au.Key {
-		s.gop = s.gop[:0]
+		clear(s.gop)
+		s.gop, s.gopBytes = s.gop[:0], 0
 	}
 	if au.Key || len(s.gop) > 0 {
-		if len(s.gop) < 4*p.h.cfg.Queue {
+		if len(s.gop) < p.h.cfg.Queue && s.gopBytes+size <= p.h.cfg.GOPBytes {
 			s.gop = append(s.gop, au)
+			s.gopBytes += size
+		} else {
+			// Too long to keep: new readers wait for the next keyframe.
+			clear(s.gop)
+			s.gop, s.gopBytes = s.gop[:0], 0
 		}
 	}
 	for r := range s.readers {
-		r.push(au)
+		r.push(au, size)
+	}
+	return nil
+}
+
+// meter adds size to the publisher's bitrate window and closes a
+// publisher above the cap. s.mu must be held.
+func (p *Publisher) meter(size int) error {
+	now := p.h.cfg.Now()
+	win := p.h.cfg.BitrateWindow
+	if now.Sub(p.windowStart) >= win {
+		p.windowStart, p.windowBytes = now, 0
+	}
+	p.windowBytes += size
+	if limit := int64(p.h.cfg.MaxBitrate) / 8 * int64(win/time.Millisecond) / 1000; int64(p.windowBytes) > limit {
+		p.closed = true
+		if p.s.publisher == p {
+			p.s.publisher = nil
+		}
+		p.h.cfg.Observer.Overrate(p.s.origin.Camera)
+		return ErrBitrate
 	}
 	return nil
 }
@@ -185,13 +248,13 @@ func (h *Hub) AddReader(g authz.Grant) (*Reader, error) {
 		s.mu.Unlock()
 		return nil, ErrStreamEnded
 	}
-	// Start at the current GOP's keyframe, if the queue holds it.
-	if len(s.gop) <= h.cfg.Queue {
-		for _, au := range s.gop {
-			r.q.push(au)
-		}
-	} else {
+	// Start at the current GOP's keyframe; without one, at the next.
+	if len(s.gop) == 0 {
 		r.waitKey = true
+	}
+	for _, au := range s.gop {
+		r.q.push(au)
+		r.qBytes += au.Size()
 	}
 	s.readers[r] = struct{}{}
 	want := !s.wanted
@@ -349,6 +412,21 @@ func (h *Hub) Stats() Stats {
 	return st
 }
 
+// ReadersOf counts the readers whose grant was made for principal.
+func (h *Hub) ReadersOf(principal domain.ID) int {
+	n := 0
+	for _, s := range h.snapshot() {
+		s.mu.Lock()
+		for r := range s.readers {
+			if r.grant.Principal() == principal {
+				n++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
 // Track returns the stream's track once a publisher announced it.
 func (r *Reader) Track() (Track, bool) {
 	r.s.mu.Lock()
@@ -373,34 +451,41 @@ type Reader struct {
 
 	mu      sync.Mutex // guards the fields below
 	q       ring
+	qBytes  int  // bytes in q
 	waitKey bool // dropped frames: resume at the next keyframe
 	dropped int
 	err     error
 }
 
-// push queues au; a full queue drops until the next keyframe. Called with
-// the stream's lock held; never blocks.
-func (r *Reader) push(au *AccessUnit) {
+// push queues au (of size bytes); a full queue — in units or bytes —
+// drops until the next keyframe. Called with the stream's lock held;
+// never blocks.
+func (r *Reader) push(au *AccessUnit, size int) {
 	r.mu.Lock()
 	switch {
 	case r.err != nil:
 	case r.waitKey && !au.Key:
 		r.dropped++
 		r.h.cfg.Observer.Dropped(au.Origin.Camera, 1)
-	case r.q.full():
+	case r.q.full() || r.qBytes+size > r.h.cfg.QueueBytes:
 		// Too slow: forget the queue and resume at the next keyframe.
 		lost := r.q.n + 1
 		r.q.clear()
+		r.qBytes = 0
 		r.waitKey = !au.Key
-		if au.Key {
+		if au.Key && size <= r.h.cfg.QueueBytes {
 			r.q.push(au)
+			r.qBytes = size
 			lost--
+		} else {
+			r.waitKey = true
 		}
 		r.dropped += lost
 		r.h.cfg.Observer.Dropped(au.Origin.Camera, lost)
 	default:
 		r.waitKey = false
 		r.q.push(au)
+		r.qBytes += size
 	}
 	r.mu.Unlock()
 	select {
@@ -415,6 +500,7 @@ func (r *Reader) fail(err error) {
 	if r.err == nil {
 		r.err = err
 		r.q.clear()
+		r.qBytes = 0
 	}
 	r.mu.Unlock()
 	r.h.removeReader(r)
@@ -436,6 +522,7 @@ func (r *Reader) Read(ctx context.Context) (*AccessUnit, error) {
 			return nil, err
 		}
 		if au := r.q.pop(); au != nil {
+			r.qBytes -= au.Size()
 			r.mu.Unlock()
 			if err := r.check(au); err != nil {
 				return nil, err

@@ -34,9 +34,12 @@ func grant(t testing.TB, cam domain.Camera, now time.Time) authz.Grant {
 // recorder is an Observer that counts.
 type recorder struct {
 	dropped, units, bytes atomic.Int64
+	overrate              atomic.Int64
 	mu                    sync.Mutex
 	alarms                []Alarm
 }
+
+func (r *recorder) Overrate(domain.ID) { r.overrate.Add(1) }
 
 func (r *recorder) Dropped(_ domain.ID, n int) { r.dropped.Add(int64(n)) }
 func (r *recorder) Delivered(u, b int)         { r.units.Add(int64(u)); r.bytes.Add(int64(b)) }
@@ -159,7 +162,8 @@ func TestProvenanceGuard(t *testing.T) {
 		t.Fatalf("publisher took a foreign unit: %v", err)
 	}
 	// Past the door (a bug upstream): the reader's guard stops it.
-	r.push(unit(camB.Ref(), 1, true))
+	foreign := unit(camB.Ref(), 1, true)
+	r.push(foreign, foreign.Size())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if au, err := r.Read(ctx); !errors.Is(err, ErrProvenance) || au != nil {
@@ -175,7 +179,7 @@ func TestProvenanceGuard(t *testing.T) {
 	r2, _ := h.AddReader(grant(t, camA, now))
 	next := camA.Ref()
 	next.Generation++
-	r2.push(unit(next, 2, true))
+	r2.push(unit(next, 2, true), 2)
 	if _, err := r2.Read(ctx); !errors.Is(err, ErrProvenance) {
 		t.Fatalf("a unit of the next generation reached a reader of the old: %v", err)
 	}

@@ -89,6 +89,9 @@ var (
 	ErrNoGrant = errors.New("media: grant does not allow live viewing")
 	// ErrStreamEnded: the publisher ended for good (camera left).
 	ErrStreamEnded = errors.New("media: stream ended")
+	// ErrBitrate: the publisher sent more than the hub's bitrate cap and
+	// was closed.
+	ErrBitrate = errors.New("media: publisher above the bitrate cap")
 )
 
 // Alarm describes a provenance violation.
@@ -109,6 +112,9 @@ type Observer interface {
 	// Provenance reports a violation: the unit was dropped and the
 	// reader closed.
 	Provenance(a Alarm)
+	// Overrate reports a publisher closed for sending above the bitrate
+	// cap.
+	Overrate(camera domain.ID)
 }
 
 // Demand starts and stops cameras' upstreams on demand.
@@ -124,6 +130,7 @@ type nopObserver struct{}
 func (nopObserver) Dropped(domain.ID, int) {}
 func (nopObserver) Delivered(int, int)     {}
 func (nopObserver) Provenance(Alarm)       {}
+func (nopObserver) Overrate(domain.ID)     {}
 
 type nopDemand struct{}
 

@@ -1,0 +1,48 @@
+package media
+
+import (
+	"time"
+
+	"github.com/camvault/camvault/internal/domain"
+)
+
+// Keyframe returns origin's track and the keyframe that starts its current
+// GOP, for a snapshot; ok is false while the stream holds none.
+func (h *Hub) Keyframe(origin domain.CameraRef) (Track, *AccessUnit, bool) {
+	h.mu.Lock()
+	s, ok := h.streams[origin]
+	h.mu.Unlock()
+	if !ok {
+		return Track{}, nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.track == nil || len(s.gop) == 0 || !s.gop[0].Key || s.gop[0].Origin != origin {
+		return Track{}, nil, false
+	}
+	return *s.track, s.gop[0], true
+}
+
+// Prime asks for origin's stream without a reader — for a snapshot of a
+// camera that streams only on demand — and lets it go after the linger
+// unless readers come.
+func (h *Hub) Prime(origin domain.CameraRef) {
+	h.mu.Lock()
+	s := h.streamLocked(origin)
+	h.mu.Unlock()
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	want := !s.wanted && !s.ended
+	if want {
+		s.wanted = true
+		if len(s.readers) == 0 && s.linger == nil {
+			s.linger = time.AfterFunc(h.cfg.Linger, func() { h.lingerEnded(s) })
+		}
+	}
+	s.mu.Unlock()
+	if want {
+		h.cfg.Demand.Want(origin)
+	}
+}
