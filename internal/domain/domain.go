@@ -254,6 +254,9 @@ type Camera struct {
 	// agent), its URL with credentials, sealed with the server key. It is
 	// never logged or returned to clients.
 	PullSource string
+	// PullSnapshot is, for a pulled camera, the optional http(s) URL of its
+	// JPEG snapshot, sealed and kept like PullSource.
+	PullSnapshot string
 }
 
 // Pulled reports whether the server pulls the camera's video itself.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/videosig"
 )
 
@@ -22,21 +25,21 @@ import (
 // the camera's; it reconnects with backoff. Such video is
 // unsigned. The source URL carries the camera's credentials: it is never
 // logged.
-func Pull(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source string, log *slog.Logger, current func() bool) {
+func Pull(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source string, nets netguard.Policy, log *slog.Logger, current func() bool) {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		if !current() {
 			return // the camera is gone or changed hands
 		}
 		began := time.Now()
-		err := pullOnce(ctx, hub, origin, source)
+		err := pullOnce(ctx, hub, origin, source, nets)
 		if ctx.Err() != nil {
 			return
 		}
 		if time.Since(began) > time.Minute {
 			backoff = time.Second
 		}
-		log.Warn("pulled camera unreachable; retrying", "camera", origin.Camera, "in", backoff.String(), "err", safeErr(err))
+		log.Warn("pulled camera unreachable; retrying", "camera", origin.Camera, "in", backoff.String(), "err", safeErr(err, source))
 		select {
 		case <-ctx.Done():
 			return
@@ -47,29 +50,46 @@ func Pull(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source s
 }
 
 // safeErr describes err without the URL (and so the credentials) that
-// client errors may quote.
-func safeErr(err error) string {
+// client errors may quote: the innermost cause, with anything of the
+// source's user information blanked, at most 120 bytes.
+func safeErr(err error, source string) string {
 	if err == nil {
 		return "stream ended"
+	}
+	if errors.Is(err, netguard.ErrRefused) {
+		return "address not in live.pull_networks"
 	}
 	var uerr interface{ Unwrap() error }
 	for errors.As(err, &uerr) && uerr.Unwrap() != nil {
 		err = uerr.Unwrap()
 	}
 	msg := err.Error()
+	if u, perr := url.Parse(source); perr == nil && u.User != nil {
+		secrets := []string{u.User.String(), u.User.Username()}
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw, url.QueryEscape(pw))
+		}
+		for _, x := range secrets {
+			if x != "" {
+				msg = strings.ReplaceAll(msg, x, "xxxxx")
+			}
+		}
+	}
 	if len(msg) > 120 {
 		msg = msg[:120]
 	}
 	return msg
 }
 
-func pullOnce(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source string) error {
+func pullOnce(ctx context.Context, hub *media.Hub, origin domain.CameraRef, source string, nets netguard.Policy) error {
 	u, err := base.ParseURL(source)
 	if err != nil {
 		return errors.New("bad source URL")
 	}
 	tcp := gortsplib.ProtocolTCP
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp}
+	// Every connection is checked against the allowed networks at the
+	// address actually dialled.
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp, DialContext: nets.DialContext}
 	if err := c.Start(); err != nil {
 		return err
 	}

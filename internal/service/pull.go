@@ -4,37 +4,87 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/store"
 )
 
+// PulledCamera describes an IP camera for the server to pull.
+type PulledCamera struct {
+	Name string
+	// Source is the camera's rtsp:// or rtsps:// URL, with its
+	// credentials.
+	Source string
+	// SnapshotURL, optional, is the camera's http(s) URL of a JPEG
+	// picture, with credentials if it needs them.
+	SnapshotURL string
+}
+
 // AddPulledCamera adds an IP camera that the server pulls over RTSP itself,
-// for homes that use camvault as their NVR without an agent. The URL's
+// for homes that use camvault as their NVR without an agent. Its URLs must
+// name addresses on the networks the server may pull from. Their
 // credentials are sealed with the server key before they reach the store
 // and are never logged or returned. Pulled cameras cannot sign their video
 // and are shown as unsigned.
-func (s *Service) AddPulledCamera(ctx context.Context, c Caller, home domain.ID, name, source string) (CameraView, error) {
+func (s *Service) AddPulledCamera(ctx context.Context, c Caller, home domain.ID, p PulledCamera) (CameraView, error) {
 	if _, _, err := s.authorizeHome(ctx, c, home, domain.ActionCameraCreate, ""); err != nil {
 		return CameraView{}, err
 	}
-	name, err := cleanName(name, "camera name")
+	name, err := cleanName(p.Name, "camera name")
 	if err != nil {
 		return CameraView{}, err
 	}
-	u, err := url.Parse(strings.TrimSpace(source))
-	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" || len(source) > 1024 {
-		return CameraView{}, invalid("the source must be an rtsp:// or rtsps:// URL of the camera")
+	if s.cfg.PullNetworks.Empty() {
+		return CameraView{}, invalid("this server does not pull cameras itself (live.pull_networks is empty); run the camvault agent beside the camera")
+	}
+	source, err := s.pullURL(ctx, p.Source, "rtsp", "rtsps")
+	if err != nil {
+		return CameraView{}, err
+	}
+	var snapshot *url.URL
+	if strings.TrimSpace(p.SnapshotURL) != "" {
+		if snapshot, err = s.pullURL(ctx, p.SnapshotURL, "http", "https"); err != nil {
+			return CameraView{}, err
+		}
 	}
 	id := domain.NewID()
 	cam := domain.Camera{ID: id, HomeID: home, Name: name, Generation: 1, State: domain.CameraStatePulled, CreatedAt: s.now(),
-		PullSource: s.box.seal(u.String(), "pull:"+string(id))}
+		PullSource: s.box.seal(source.String(), "pull:"+string(id))}
+	detail := "pulled from " + source.Hostname()
+	if snapshot != nil {
+		cam.PullSnapshot = s.box.seal(snapshot.String(), "pull-snapshot:"+string(id))
+		detail += ", snapshots from " + snapshot.Hostname()
+	}
 	if err := s.st.CreateCamera(ctx, cam); err != nil {
 		return CameraView{}, internal("create camera", err)
 	}
-	s.audit(ctx, c, domain.AuditEvent{HomeID: home, CameraID: id, Action: "camera.create", Result: domain.ResultOK, Detail: "pulled from " + u.Hostname()})
+	s.audit(ctx, c, domain.AuditEvent{HomeID: home, CameraID: id, Action: "camera.create", Result: domain.ResultOK, Detail: detail})
 	return s.Camera(ctx, c, id)
+}
+
+// pullURL checks a pulled camera's URL: one of schemes, at most 1 KiB,
+// naming a host whose every address the server may pull from. Its
+// answers never quote the URL.
+func (s *Service) pullURL(ctx context.Context, raw string, schemes ...string) (*url.URL, error) {
+	what := "the source must be an rtsp:// or rtsps:// URL of the camera"
+	if schemes[0] == "http" {
+		what = "the snapshot URL must be an http:// or https:// URL of the camera"
+	}
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Hostname() == "" || len(raw) > 1024 {
+		return nil, invalid(what)
+	}
+	switch err := s.cfg.PullNetworks.CheckHost(ctx, u.Hostname()); {
+	case errors.Is(err, netguard.ErrRefused):
+		return nil, invalid("the camera's address is not on a network this server may pull from (live.pull_networks)")
+	case err != nil:
+		return nil, invalid("the camera's host name does not resolve")
+	}
+	return u, nil
 }
 
 // PullSource returns the source URL of a pulled camera at the given
@@ -47,6 +97,23 @@ func (s *Service) PullSource(ctx context.Context, ref domain.CameraRef) (string,
 	u, err := s.box.open(cam.PullSource, "pull:"+string(cam.ID))
 	if err != nil {
 		s.log.Error("pulled camera source does not open", "camera", cam.ID)
+		return "", false
+	}
+	return u, true
+}
+
+// PullNetworks are the networks the server may connect to for pulled
+// cameras.
+func (s *Service) PullNetworks() netguard.Policy { return s.cfg.PullNetworks }
+
+// pullSnapshotURL returns a pulled camera's snapshot URL, if it has one.
+func (s *Service) pullSnapshotURL(cam domain.Camera) (string, bool) {
+	if cam.PullSnapshot == "" {
+		return "", false
+	}
+	u, err := s.box.open(cam.PullSnapshot, "pull-snapshot:"+string(cam.ID))
+	if err != nil {
+		s.log.Error("pulled camera snapshot URL does not open", "camera", cam.ID)
 		return "", false
 	}
 	return u, true

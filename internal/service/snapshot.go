@@ -3,10 +3,13 @@ package service
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/ffmpeg"
+	"github.com/camvault/camvault/internal/media"
 )
 
 // Snapshot limits.
@@ -26,9 +29,13 @@ type SnapshotRequester interface {
 
 // snapshots caches the newest picture per camera generation.
 type snapshots struct {
-	mu      sync.Mutex // guards the maps
+	mu      sync.Mutex // guards the following
 	latest  map[domain.CameraRef]snapshot
 	waiters map[domain.CameraRef][]chan struct{}
+	// making holds, per pulled camera, a channel closed when the picture
+	// being made is done; slots bound how many are made at once.
+	making map[domain.CameraRef]chan struct{}
+	slots  chan struct{}
 }
 
 type snapshot struct {
@@ -48,6 +55,9 @@ func (s *Service) Snapshot(ctx context.Context, c Caller, camera domain.ID) ([]b
 	ref := acc.camera.Ref()
 	if snap, ok := s.cachedSnapshot(ref, SnapshotFresh); ok {
 		return snap.jpeg, snap.at, nil
+	}
+	if acc.camera.Pulled() {
+		return s.pulledSnapshot(ctx, acc.camera)
 	}
 	req, ok := s.presence().(SnapshotRequester)
 	wait := s.snapshotWaiter(ref)
@@ -115,7 +125,147 @@ func (s *Service) DeviceSnapshot(ctx context.Context, cam domain.Camera, jpeg []
 	if len(jpeg) > MaxSnapshotBytes || !bytes.HasPrefix(jpeg, jpegMagic) {
 		return invalid("a snapshot must be a JPEG of at most 1 MiB")
 	}
+	s.keepSnapshot(cam.Ref(), bytes.Clone(jpeg))
+	return nil
+}
+
+// pulledSnapshot makes a picture of a camera the server pulls itself:
+// from its snapshot URL if it has one, else from its stream's newest
+// keyframe, decoded by ffmpeg on the server. One picture per camera is
+// made at a time, and at most pullSnapshotSlots in all; callers that
+// waited take the picture just made.
+func (s *Service) pulledSnapshot(ctx context.Context, cam domain.Camera) ([]byte, time.Time, error) {
 	ref := cam.Ref()
+	source, hasURL := s.pullSnapshotURL(cam)
+	path, ffErr := ffmpeg.Path()
+	if !hasURL && ffErr != nil {
+		return nil, time.Time{}, &Error{Kind: KindUnavailable, Code: "no_snapshot",
+			Message: "this pulled camera has no snapshot URL and ffmpeg is not installed on the server"}
+	}
+	release, err := s.pullSnapshotTurn(ctx, ref)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer release()
+	if snap, ok := s.cachedSnapshot(ref, SnapshotFresh); ok {
+		return snap.jpeg, snap.at, nil // made while this caller waited
+	}
+	var jpeg []byte
+	if hasURL {
+		jpeg, err = s.urlSnapshot(ctx, ref, source)
+	} else {
+		jpeg, err = s.streamSnapshot(ctx, ref, path)
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return jpeg, s.keepSnapshot(ref, jpeg), nil
+}
+
+// pullSnapshotSlots bounds the pulled-camera snapshots made at once.
+const pullSnapshotSlots = 4
+
+// pullSnapshotTurn waits until no other snapshot of ref is being made and
+// a slot is free; release ends the turn.
+func (s *Service) pullSnapshotTurn(ctx context.Context, ref domain.CameraRef) (release func(), err error) {
+	for {
+		s.snaps.mu.Lock()
+		if s.snaps.slots == nil {
+			s.snaps.slots = make(chan struct{}, pullSnapshotSlots)
+			s.snaps.making = map[domain.CameraRef]chan struct{}{}
+		}
+		busy, ok := s.snaps.making[ref]
+		if !ok {
+			done := make(chan struct{})
+			s.snaps.making[ref] = done
+			slots := s.snaps.slots
+			s.snaps.mu.Unlock()
+			end := func() {
+				s.snaps.mu.Lock()
+				delete(s.snaps.making, ref)
+				s.snaps.mu.Unlock()
+				close(done)
+			}
+			select {
+			case slots <- struct{}{}:
+				return func() { <-slots; end() }, nil
+			case <-ctx.Done():
+				end()
+				return nil, ctx.Err()
+			}
+		}
+		s.snaps.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// urlSnapshot fetches a pulled camera's snapshot URL. The reason of a
+// failure is logged (it names no URL); the caller learns only its kind.
+func (s *Service) urlSnapshot(ctx context.Context, ref domain.CameraRef, source string) ([]byte, error) {
+	jpeg, err := fetchSnapshot(ctx, s.cfg.PullNetworks, source)
+	if err == nil {
+		return jpeg, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	s.log.Warn("snapshot URL of a pulled camera failed", "camera", ref.Camera, "err", err.Error())
+	switch {
+	case errors.Is(err, errSnapshotUnreachable):
+		return nil, &Error{Kind: KindUnavailable, Code: "camera_offline", Message: "the camera's snapshot URL did not answer; is the camera reachable?"}
+	case errors.Is(err, errSnapshotAuth):
+		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera refused the snapshot URL's user or password"}
+	case errors.Is(err, errSnapshotNotJPEG), errors.Is(err, errSnapshotTooLarge):
+		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera's snapshot URL did not give a JPEG of at most 1 MiB"}
+	case errors.Is(err, errSnapshotRefused):
+		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera's snapshot address is not on a network this server may pull from (live.pull_networks)"}
+	}
+	return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera's snapshot URL gave no picture"}
+}
+
+// streamSnapshot decodes the newest keyframe of a pulled camera's stream
+// with ffmpeg, asking for the stream if it is not running; the keyframe's
+// origin is the camera's current generation, as the cache key is.
+func (s *Service) streamSnapshot(ctx context.Context, ref domain.CameraRef, path string) ([]byte, error) {
+	if s.cfg.Media == nil {
+		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "this server carries no video"}
+	}
+	s.cfg.Media.Prime(ref)
+	deadline := time.After(snapshotWait)
+	for {
+		if track, au, ok := s.cfg.Media.Keyframe(ref); ok && au.Origin == ref {
+			format := "h264"
+			if track.Codec == media.H265 {
+				format = "hevc"
+			}
+			dctx, cancel := context.WithTimeout(ctx, snapshotWait)
+			jpeg, err := ffmpeg.JPEG(dctx, path, format, ffmpeg.AnnexB([][]byte{track.VPS, track.SPS, track.PPS}, au.NALUs), MaxSnapshotBytes, nil)
+			cancel()
+			if err != nil {
+				s.log.Warn("snapshot of a pulled camera failed", "camera", ref.Camera, "err", err)
+				return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera's picture could not be decoded"}
+			}
+			return jpeg, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline:
+			return nil, &Error{Kind: KindUnavailable, Code: "camera_offline", Message: "the camera sent no picture in time; is it reachable?"}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// keepSnapshot caches jpeg as ref's newest picture, forgetting those of
+// earlier generations, and wakes whoever waits for it; it returns the
+// picture's time.
+func (s *Service) keepSnapshot(ref domain.CameraRef, jpeg []byte) time.Time {
+	at := s.now()
 	s.snaps.mu.Lock()
 	defer s.snaps.mu.Unlock()
 	if s.snaps.latest == nil {
@@ -127,10 +277,10 @@ func (s *Service) DeviceSnapshot(ctx context.Context, cam domain.Camera, jpeg []
 			delete(s.snaps.latest, r)
 		}
 	}
-	s.snaps.latest[ref] = snapshot{jpeg: bytes.Clone(jpeg), at: s.now()}
+	s.snaps.latest[ref] = snapshot{jpeg: jpeg, at: at}
 	for _, ch := range s.snaps.waiters[ref] {
 		close(ch)
 	}
 	delete(s.snaps.waiters, ref)
-	return nil
+	return at
 }

@@ -10,13 +10,13 @@ import (
 	"github.com/camvault/camvault/internal/store"
 )
 
-const cameraCols = `id, home_id, name, generation, state, created_at, device_key, agent_version, last_seen, pull_source`
+const cameraCols = `id, home_id, name, generation, state, created_at, device_key, agent_version, last_seen, pull_source, pull_snapshot`
 
 func scanCamera(row scanner) (domain.Camera, error) {
 	var c domain.Camera
 	var home sql.NullString
 	var created, seen sql.NullInt64
-	err := row.Scan(&c.ID, &home, &c.Name, &c.Generation, &c.State, &created, &c.DeviceKey, &c.AgentVersion, &seen, &c.PullSource)
+	err := row.Scan(&c.ID, &home, &c.Name, &c.Generation, &c.State, &created, &c.DeviceKey, &c.AgentVersion, &seen, &c.PullSource, &c.PullSnapshot)
 	c.HomeID = domain.ID(home.String)
 	c.CreatedAt, c.LastSeen = fromMicros(created), fromMicros(seen)
 	if len(c.DeviceKey) == 0 {
@@ -42,8 +42,8 @@ func nullBytes(b []byte) any {
 }
 
 func (s *Store) insertCamera(ctx context.Context, q querier, c domain.Camera) error {
-	_, err := s.exec(ctx, q, `INSERT INTO cameras (`+cameraCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, nullID(c.HomeID), c.Name, c.Generation, c.State, micros(c.CreatedAt), nullBytes(c.DeviceKey), c.AgentVersion, micros(c.LastSeen), c.PullSource)
+	_, err := s.exec(ctx, q, `INSERT INTO cameras (`+cameraCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, nullID(c.HomeID), c.Name, c.Generation, c.State, micros(c.CreatedAt), nullBytes(c.DeviceKey), c.AgentVersion, micros(c.LastSeen), c.PullSource, c.PullSnapshot)
 	return err
 }
 

@@ -150,7 +150,7 @@ func testRelease(t *testing.T, s store.Store) {
 func testPulledCamera(t *testing.T, s store.Store) {
 	_, home := accountHome(t, s, "ana@example.org")
 	c := domain.Camera{ID: domain.NewID(), HomeID: home.ID, Name: "IP cam", Generation: 1, State: domain.CameraStatePulled,
-		CreatedAt: at(0), PullSource: "v1:sealed"}
+		CreatedAt: at(0), PullSource: "v1:sealed", PullSnapshot: "v1:sealed-snapshot"}
 	must(t, "create", s.CreateCamera(ctx, c))
 	got, err := s.Camera(ctx, c.ID)
 	must(t, "camera", err)
