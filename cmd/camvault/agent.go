@@ -31,11 +31,24 @@ it fetches a client certificate for the camera and keeps one outbound
 control connection to the server (WebSocket over mutual TLS), reconnecting
 with exponential backoff and jitter after server restarts and network loss.
 
-Sources (video itself is served in a later version; the agent already
-checks and reports the source's health):
-  rtsp://user:pass@192.168.1.20/stream   an RTSP URL of a LAN IP camera
+Sources (the agent checks and reports the source's health, and sends video
+when the server asks for it, signed with the device key):
+  rtsp://user:pass@192.168.1.20/stream     an RTSP URL of a LAN IP camera
   file:/path/clip.mp4  (or a plain path)   a video file, played in a loop
-  device:/dev/video0   (or a /dev/ path)   a capture device, through ffmpeg
+                                           (MP4, or H.264/H.265 Annex-B)
+  device:/dev/video0   (or a /dev/ path)   a V4L2 capture device, through ffmpeg
+  device:FORMAT:INPUT                      any ffmpeg input, through ffmpeg:
+                                           FORMAT is its input format (-f) and
+                                           INPUT its input (-i), e.g.
+                                           device:lavfi:testsrc2=size=640x360:rate=15
+                                           (a test picture, no hardware needed)
+  builtin:porch                            the clip built into camvault
+
+Capture devices need ffmpeg (with libx264) on PATH. It runs only while the
+server wants video, encodes H.264 with a keyframe every 2 s, and is started
+again with backoff if it fails. Snapshots are the built-in clip's picture,
+a JPEG beside a file source (clip.mp4 → clip.jpg), or else a keyframe
+decoded by ffmpeg when it is installed.
 
 State dir: device-key.pem (the device's private key), device-cert.pem (its
 current certificate) and server.json (the server's device CA and URL). Keep
@@ -58,7 +71,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() { fmt.Fprint(stderr, agentUsage); fs.PrintDefaults() }
 	server := fs.String("server", "", "the camvault server's URL, e.g. https://cams.example.org")
 	stateDir := fs.String("state-dir", "", "directory for the device key and state (created, mode 0700)")
-	source := fs.String("source", "", "video source: rtsp://…, file:PATH or device:/dev/videoN")
+	source := fs.String("source", "", "video source: rtsp://…, file:PATH, device:/dev/videoN, device:FORMAT:INPUT or builtin:porch")
 	status := fs.String("status-listen", "127.0.0.1:8089", "loopback address of the status page (empty: off)")
 	serverCA := fs.String("server-ca", "", "PEM file with the CA of the server's HTTPS certificate (for --tls-self-signed servers)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")

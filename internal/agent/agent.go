@@ -103,6 +103,8 @@ type Agent struct {
 
 	statusAddr atomic.Value // string: the status page's address
 
+	keyframe keyframeCache // the newest keyframe pushed, for snapshots
+
 	mu     sync.Mutex // guards status
 	status Status
 }

@@ -169,6 +169,8 @@ type agentSession struct {
 	cert *deviceCert
 	seq  atomic.Int64
 
+	snapshotting atomic.Bool // a snapshot is being made and sent
+
 	pushCancel context.CancelFunc // the running push, if any
 	pushDone   chan struct{}
 }
@@ -269,12 +271,20 @@ func (s *agentSession) handle(ctx context.Context, m control.Message) error {
 		s.stopPush()
 		return s.send(ctx, ack)
 	case control.TypeSnapshot:
-		jpeg, err := a.snapshotJPEG()
-		if err != nil {
-			return s.send(ctx, control.Message{Type: control.TypeError, ReplyTo: m.ID,
-				Error: &control.Error{Code: control.CodeUnsupported, Message: truncate(err.Error(), 200)}})
+		// Making a picture can take seconds (ffmpeg); the control loop
+		// goes on meanwhile. One picture at a time: a request during
+		// one is answered by it.
+		if !s.snapshotting.CompareAndSwap(false, true) {
+			return s.send(ctx, ack)
 		}
 		go func() {
+			defer s.snapshotting.Store(false)
+			jpeg, err := a.snapshotJPEG()
+			if err != nil {
+				s.send(ctx, control.Message{Type: control.TypeError, ReplyTo: m.ID,
+					Error: &control.Error{Code: control.CodeUnsupported, Message: truncate(err.Error(), 200)}})
+				return
+			}
 			if err := a.uploadSnapshot(ctx, s.cert, jpeg); err != nil {
 				a.log.Warn("snapshot upload failed", "err", err)
 			}

@@ -7,24 +7,26 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 )
 
 // Source is where the agent's video comes from.
 type Source struct {
-	// Kind is "rtsp" (a LAN camera), "file" (a looping video file) or
-	// "device" (a capture device read through ffmpeg).
+	// Kind is "rtsp" (a LAN camera), "file" (a looping video file),
+	// "device" (a capture device read through ffmpeg) or "builtin".
 	Kind string
-	// Location is the URL, file path or device path.
+	// Location is the URL, the file path, or the device: a device path
+	// (/dev/video0, read as V4L2) or FORMAT:INPUT, any ffmpeg input
+	// (lavfi:testsrc2=size=640x360:rate=15).
 	Location string
 }
 
 // ParseSource reads a --source value: an rtsp:// or rtsps:// URL, a file
 // ("file:PATH" or a path to a regular file), a capture device
-// ("device:/dev/video0" or a /dev/ path), or "builtin:porch", the clip
-// built into camvault.
+// ("device:/dev/video0" or a /dev/ path; "device:FORMAT:INPUT" for any
+// ffmpeg input, such as "device:lavfi:testsrc2"), or "builtin:porch", the
+// clip built into camvault.
 func ParseSource(s string) (Source, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -38,10 +40,12 @@ func ParseSource(s string) (Source, error) {
 		return Source{Kind: "rtsp", Location: s}, nil
 	case s == "builtin:porch" || s == "builtin":
 		return Source{Kind: "builtin", Location: "porch"}, nil
-	case strings.HasPrefix(s, "device:"):
-		return Source{Kind: "device", Location: strings.TrimPrefix(s, "device:")}, nil
-	case strings.HasPrefix(s, "/dev/"):
-		return Source{Kind: "device", Location: s}, nil
+	case strings.HasPrefix(s, "device:"), strings.HasPrefix(s, "/dev/"):
+		spec := strings.TrimPrefix(s, "device:")
+		if _, _, err := deviceInput(spec); err != nil {
+			return Source{}, err
+		}
+		return Source{Kind: "device", Location: spec}, nil
 	case strings.HasPrefix(s, "file:"):
 		return Source{Kind: "file", Location: strings.TrimPrefix(s, "file:")}, nil
 	case strings.Contains(s, "://"):
@@ -83,10 +87,16 @@ func (s Source) Health(ctx context.Context) string {
 		f.Close()
 		return "ok"
 	case "device":
-		if _, err := os.Stat(s.Location); err != nil {
-			return "capture device not present"
+		format, input, err := deviceInput(s.Location)
+		if err != nil {
+			return "bad device"
 		}
-		if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if format == "v4l2" {
+			if _, err := os.Stat(input); err != nil {
+				return "capture device not present"
+			}
+		}
+		if _, err := lookFFmpeg(); err != nil {
 			return "ffmpeg not installed (needed for capture devices)"
 		}
 		return "ok"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/camvault/camvault/internal/config"
 	"io"
 	"net"
 	"net/http"
@@ -172,7 +173,7 @@ func (h *lanCamera) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, e
 // log; removing it ends the stream.
 func TestPulledCamera(t *testing.T) {
 	addr := startLANCamera(t)
-	s := startServer(t, nil)
+	s := startServer(t, func(c *config.Config) { c.Live.PullNetworks = "127.0.0.0/8" }) // the simulated LAN is loopback
 	o := s.setup("ana@example.org", "Casa")
 	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/pull", map[string]any{"name": "Old IP cam", "source": "rtsp://admin:pa55word-x@" + addr + "/cam"}, 201)
 	if cam["pulled"] != true || cam["signed"] != false {

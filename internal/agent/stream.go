@@ -81,18 +81,22 @@ func hasKey(codec videosig.Codec, au [][]byte) bool {
 }
 
 // paramSets returns the clip's parameter sets for the SDP.
-func (c *clip) paramSets() (vps, sps, pps []byte) {
-	for _, n := range c.aus[0] {
+func (c *clip) paramSets() (vps, sps, pps []byte) { return paramSetsOf(c.codec, c.aus[0]) }
+
+// paramSetsOf returns the parameter sets among an access unit's NAL units.
+func paramSetsOf(codec videosig.Codec, au [][]byte) (vps, sps, pps []byte) {
+	for _, n := range au {
 		switch {
-		case c.codec == videosig.H264 && n[0]&0x1f == 7:
+		case len(n) == 0:
+		case codec == videosig.H264 && n[0]&0x1f == 7:
 			sps = n
-		case c.codec == videosig.H264 && n[0]&0x1f == 8:
+		case codec == videosig.H264 && n[0]&0x1f == 8:
 			pps = n
-		case c.codec == videosig.H265 && (n[0]>>1)&0x3f == 32:
+		case codec == videosig.H265 && (n[0]>>1)&0x3f == 32:
 			vps = n
-		case c.codec == videosig.H265 && (n[0]>>1)&0x3f == 33:
+		case codec == videosig.H265 && (n[0]>>1)&0x3f == 33:
 			sps = n
-		case c.codec == videosig.H265 && (n[0]>>1)&0x3f == 34:
+		case codec == videosig.H265 && (n[0]>>1)&0x3f == 34:
 			pps = n
 		}
 	}
@@ -111,8 +115,11 @@ type frames interface {
 
 // openFrames starts the configured source.
 func (a *Agent) openFrames(ctx context.Context) (frames, error) {
-	if a.cfg.Source.Kind == "rtsp" {
+	switch a.cfg.Source.Kind {
+	case "rtsp":
 		return openRTSP(ctx, a.cfg.Source.Location)
+	case "device":
+		return openDevice(ctx, a.cfg.Source.Location, a.log.With("source", a.cfg.Source.String()))
 	}
 	c, err := loadClip(a.cfg.Source)
 	if err != nil {
@@ -171,7 +178,7 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 	}
 	desc := &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}}}
 	tcp := gortsplib.ProtocolTCP
-	rc := &gortsplib.Client{Scheme: "rtsps", Host: u.Host, TLSConfig: conf, Protocol: &tcp}
+	rc := &gortsplib.Client{Scheme: "rtsps", Host: u.Host, TLSConfig: conf, Protocol: &tcp, DialTLSContext: dialCoalescing(conf)}
 	if err := rc.StartRecording(target, desc); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
@@ -190,7 +197,8 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 		}
 		encode = enc.Encode
 	}
-	signer := videosig.NewSigner(src.codec(), a.key, domain.ID(cert.leaf.Subject.CommonName), a.Status().Generation)
+	gen := a.Status().Generation
+	signer := videosig.NewSigner(src.codec(), a.key, domain.ID(cert.leaf.Subject.CommonName), gen)
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	base := binary.BigEndian.Uint32(rnd[:])
@@ -223,6 +231,9 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 			return fmt.Errorf("source: %w", err)
 		}
 		now := time.Now()
+		if hasKey(src.codec(), au) {
+			a.keyframe.keep(src.codec(), gen, vps, sps, pps, au, now)
+		}
 		signed, err := signer.Sign(au, now)
 		if err != nil {
 			return err
@@ -241,10 +252,13 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 	}
 }
 
-// snapshotJPEG returns a picture of the source: the built-in clip's, or a
-// JPEG shipped beside a file source (clip.h264 → clip.jpg).
+// snapshotJPEG returns a picture of the source: the built-in clip's, a
+// JPEG shipped beside a file source (clip.h264 → clip.jpg), or else a
+// keyframe decoded by ffmpeg when it is installed. Its errors are short
+// and safe to send to the server; details go to the log.
 func (a *Agent) snapshotJPEG() ([]byte, error) {
-	switch a.cfg.Source.Kind {
+	kind := a.cfg.Source.Kind
+	switch kind {
 	case "builtin":
 		return clips.PorchFirstFrame, nil
 	case "file":
@@ -254,9 +268,25 @@ func (a *Agent) snapshotJPEG() ([]byte, error) {
 				return b, nil
 			}
 		}
-		return nil, errors.New("no JPEG beside the file source (and snapshots through ffmpeg come in a later version)")
 	}
-	return nil, fmt.Errorf("%s sources cannot make snapshots yet", a.cfg.Source.Kind)
+	ffmpeg, err := lookFFmpeg()
+	if err != nil {
+		if kind == "file" {
+			return nil, errors.New("no JPEG beside the file source, and ffmpeg, which would make one, is not installed")
+		}
+		return nil, fmt.Errorf("snapshots of %s sources need ffmpeg, which is not installed", kind)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), snapshotBudget)
+	defer cancel()
+	kf, err := a.snapshotKeyframe(ctx)
+	if err == nil {
+		var jpeg []byte
+		if jpeg, err = jpegOf(ctx, ffmpeg, kf); err == nil {
+			return jpeg, nil
+		}
+	}
+	a.log.Warn("snapshot failed", "source", a.cfg.Source.String(), "err", err)
+	return nil, errors.New("the agent could not make a snapshot of its source")
 }
 
 // uploadSnapshot sends a JPEG to the device listener with the device

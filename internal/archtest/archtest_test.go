@@ -95,8 +95,13 @@ func TestLayering(t *testing.T) {
 			}
 			// The agent runs on the camera: it speaks the protocol and
 			// holds its key, and knows nothing of the server's insides.
-			if under(p.dir, "internal/agent") && isInternal && !under(internal, "internal/authn", "internal/control", "internal/videosig", "internal/clips", "internal/domain") {
-				t.Errorf("%s imports %s: the agent may use only authn, control, videosig, clips and domain", p.dir, imp)
+			if under(p.dir, "internal/agent") && isInternal && !under(internal, "internal/authn", "internal/control", "internal/videosig", "internal/clips", "internal/domain", "internal/ffmpeg") {
+				t.Errorf("%s imports %s: the agent may use only authn, control, videosig, clips, domain and ffmpeg", p.dir, imp)
+			}
+			// The ffmpeg runner is shared by the agent and the server, so it
+			// stands alone.
+			if under(p.dir, "internal/ffmpeg") && isInternal {
+				t.Errorf("%s imports %s: the ffmpeg runner depends on nothing of camvault", p.dir, imp)
 			}
 			// The control protocol is shared by both ends and stays small.
 			if under(p.dir, "internal/control") && isInternal {
