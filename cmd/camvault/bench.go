@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,11 +24,17 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, `Usage: camvault bench [flags]
 
 Measures the live video path on loopback: this binary as the server (a
-child process on a fresh store), simulated cameras playing the built-in
-clip, and real RTSPS viewers. Scenarios: 1 camera × 200 viewers, 20 cameras ×
-1 viewer, 1 camera × 50 WHEP (WebRTC) viewers, and time to first frame. Prints JSON: server CPU seconds per
-stream-second, peak memory, delivered bytes and frames, loss, time to first
-frame.
+child process on a fresh store), simulated cameras (real agents relaying a
+clip played at real time) and real viewers. Scenarios: 1 camera × 200 RTSPS
+viewers, 20 cameras × 1 viewer, 1 camera × 50 WHEP (WebRTC) viewers, and
+time to first frame. Prints JSON: server CPU seconds per stream-second,
+peak memory, delivered bytes and frames, loss, publish-to-receive delay
+p50/p99 and time to first frame.
+
+With --peer-binary, the same RTSP scenarios run against that MediaMTX
+binary in the same run (RTSPS over TCP on loopback, publishers and viewers
+in this process) and the output adds its figures and the ratios
+camvault/peer.
 
 Flags:
 `)
@@ -35,6 +43,11 @@ Flags:
 	duration := fs.Duration("duration", 10*time.Second, "how long each scenario streams")
 	quick := fs.Bool("quick", false, "small scenarios (1×20, 5×1) for a fast check")
 	source := fs.String("source", "builtin:porch", "what the simulated cameras play, e.g. file:hall-1280x720-15fps-h264.h264 (15 fps)")
+	peerBinary := fs.String("peer-binary", "", "a peer media server's binary to run the RTSP scenarios against")
+	peerPlain := fs.Bool("peer-plain", false, "run the peer with plain RTSP instead of RTSPS (camvault always encrypts)")
+	peerName := fs.String("peer", "mediamtx", "which peer --peer-binary is (only mediamtx)")
+	profileDir := fs.String("cpu-profile-dir", "", "write CPU and allocation profiles of the server per scenario into `DIR`")
+	only := fs.String("scenarios", "", "comma-separated scenario names to run (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,13 +58,25 @@ Flags:
 	scenarios := []bench.Scenario{
 		{Name: "rtsp-fanout-1x200", Cameras: 1, Viewers: 200, Duration: *duration},
 		{Name: "rtsp-cameras-20x1", Cameras: 20, Viewers: 1, Duration: *duration},
+		{Name: "rtsp-mixed-50x2", Cameras: 50, Viewers: 2, Duration: *duration},
 		{Name: "whep-fanout-1x50", Cameras: 1, Viewers: 50, Duration: *duration, Protocol: "webrtc"},
 		{Name: "first-frame-1x10", Cameras: 1, Viewers: 10, Duration: 2 * time.Second},
+		{Name: "first-frame-whep-1x10", Cameras: 1, Viewers: 10, Duration: 2 * time.Second, Protocol: "webrtc"},
 	}
 	if *quick {
 		scenarios = []bench.Scenario{
 			{Name: "rtsp-fanout-1x20", Cameras: 1, Viewers: 20, Duration: *duration},
 			{Name: "rtsp-cameras-5x1", Cameras: 5, Viewers: 1, Duration: *duration},
+		}
+	}
+	if *peerName != "mediamtx" {
+		return fmt.Errorf("--peer %q: only mediamtx is known", *peerName)
+	}
+	if *only != "" {
+		want := strings.Split(*only, ",")
+		scenarios = slices.DeleteFunc(scenarios, func(s bench.Scenario) bool { return !slices.Contains(want, s.Name) })
+		if len(scenarios) == 0 {
+			return fmt.Errorf("--scenarios %q names none of the scenarios", *only)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -60,11 +85,11 @@ Flags:
 	if err != nil {
 		return err
 	}
-	results, err := bench.Run(ctx, bench.Config{Binary: self, Source: src}, scenarios)
+	rep, err := bench.Run(ctx, bench.Config{Binary: self, Source: src, PeerBinary: *peerBinary, PeerPlain: *peerPlain, ProfileDir: *profileDir}, scenarios)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	if len(results) > 0 {
-		enc.Encode(map[string]any{"camvault": results})
+	if len(rep.Camvault) > 0 {
+		enc.Encode(rep)
 	}
 	return err
 }
