@@ -179,10 +179,37 @@ func TestBrowserPasskey(t *testing.T) {
 }
 
 // TestBrowserLiveVideo: a real agent streams the built-in clip; the owner
-// opens the camera page in Chromium and the live <video> plays (its time
-// advances and its frames are not blank).
+// opens the camera page in Chromium and the live <video> plays over WebRTC
+// (its time advances and its frames are not blank).
 func TestBrowserLiveVideo(t *testing.T) {
 	ctx := browser(t)
+	s := openCameraPage(t, ctx, "")
+	played, spread := livePlays(t, ctx, s.stderr.String)
+	t.Logf("live video played %.1f s in Chromium; luma spread %.0f", played, spread)
+	if via, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#live-transport"))); via != "WebRTC" {
+		t.Fatalf("played over %q, want WebRTC", via)
+	}
+}
+
+// TestBrowserLiveHLS: the camera page falls back to LL-HLS (forced here
+// with ?transport=hls) and the video plays through hls.js under the
+// page's Content-Security-Policy.
+func TestBrowserLiveHLS(t *testing.T) {
+	ctx := browser(t)
+	s := openCameraPage(t, ctx, "?transport=hls")
+	played, spread := livePlays(t, ctx, s.stderr.String)
+	via, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#live-transport")))
+	if via != "LL-HLS" {
+		t.Fatalf("played over %q, want LL-HLS", via)
+	}
+	t.Logf("LL-HLS video played %.1f s in Chromium; luma spread %.0f", played, spread)
+}
+
+// openCameraPage starts a server and an agent streaming the built-in
+// clip, claims it, signs in in Chromium and opens the camera page with
+// query.
+func openCameraPage(t *testing.T, ctx context.Context, query string) *server {
+	t.Helper()
 	s := startServer(t, t.TempDir())
 	_, token, _ := strings.Cut(s.setup, "#")
 	code, body := post(t, s.url+"/api/v1/setup", map[string]any{"setup_token": token, "email": "ana@example.org", "password": e2ePassword, "home_name": "Casa"}, "")
@@ -197,8 +224,6 @@ func TestBrowserLiveVideo(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("claim: %d %v", code, cam)
 	}
-	camID := cam["id"].(string)
-
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/login"),
 		chromedp.WaitVisible(chromedp.CSS("#login-submit")),
@@ -206,14 +231,13 @@ func TestBrowserLiveVideo(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#password"), e2ePassword),
 		chromedp.Click(chromedp.CSS("#login-submit")),
 		chromedp.WaitVisible(chromedp.CSS(".home-link")),
-		chromedp.Navigate(s.url+"/cameras/"+camID),
+		chromedp.Navigate(s.url+"/cameras/"+cam["id"].(string)+query),
 		chromedp.WaitVisible(chromedp.CSS("#live")),
 	)
 	if err != nil {
 		t.Fatalf("camera page: %v\nserver:\n%s", err, s.stderr.String())
 	}
-	played, spread := livePlays(t, ctx, s.stderr.String)
-	t.Logf("live video played %.1f s in Chromium; luma spread %.0f", played, spread)
+	return s
 }
 
 // livePlays waits until the page's #live video has played 2 s and checks

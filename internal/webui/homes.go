@@ -357,7 +357,8 @@ func (u *UI) pullCamera(w http.ResponseWriter, r *http.Request, c service.Caller
 		u.fail(w, r, c, err, "notfound", page{})
 		return
 	}
-	cam, err := u.svc.AddPulledCamera(r.Context(), c, home, r.PostFormValue("name"), r.PostFormValue("source"))
+	cam, err := u.svc.AddPulledCamera(r.Context(), c, home, service.PulledCamera{
+		Name: r.PostFormValue("name"), Source: r.PostFormValue("source"), SnapshotURL: r.PostFormValue("snapshot_url")})
 	if err != nil {
 		v, lerr := u.loadHome(r, c, home)
 		if lerr != nil {

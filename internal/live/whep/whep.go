@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
@@ -40,6 +43,7 @@ type Server struct {
 	log *slog.Logger
 	api *webrtc.API
 
+	annexB   *annexBCache
 	mu       sync.Mutex // guards sessions and closed
 	sessions map[string]*peer
 	closed   bool
@@ -55,7 +59,21 @@ func New(cfg Config) (*Server, error) {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(LoopbackOK())), sessions: map[string]*peer{}}, nil
+	// Only what a sender of live video needs: retransmission on NACK
+	// from a buffer of 256 packets (about a second of 720p) per viewer,
+	// and RTCP reports. No statistics or bandwidth-estimation
+	// interceptors: pictures are sent as the camera made them.
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureNackWithOptions(m, ir, nil, nack.ResponderSize(256)); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	se := LoopbackOK()
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return &Server{cfg: cfg, log: cfg.Logger, api: api, sessions: map[string]*peer{}, annexB: newAnnexBCache()}, nil
 }
 
 // Routes returns the WHEP routes.
@@ -242,9 +260,39 @@ func (s *Server) pump(ctx context.Context, p *peer, r *media.Reader, connected <
 			d = time.Second / 15
 		}
 		last = au.PTS
-		return p.track.WriteSample(pmedia.Sample{Data: annexB(au.NALUs), Duration: d})
+		return p.track.WriteSample(pmedia.Sample{Data: s.annexB.of(au), Duration: d})
 	})
 	s.log.Info("WHEP viewer's stream ended", "camera", p.origin.Camera, "account", p.caller.Account.ID)
+}
+
+// annexBCache makes each access unit's Annex-B form once for all the
+// viewers it goes to; units are immutable, so their address names them.
+type annexBCache struct {
+	mu   sync.Mutex // guards the fields below
+	m    map[*media.AccessUnit][]byte
+	keys [64]*media.AccessUnit // the newest units, oldest evicted
+	next int
+}
+
+func newAnnexBCache() *annexBCache {
+	return &annexBCache{m: map[*media.AccessUnit][]byte{}}
+}
+
+// of returns au as Annex-B. The result is shared: callers must not
+// modify it.
+func (c *annexBCache) of(au *media.AccessUnit) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.m[au]; ok {
+		return b
+	}
+	b := annexB(au.NALUs)
+	if old := c.keys[c.next]; old != nil {
+		delete(c.m, old)
+	}
+	c.keys[c.next], c.next = au, (c.next+1)%len(c.keys)
+	c.m[au] = b
+	return b
 }
 
 func annexB(nalus [][]byte) []byte {

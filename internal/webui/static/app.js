@@ -124,43 +124,126 @@
     return true;
   }
 
-  // Live views over WHEP (WebRTC): for each video with a camera, ask the
-  // API for a single-use stream URL, offer, and show what arrives.
+  // Live views: WebRTC (WHEP) first; when the browser has no WebRTC, the
+  // exchange fails or no picture comes within a few seconds, LL-HLS
+  // (natively, or through hls.js, loaded only then). "?transport=hls"
+  // on the page forces LL-HLS. Each try asks the API for its own
+  // single-use stream URL.
+  const forced = new URLSearchParams(location.search).get("transport");
+  function ticket(video, protocol) {
+    return post("/api/v1/cameras/" + encodeURIComponent(video.dataset.camera) + "/streams", { protocol: protocol });
+  }
+  function playing(video, ms) {
+    return new Promise(function (resolve) {
+      const t0 = video.currentTime;
+      const done = setTimeout(function () { resolve(video.currentTime > t0); }, ms);
+      video.addEventListener("timeupdate", function check() {
+        if (video.currentTime > t0) {
+          clearTimeout(done);
+          video.removeEventListener("timeupdate", check);
+          resolve(true);
+        }
+      });
+    });
+  }
+  async function startWebRTC(video, say) {
+    if (!window.RTCPeerConnection) throw new Error("this browser has no WebRTC");
+    const t = await ticket(video, "webrtc");
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.ontrack = function (ev) {
+      video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+    };
+    pc.onconnectionstatechange = function () {
+      if (pc.connectionState === "failed" || pc.connectionState === "closed") {
+        say("The stream ended. Reload to watch again.");
+      }
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise(function (resolve) {
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.addEventListener("icegatheringstatechange", function () {
+        if (pc.iceGatheringState === "complete") resolve();
+      });
+      setTimeout(resolve, 3000);
+    });
+    const res = await fetch(t.url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/sdp" },
+      body: pc.localDescription.sdp,
+    });
+    if (res.status !== 201) {
+      pc.close();
+      const err = await res.json().catch(function () { return {}; });
+      throw new Error((err.error && err.error.message) || "the server refused the stream");
+    }
+    await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+    say("Waiting for video…");
+    if (!(await playing(video, 8000))) {
+      pc.close();
+      video.srcObject = null;
+      throw new Error("no picture over WebRTC");
+    }
+  }
+  let hlsLoaded = null;
+  function loadHls() {
+    if (window.Hls) return Promise.resolve();
+    if (!hlsLoaded) {
+      hlsLoaded = new Promise(function (resolve, reject) {
+        const meta = document.querySelector('meta[name="camvault-hls"]');
+        const s = document.createElement("script");
+        s.src = meta ? meta.content : "/static/hls.light.min.js";
+        s.onload = resolve;
+        s.onerror = function () { reject(new Error("could not load the HLS player")); };
+        document.head.appendChild(s);
+      });
+    }
+    return hlsLoaded;
+  }
+  async function startHLS(video, say) {
+    // hls.js wherever Media Source Extensions exist (some browsers claim
+    // native HLS but cannot play LL-HLS); native HLS otherwise (iOS).
+    const mse = window.MediaSource || window.ManagedMediaSource;
+    if (mse) await loadHls();
+    const t = await ticket(video, "hls");
+    if (!window.Hls || !window.Hls.isSupported()) {
+      if (!video.canPlayType("application/vnd.apple.mpegurl")) throw new Error("this browser can play neither WebRTC nor HLS");
+      video.src = t.url;
+    } else {
+      // No worker: the CSP allows no blob: scripts.
+      const hls = new window.Hls({ enableWorker: false, lowLatencyMode: true });
+      hls.on(window.Hls.Events.ERROR, function (_, data) {
+        video.dataset.hlsError = data.details || "error";
+        if (data.fatal) say("The stream ended (" + (data.details || "error") + "). Reload to watch again.");
+      });
+      hls.loadSource(t.url);
+      hls.attachMedia(video);
+    }
+    video.play().catch(function () {});
+    say("Waiting for video…");
+    if (!(await playing(video, 15000))) throw new Error("no picture over LL-HLS");
+  }
   async function startLive(video, status) {
     const say = function (msg) { if (status) status.textContent = msg; };
-    try {
-      const ticket = await post("/api/v1/cameras/" + encodeURIComponent(video.dataset.camera) + "/streams", { protocol: "webrtc" });
-      const pc = new RTCPeerConnection();
-      pc.addTransceiver("video", { direction: "recvonly" });
-      pc.ontrack = function (ev) {
-        video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
-        say("Live");
-      };
-      pc.onconnectionstatechange = function () {
-        if (pc.connectionState === "failed" || pc.connectionState === "disconnected" || pc.connectionState === "closed") {
-          say("The stream ended. Reload to watch again.");
-        }
-      };
-      await pc.setLocalDescription(await pc.createOffer());
-      await new Promise(function (resolve) {
-        if (pc.iceGatheringState === "complete") return resolve();
-        pc.addEventListener("icegatheringstatechange", function () {
-          if (pc.iceGatheringState === "complete") resolve();
-        });
-        setTimeout(resolve, 3000);
-      });
-      const res = await fetch(ticket.url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/sdp" },
-        body: pc.localDescription.sdp,
-      });
-      if (res.status !== 201) {
-        const err = await res.json().catch(function () { return {}; });
-        throw new Error((err.error && err.error.message) || "the server refused the stream");
+    const transport = document.getElementById(video.dataset.transport || "");
+    const via = function (name) {
+      if (transport) transport.textContent = name;
+      video.dataset.playing = name;
+      say("Live");
+    };
+    if (forced !== "hls") {
+      try {
+        await startWebRTC(video, say);
+        via("WebRTC");
+        return;
+      } catch (e) {
+        say("WebRTC did not work (" + e.message + "); trying LL-HLS…");
       }
-      await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-      say("Waiting for video…");
+    }
+    try {
+      await startHLS(video, say);
+      via("LL-HLS");
     } catch (e) {
       say("No live video: " + e.message);
     }
