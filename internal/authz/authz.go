@@ -54,6 +54,17 @@ type Facts struct {
 	// Membership is the principal's membership in Resource.Home, or nil if
 	// it has none.
 	Membership *domain.Membership
+	// Via, when the principal acts through an integration, is the link
+	// it acts under and the integration as it is now. The decision is
+	// then the intersection of the link and the account's own rights:
+	// the link alone never allows anything.
+	Via *Via
+}
+
+// Via is an integration acting for an account under a link.
+type Via struct {
+	Link        domain.Link
+	Integration domain.Integration
 }
 
 // Reason says why a decision went the way it did. It is recorded in audit
@@ -74,6 +85,10 @@ const (
 	ReasonBadRequest    Reason = "incomplete_request"
 	ReasonTargetRole    Reason = "target_role_not_allowed"
 	ReasonNotInstanceOp Reason = "not_instance_admin"
+	// Through an integration:
+	ReasonLinkRevoked         Reason = "link_revoked"
+	ReasonIntegrationDisabled Reason = "integration_disabled"
+	ReasonLinkScope           Reason = "not_in_link"
 )
 
 // Decision is the policy's answer.
@@ -144,6 +159,12 @@ func Decide(p Principal, a domain.Action, r Resource, f Facts) Decision {
 	if m.Expired(f.Now) {
 		return deny(ReasonExpired)
 	}
+	if f.Via != nil {
+		// An integration acts on linked cameras only, never on the home.
+		if d := decideVia(p, a, r, f.Via); !d.Allowed {
+			return d
+		}
+	}
 	if a.IsCameraAction() {
 		return decideCamera(m, a, r)
 	}
@@ -159,6 +180,26 @@ func Decide(p Principal, a domain.Action, r Resource, f Facts) Decision {
 		if r.TargetRole == domain.RoleOwner && m.Role != domain.RoleOwner {
 			return deny(ReasonTargetRole)
 		}
+	}
+	return allow()
+}
+
+// decideVia checks the link an integration acts under: live, the
+// principal's, in this home, of an enabled integration, and naming this
+// camera at its current generation and the action.
+func decideVia(p Principal, a domain.Action, r Resource, v *Via) Decision {
+	l, in := v.Link, v.Integration
+	switch {
+	case l.AccountID != p.Account || l.HomeID != r.Home || l.IntegrationID != in.ID || l.ID == "":
+		return deny(ReasonLinkScope)
+	case !l.Live():
+		return deny(ReasonLinkRevoked)
+	case !in.Enabled:
+		return deny(ReasonIntegrationDisabled)
+	case !a.IsCameraAction() || r.Camera == nil:
+		return deny(ReasonLinkScope)
+	case !l.Covers(r.Camera.Ref(), a):
+		return deny(ReasonLinkScope)
 	}
 	return allow()
 }

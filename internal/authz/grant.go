@@ -17,6 +17,7 @@ const GrantTTL = 10 * time.Minute
 // Grant allows nothing.
 type Grant struct {
 	principal   domain.ID
+	link        domain.ID // the link an integration acts under, if any
 	camera      domain.CameraRef
 	actions     []domain.Action
 	expires     time.Time
@@ -37,8 +38,13 @@ func Authorize(p Principal, a domain.Action, r Resource, f Facts) (Grant, Decisi
 	if m := f.Membership; !m.Until.IsZero() && m.Until.Before(exp) {
 		exp = m.Until
 	}
+	var link domain.ID
+	if f.Via != nil {
+		link = f.Via.Link.ID
+	}
 	return Grant{
 		principal:   p.Account,
+		link:        link,
 		camera:      r.Camera.Ref(),
 		actions:     CameraActionsFor(p, r, f),
 		expires:     exp,
@@ -48,6 +54,10 @@ func Authorize(p Principal, a domain.Action, r Resource, f Facts) (Grant, Decisi
 
 // Principal is the account the grant was made for.
 func (g Grant) Principal() domain.ID { return g.principal }
+
+// Link is the link an integration acts under; empty for the account
+// acting itself.
+func (g Grant) Link() domain.ID { return g.link }
 
 // Camera is the camera and generation the grant is bound to.
 func (g Grant) Camera() domain.CameraRef { return g.camera }

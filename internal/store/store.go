@@ -156,5 +156,40 @@ type Store interface {
 	// MaxAuditLimit.
 	Audit(ctx context.Context, f domain.AuditFilter) ([]domain.AuditEvent, error)
 
+	// CreateIntegration registers an integration; ErrConflict if its
+	// name or client ID is taken.
+	CreateIntegration(ctx context.Context, in domain.Integration) error
+	Integration(ctx context.Context, id domain.ID) (domain.Integration, error)
+	IntegrationByClientID(ctx context.Context, clientID string) (domain.Integration, error)
+	IntegrationByName(ctx context.Context, name string) (domain.Integration, error)
+	// Integrations lists every integration by name.
+	Integrations(ctx context.Context) ([]domain.Integration, error)
+	// SetIntegrationEnabled turns an integration on or off. Turning it
+	// off atomically revokes every live link of it (at), and returns
+	// them; turning it on revives none.
+	SetIntegrationEnabled(ctx context.Context, id domain.ID, enabled bool, at time.Time) ([]domain.Link, error)
+
+	CreateLink(ctx context.Context, l domain.Link) error
+	Link(ctx context.Context, id domain.ID) (domain.Link, error)
+	// Links lists the links f matches, newest first.
+	Links(ctx context.Context, f LinkFilter) ([]domain.Link, error)
+	// RevokeLinks atomically revokes the live links f matches (at least
+	// one of its IDs must be set) and returns them.
+	RevokeLinks(ctx context.Context, f LinkFilter, at time.Time) ([]domain.Link, error)
+	// TouchLink records a use of a link.
+	TouchLink(ctx context.Context, id domain.ID, at time.Time) error
+
 	Close() error
+}
+
+// LinkFilter selects links by every field set; Revoked includes revoked
+// links.
+type LinkFilter struct {
+	ID, IntegrationID, HomeID, AccountID domain.ID
+	Revoked                              bool
+}
+
+// Empty reports whether f names nothing to select by.
+func (f LinkFilter) Empty() bool {
+	return f.ID == "" && f.IntegrationID == "" && f.HomeID == "" && f.AccountID == ""
 }

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -27,6 +28,9 @@ var migrations embed.FS
 
 // Store is the SQLite store.
 type Store = sqlstore.Store
+
+// maxConns bounds the connections to the database file.
+const maxConns = 16
 
 // Open opens (creating it with mode 0600 if needed) and migrates the
 // database at path.
@@ -46,6 +50,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	// SQLite writes one transaction at a time and each connection keeps
+	// its own page cache outside Go's heap: a burst of requests opening
+	// a connection each would only queue inside SQLite and cost memory.
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(time.Minute)
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, err

@@ -73,6 +73,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimRace", testClaimRace},
 		{"Release", testRelease},
 		{"PulledCamera", testPulledCamera},
+		{"Integrations", testIntegrations},
+		{"Links", testLinks},
+		{"LinkRevokeRace", testLinkRevokeRace},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

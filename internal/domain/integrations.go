@@ -1,0 +1,56 @@
+package domain
+
+import (
+	"slices"
+	"time"
+)
+
+// Integration is a registered third-party client — a smart-display or
+// assistant platform — that accounts may link to their homes through
+// OAuth 2.0.
+type Integration struct {
+	ID ID
+	// Name is unique and shown on the consent page and in the audit log.
+	Name string
+	// ClientID is the OAuth client_id.
+	ClientID string
+	// SecretHash is the argon2id PHC string of the client secret, which
+	// is shown once when the integration is registered.
+	SecretHash string
+	// RedirectURIs are matched exactly.
+	RedirectURIs []string
+	// Enabled is false once an instance administrator disabled it: it
+	// then gets no tokens, and disabling revoked every link.
+	Enabled   bool
+	CreatedAt time.Time
+	ChangedAt time.Time
+}
+
+// LinkActions are the camera actions a link may carry.
+var LinkActions = []Action{ActionLive, ActionSnapshot}
+
+// Link is one account's consent for an integration in one home: which
+// cameras, each at the generation it had when consent was given, and
+// which actions. The policy grants through a link only what the link
+// names and the account itself may still do.
+type Link struct {
+	ID            ID
+	IntegrationID ID
+	HomeID        ID
+	AccountID     ID
+	Cameras       []CameraRef
+	Actions       []Action
+	CreatedAt     time.Time
+	// RevokedAt is zero while the link is live.
+	RevokedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// Live reports whether the link has not been revoked.
+func (l Link) Live() bool { return l.RevokedAt.IsZero() }
+
+// Covers reports whether the live link names the camera at that
+// generation and the action.
+func (l Link) Covers(ref CameraRef, a Action) bool {
+	return l.Live() && slices.Contains(l.Cameras, ref) && slices.Contains(l.Actions, a)
+}

@@ -1,0 +1,128 @@
+package service
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Redirect URI limits.
+const (
+	maxRedirectURIs   = 10
+	maxRedirectURILen = 512
+)
+
+// RegisterIntegration registers a third-party client (a smart-display
+// platform) under name with its exact redirect URIs, and returns it with
+// its client secret, which is shown this once and stored only as its
+// SHA-256 (it carries 256 random bits, like every camvault token). It
+// is an instance administrator's action, run on the server's machine.
+func (s *Service) RegisterIntegration(ctx context.Context, name string, redirectURIs []string) (domain.Integration, string, error) {
+	name, err := cleanName(name, "integration name")
+	if err != nil {
+		return domain.Integration{}, "", err
+	}
+	if len(redirectURIs) == 0 || len(redirectURIs) > maxRedirectURIs {
+		return domain.Integration{}, "", invalid("give 1 to 10 redirect URIs")
+	}
+	seen := map[string]bool{}
+	for _, u := range redirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			return domain.Integration{}, "", err
+		}
+		if seen[u] {
+			return domain.Integration{}, "", invalid("redirect URI listed twice: " + u)
+		}
+		seen[u] = true
+	}
+	secret, hash := authn.NewToken(authn.KindClientSecret)
+	now := s.now()
+	in := domain.Integration{ID: domain.NewID(), Name: name, ClientID: "cvc_" + string(domain.NewID()), SecretHash: hex.EncodeToString(hash),
+		RedirectURIs: redirectURIs, Enabled: true, CreatedAt: now, ChangedAt: now}
+	if err := s.st.CreateIntegration(ctx, in); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return domain.Integration{}, "", conflict("an integration named " + name + " exists")
+		}
+		return domain.Integration{}, "", internal("create integration", err)
+	}
+	s.audit(ctx, Caller{}, domain.AuditEvent{Action: "integration.register", Result: domain.ResultOK, Detail: name})
+	return in, secret, nil
+}
+
+// checkRedirectURI accepts absolute https URIs without fragments, and http
+// only to the local machine (for development); they are matched exactly.
+func checkRedirectURI(raw string) error {
+	bad := func(why string) error { return invalid("redirect URI " + raw + ": " + why) }
+	if len(raw) > maxRedirectURILen {
+		return invalid("a redirect URI is at most 512 characters")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return bad("not an absolute URL")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return bad("must not have a fragment")
+	case u.User != nil:
+		return bad("must not carry credentials")
+	case strings.ContainsAny(raw, "*\\ "):
+		return bad("no wildcards or spaces")
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && loopbackHost(u.Hostname()):
+		return nil
+	}
+	return bad("must be https (http only to localhost)")
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// SetIntegrationEnabled turns the named integration on or off. Turning it
+// off revokes every link of it at once — their tokens stop working and
+// their streams end — and turning it back on revives none: people link
+// again. It returns how many links it revoked.
+func (s *Service) SetIntegrationEnabled(ctx context.Context, name string, enabled bool) (int, error) {
+	in, err := s.st.IntegrationByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, &Error{Kind: KindNotFound, Code: "not_found", Message: "no integration named " + name}
+	}
+	if err != nil {
+		return 0, internal("integration", err)
+	}
+	revoked, err := s.st.SetIntegrationEnabled(ctx, in.ID, enabled, s.now())
+	if err != nil {
+		return 0, internal("set integration", err)
+	}
+	action := "integration.enable"
+	if !enabled {
+		action = "integration.disable"
+	}
+	s.audit(ctx, Caller{}, domain.AuditEvent{Action: action, Result: domain.ResultOK, Detail: name})
+	s.revokeLinks(revoked)
+	for _, l := range revoked {
+		s.audit(ctx, Caller{}, domain.AuditEvent{HomeID: l.HomeID, Principal: l.AccountID, Action: "link.revoke", Result: domain.ResultOK,
+			Detail: "integration " + name + " disabled"})
+	}
+	return len(revoked), nil
+}
+
+// Integrations lists the registered integrations.
+func (s *Service) Integrations(ctx context.Context) ([]domain.Integration, error) {
+	all, err := s.st.Integrations(ctx)
+	if err != nil {
+		return nil, internal("integrations", err)
+	}
+	return all, nil
+}

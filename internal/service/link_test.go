@@ -1,0 +1,158 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/service"
+	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/store/sqlite"
+)
+
+// liveEnv is a service with a hub and its store, one owner and one
+// camera.
+func liveEnv(t *testing.T) (*service.Service, store.Store, *media.Hub, domain.Account, domain.Camera) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	hub := media.New(media.Config{})
+	svc, err := service.New(service.Config{Store: st, SecretKey: bytes.Repeat([]byte{7}, 32), Media: hub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	acct := domain.Account{ID: domain.NewID(), Email: "ana@example.org", CreatedAt: now}
+	home := domain.Home{ID: domain.NewID(), Name: "Casa", CreatedAt: now}
+	if err := st.CreateFirstAccount(ctx, acct, home); err != nil {
+		t.Fatal(err)
+	}
+	cam := domain.Camera{ID: domain.NewID(), HomeID: home.ID, Name: "Porch", Generation: 1, State: domain.CameraStatePulled, CreatedAt: now, PullSource: "x"}
+	if err := st.CreateCamera(ctx, cam); err != nil {
+		t.Fatal(err)
+	}
+	return svc, st, hub, acct, cam
+}
+
+// TestLinkRevocationEndsStreams: a stream an integration opened under a
+// link ends within a second of the integration being disabled, and does
+// not come back under the account's own rights, which still stand.
+func TestLinkRevocationEndsStreams(t *testing.T) {
+	ctx := context.Background()
+	svc, st, hub, acct, cam := liveEnv(t)
+	home := domain.Home{ID: cam.HomeID}
+	now := time.Now().UTC()
+	in, _, err := svc.RegisterIntegration(ctx, "Kitchen display", []string{"https://display.example.com/cb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := domain.Link{ID: domain.NewID(), IntegrationID: in.ID, HomeID: home.ID, AccountID: acct.ID, Cameras: []domain.CameraRef{cam.Ref()},
+		Actions: []domain.Action{domain.ActionLive}, CreatedAt: now}
+	if err := st.CreateLink(ctx, link); err != nil {
+		t.Fatal(err)
+	}
+	pub := hub.Publish(cam.Ref(), media.Track{Codec: media.H264})
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			pub.Write(&media.AccessUnit{Origin: cam.Ref(), Key: i%10 == 0, NALUs: [][]byte{{0x65, 1}}})
+		}
+	}()
+
+	display := service.Caller{Account: acct, Link: link.ID}
+	r, err := svc.OpenLive(ctx, display, cam.ID)
+	if err != nil {
+		t.Fatalf("open through the link: %v", err)
+	}
+	if got := r.Grant().Link(); got != link.ID {
+		t.Fatalf("the stream's grant names link %q", got)
+	}
+	frames := make(chan struct{}, 100)
+	ended := make(chan error, 1)
+	go func() {
+		ended <- svc.Watch(ctx, r, display, func(*media.AccessUnit) error {
+			select {
+			case frames <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-frames:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no frames through the link")
+	}
+	// A link that does not exist opens nothing.
+	if _, err := svc.OpenLive(ctx, service.Caller{Account: acct, Link: domain.NewID()}, cam.ID); err == nil {
+		t.Fatal("an unknown link opened a stream")
+	}
+
+	at := time.Now()
+	n, err := svc.SetIntegrationEnabled(ctx, "Kitchen display", false)
+	if err != nil || n != 1 {
+		t.Fatalf("disable: %d, %v", n, err)
+	}
+	select {
+	case err := <-ended:
+		var se *service.Error
+		if !errors.As(err, &se) {
+			t.Fatalf("the stream ended with %v, want a denial", err)
+		}
+		t.Logf("stream through the link ended %v after the integration was disabled", time.Since(at).Round(time.Millisecond))
+	case <-time.After(time.Second):
+		t.Fatal("the stream through a disabled integration still runs after 1 s")
+	}
+	if _, err := svc.OpenLive(ctx, display, cam.ID); err == nil {
+		t.Fatal("a revoked link opened a stream")
+	}
+	// The account itself still may watch.
+	own, err := svc.OpenLive(ctx, service.Caller{Account: acct}, cam.ID)
+	if err != nil {
+		t.Fatalf("the owner lost her own access: %v", err)
+	}
+	own.Close()
+}
+
+// TestLiveStreamCap: an account holds at most MaxLiveStreams live streams
+// at once; the next is refused until one closes.
+func TestLiveStreamCap(t *testing.T) {
+	ctx := context.Background()
+	svc, _, _, acct, cam := liveEnv(t)
+	owner := service.Caller{Account: acct}
+	var open []*media.Reader
+	for i := range service.MaxLiveStreams {
+		r, err := svc.OpenLive(ctx, owner, cam.ID)
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		open = append(open, r)
+	}
+	if _, err := svc.OpenLive(ctx, owner, cam.ID); service.KindOf(err) != service.KindThrottled {
+		t.Fatalf("stream over the cap: %v", err)
+	}
+	open[0].Close()
+	r, err := svc.OpenLive(ctx, owner, cam.ID)
+	if err != nil {
+		t.Fatalf("after one closed: %v", err)
+	}
+	r.Close()
+	for _, r := range open[1:] {
+		r.Close()
+	}
+}
