@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -132,6 +134,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
+	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile to `FILE` until the server stops (diagnostics)")
+	memProfile := fs.String("mem-profile", "", "write a heap profile to `FILE` when the server is told to stop (diagnostics)")
 	cfg, printCfg, err := loadConfig(fs, args, env)
 	if err != nil {
 		return err
@@ -139,34 +143,101 @@ Flags:
 	if *printCfg {
 		return cfg.Print(stdout)
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *memProfile != "" {
+		// The heap as the last collection before the stop signal saw it,
+		// with every allocation made until then.
+		written := make(chan struct{})
+		go func() {
+			defer close(written)
+			<-ctx.Done()
+			if f, err := os.Create(*memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+		defer func() { <-written }()
+	}
 	return app.Run(ctx, app.Options{Config: cfg, Logger: newLogger(cfg, stderr), Stderr: stderr})
 }
 
 func admin(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) error {
 	const adminUsage = `Usage: camvault admin user add --email EMAIL [--instance-admin] [config flags]
+       camvault admin integration add --name NAME --redirect-uri URI [--redirect-uri URI...] [config flags]
+       camvault admin integration disable|enable NAME [config flags]
+       camvault admin integration list [config flags]
 
 Instance administration, run on the server's machine against its data dir.
 
-  user add   create an account. The password is read from standard input
-             (one line), never from the command line. The account joins no
-             home; invite it to one, or it creates its own.
+  user add             create an account. The password is read from standard
+                       input (one line), never from the command line. The
+                       account joins no home; invite it to one, or it creates
+                       its own.
+  integration add      register a smart-display or assistant platform as an
+                       OAuth 2.0 client. Prints its client ID and its secret,
+                       which is shown this once. Redirect URIs are matched
+                       exactly and must be https (http only to localhost).
+  integration disable  cut the integration off everywhere at once: every link
+                       to it is revoked, its tokens stop working and its
+                       streams end. Enabling it again revives no link.
+  integration list     the registered integrations.
 `
-	if len(args) < 2 || args[0] != "user" || args[1] != "add" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, adminUsage)
-			return nil
-		}
-		fmt.Fprint(stderr, adminUsage)
+	usage := func(w io.Writer) { fmt.Fprint(w, adminUsage) }
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		usage(stdout)
+		return nil
+	}
+	if len(args) < 2 {
+		usage(stderr)
 		return errUsage
 	}
+	switch args[0] + " " + args[1] {
+	case "user add":
+		return adminUserAdd(args[2:], stdin, stdout, stderr, env, usage)
+	case "integration add", "integration disable", "integration enable", "integration list":
+		return adminIntegration(args[1], args[2:], stdout, stderr, env, usage)
+	}
+	usage(stderr)
+	return errUsage
+}
+
+// adminService opens the store and service of the configured data dir.
+func adminService(ctx context.Context, cfg config.Config, stderr io.Writer) (*service.Service, func(), error) {
+	svc, st, err := app.NewService(ctx, cfg, newLogger(cfg, stderr), nil, service.DeviceConfig{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, func() { st.Close() }, nil
+}
+
+// userMessage is what a command prints for a service error.
+func userMessage(err error) error {
+	var se *service.Error
+	if errors.As(err, &se) && se.Kind != service.KindInternal {
+		return errors.New(se.Message)
+	}
+	return err
+}
+
+func adminUserAdd(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
 	fs := flag.NewFlagSet("admin user add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	email := fs.String("email", "", "the new account's email")
 	instanceAdmin := fs.Bool("instance-admin", false, "make the account an instance administrator")
-	fs.Usage = func() { fmt.Fprint(stderr, adminUsage+"\nFlags:\n"); fs.PrintDefaults() }
-	cfg, _, err := loadConfig(fs, args[2:], env)
+	fs.Usage = func() { usage(stderr); fmt.Fprint(stderr, "\nFlags:\n"); fs.PrintDefaults() }
+	cfg, _, err := loadConfig(fs, args, env)
 	if err != nil {
 		return err
 	}
@@ -180,19 +251,78 @@ Instance administration, run on the server's machine against its data dir.
 	}
 	password := strings.TrimRight(line, "\r\n")
 	ctx := context.Background()
-	svc, st, err := app.NewService(ctx, cfg, newLogger(cfg, stderr), nil, service.DeviceConfig{})
+	svc, done, err := adminService(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer done()
 	a, err := svc.CreateAccount(ctx, *email, password, *instanceAdmin)
 	if err != nil {
-		var se *service.Error
-		if errors.As(err, &se) && se.Kind != service.KindInternal {
-			return errors.New(se.Message)
-		}
-		return err
+		return userMessage(err)
 	}
 	fmt.Fprintf(stdout, "created account %s (%s)\n", a.ID, a.Email)
+	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func adminIntegration(verb string, args []string, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
+	fs := flag.NewFlagSet("admin integration "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr); fmt.Fprint(stderr, "\nFlags:\n"); fs.PrintDefaults() }
+	name := fs.String("name", "", "the integration's name, shown to people on the consent page")
+	var uris stringList
+	fs.Var(&uris, "redirect-uri", "an exact redirect URI (repeat for several)")
+	// The integration's name may come first, as in "disable NAME".
+	positional := ""
+	if (verb == "disable" || verb == "enable") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		positional, args = args[0], args[1:]
+	}
+	cfg, _, err := loadConfig(fs, args, env)
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		*name = positional
+	}
+	if verb != "list" && *name == "" {
+		return fmt.Errorf("the integration's name is required")
+	}
+	ctx := context.Background()
+	svc, done, err := adminService(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	switch verb {
+	case "add":
+		in, secret, err := svc.RegisterIntegration(ctx, *name, uris)
+		if err != nil {
+			return userMessage(err)
+		}
+		fmt.Fprintf(stdout, "registered integration %q\nclient_id:     %s\nclient_secret: %s\n(the secret is shown this once; keep it in the platform's settings)\n", in.Name, in.ClientID, secret)
+	case "disable", "enable":
+		n, err := svc.SetIntegrationEnabled(ctx, *name, verb == "enable")
+		if err != nil {
+			return userMessage(err)
+		}
+		fmt.Fprintf(stdout, "integration %q %sd; %d links revoked\n", *name, verb, n)
+	case "list":
+		all, err := svc.Integrations(ctx)
+		if err != nil {
+			return userMessage(err)
+		}
+		for _, in := range all {
+			state := "enabled"
+			if !in.Enabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", in.Name, in.ClientID, state, strings.Join(in.RedirectURIs, " "))
+		}
+	}
 	return nil
 }

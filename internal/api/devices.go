@@ -146,13 +146,14 @@ func (a *API) snapshot(w http.ResponseWriter, r *http.Request, c service.Caller)
 
 func (a *API) pullCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	var req struct {
-		Name   string `json:"name"`
-		Source string `json:"source"`
+		Name        string `json:"name"`
+		Source      string `json:"source"`
+		SnapshotURL string `json:"snapshot_url"`
 	}
 	if !a.decode(w, r, &req) {
 		return
 	}
-	cam, err := a.svc.AddPulledCamera(r.Context(), c, id(r, "home"), req.Name, req.Source)
+	cam, err := a.svc.AddPulledCamera(r.Context(), c, id(r, "home"), service.PulledCamera{Name: req.Name, Source: req.Source, SnapshotURL: req.SnapshotURL})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -24,6 +24,7 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
@@ -61,6 +62,8 @@ func newEnv(t testing.TB) *env {
 	return newEnvWith(t, authn.Params{Memory: 1024, Time: 1, Threads: 1})
 }
 
+var testNets, _ = netguard.Parse("192.0.2.0/24")
+
 func newEnvWith(t testing.TB, params authn.Params) *env {
 	t.Helper()
 	ctx := context.Background()
@@ -78,6 +81,7 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 		Store: st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
 		Password: params, Devices: service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
 		Media: media.New(media.Config{}), Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
+		PullNetworks: testNets, // the documentation range pulled cameras use here
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ import (
 	"github.com/camvault/camvault/internal/live/rtsp"
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -151,10 +152,16 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, events
 	} else if log != nil {
 		log.Warn("passkeys are off: they need a host name in the public URL, not an IP address (set --base-url)")
 	}
+	pullNets, err := netguard.Parse(cfg.Live.PullNetworks)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("live.pull_networks: %w", err)
+	}
 	svc, err := service.New(service.Config{
 		Store: st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
 		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys, Devices: devices, Media: hub, Live: live,
+		PullNetworks: pullNets,
 	})
 	if err != nil {
 		st.Close()
@@ -406,7 +413,7 @@ func (d *demand) startPull(ref domain.CameraRef) bool {
 	d.pulls[ref] = cancel
 	current := func() bool { _, ok := svc.PullSource(ctx, ref); return ok }
 	d.wg.Go(func() {
-		ingest.Pull(ctx, m, ref, source, log, current)
+		ingest.Pull(ctx, m, ref, source, svc.PullNetworks(), log, current)
 		d.stopPull(ref)
 	})
 	return true
@@ -458,8 +465,13 @@ func (d *demand) Want(ref domain.CameraRef) {
 	}
 }
 
-// Release implements media.Demand.
+// Release implements media.Demand. The hub decides to release and calls
+// Release outside its lock, so a viewer may have arrived in between (and
+// Want been sent already): then the stream stays.
 func (d *demand) Release(ref domain.CameraRef) {
+	if _, m, _ := d.parts(); m != nil && m.Wanted(ref) {
+		return
+	}
 	if d.stopPull(ref) {
 		return
 	}
@@ -547,6 +559,11 @@ type observer struct {
 
 func (o *observer) Dropped(camera domain.ID, n int) { o.metrics.MediaDropped(n) }
 func (o *observer) Delivered(units, bytes int)      { o.metrics.MediaDelivered(units, bytes) }
+
+func (o *observer) Overrate(camera domain.ID) {
+	o.metrics.IngestEvent("over_bitrate_cap")
+	o.log.Warn("camera stream closed: above the bitrate cap", "camera", camera)
+}
 
 func (o *observer) Provenance(a media.Alarm) {
 	o.metrics.ProvenanceViolation()

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/camvault/camvault/internal/netguard"
 )
 
 // Config is the server configuration.
@@ -43,6 +45,10 @@ type Config struct {
 type Live struct {
 	RTSPListen string `yaml:"rtsp_listen" help:"RTSPS address for viewers (VLC, Home Assistant, other NVRs); empty turns it off"`
 	RTSPURL    string `yaml:"rtsp_url" help:"rtsps:// URL viewers use (default: the public host and the RTSPS port)"`
+	// PullNetworks are the networks the server may connect to for IP
+	// cameras it pulls itself. Loopback and link-local addresses need a
+	// listed network inside their range (127.0.0.0/8, say).
+	PullNetworks string `yaml:"pull_networks" help:"comma-separated networks the server may pull IP cameras from (empty: no pulling)"`
 }
 
 // Devices configures the device listener, where claimed cameras' agents
@@ -99,7 +105,7 @@ func Default() Config {
 		DataDir: "./camvault-data",
 		Listen:  "127.0.0.1:8080",
 		Devices: Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555"},
-		Live:    Live{RTSPListen: "127.0.0.1:8322"},
+		Live:    Live{RTSPListen: "127.0.0.1:8322", PullNetworks: netguard.DefaultNetworks},
 		Auth: Auth{
 			SessionIdle: Duration(7 * 24 * time.Hour),
 			SessionMax:  Duration(30 * 24 * time.Hour),
@@ -177,7 +183,7 @@ func (c Config) LiveRTSPURL(port string) string {
 }
 
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Devices.validate, c.Log.validate} {
+	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Devices.validate, c.Live.validate, c.Log.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -243,6 +249,13 @@ func (d Devices) validate() error {
 		if err != nil || u.Scheme != "rtsps" || u.Host == "" {
 			return fmt.Errorf("devices.ingest_url: %q is not an rtsps:// URL", d.IngestURL)
 		}
+	}
+	return nil
+}
+
+func (l Live) validate() error {
+	if _, err := netguard.Parse(l.PullNetworks); err != nil {
+		return fmt.Errorf("live.pull_networks: %w", err)
 	}
 	return nil
 }

@@ -130,9 +130,7 @@ func (s *Service) DeleteCamera(ctx context.Context, c Caller, id domain.ID) erro
 		return internal("delete camera", err)
 	}
 	s.audit(ctx, c, domain.AuditEvent{HomeID: acc.camera.HomeID, CameraID: id, Action: "camera.remove", Result: domain.ResultOK})
-	if s.cfg.Media != nil {
-		s.cfg.Media.EndCamera(id, 0)
-	}
+	s.endCamera(id, 0)
 	return nil
 }
 

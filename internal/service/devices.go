@@ -393,10 +393,7 @@ func (s *Service) release(ctx context.Context, c Caller, cam domain.Camera, stat
 	s.audit(ctx, c, domain.AuditEvent{HomeID: cam.HomeID, CameraID: cam.ID, Action: action, Result: domain.ResultOK,
 		Detail: "generation " + itoa(cam.Generation) + " ended; now " + itoa(rel.Generation)})
 	s.presence().Released(cam.ID)
-	if s.cfg.Media != nil {
-		// Every live stream of the old generation ends now.
-		s.cfg.Media.EndCamera(cam.ID, rel.Generation)
-	}
+	s.endCamera(cam.ID, rel.Generation) // every live stream of the old generation ends now
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/media"
 )
 
@@ -21,6 +22,9 @@ func (s *Service) OpenLive(ctx context.Context, c Caller, camera domain.ID) (*me
 	// A revocation that lands between the policy's answer and the
 	// reader's creation would miss the reader: compare the account's
 	// revocation count before and after, and ask again if it moved.
+	if s.cfg.Media.ReadersOf(c.Account.ID) >= MaxLiveStreams {
+		return nil, &Error{Kind: KindThrottled, Code: "too_many_streams", Message: "too many live streams open for this account", RetryAfter: 10 * time.Second}
+	}
 	for {
 		epoch := s.liveEpoch(c.Account.ID)
 		acc, err := s.authorizeCamera(ctx, c, camera, domain.ActionLive, "live")
@@ -38,7 +42,7 @@ func (s *Service) OpenLive(ctx context.Context, c Caller, camera domain.ID) (*me
 			return r, nil
 		}
 		r.Close()
-		if c, err = s.callerFor(ctx, c.Account.ID, c.SessionID, c.Addr); err != nil {
+		if c, err = s.callerFor(ctx, c.Account.ID, c.SessionID, c.Link, c.Addr); err != nil {
 			return nil, err
 		}
 	}
@@ -68,18 +72,61 @@ func (s *Service) ProvenanceAlarm(ctx context.Context, principal domain.ID, want
 		Result: domain.ResultDenied, Detail: "stopped a frame of camera " + string(got.Camera) + " generation " + itoa(got.Generation)})
 }
 
-// revokeLive ends the account's live readers. Viewer adapters re-open a
-// revoked reader through ReopenLive, which asks the policy again and checks
-// the session, so only what is no longer allowed stays closed.
+// revokeLive ends the account's live readers, in every process serving
+// video. Viewer adapters re-open a revoked reader through ReopenLive, which
+// asks the policy again and checks the session, so only what is no longer
+// allowed stays closed.
 func (s *Service) revokeLive(account domain.ID) {
-	s.epochs.mu.Lock()
-	if s.epochs.n == nil {
-		s.epochs.n = map[domain.ID]uint64{}
+	s.withdraw(events.Event{Kind: events.AccessRevoked, Account: account})
+}
+
+// endCamera ends every live stream of the camera's generations below
+// current (all of them when current is 0), in every process.
+func (s *Service) endCamera(camera domain.ID, current int64) {
+	s.withdraw(events.Event{Kind: events.CameraEnded, Camera: camera, Generation: current})
+}
+
+// revokeLinks ends every stream started through the links.
+func (s *Service) revokeLinks(links []domain.Link) {
+	for _, l := range links {
+		s.withdraw(events.Event{Kind: events.LinkRevoked, Link: l.ID})
 	}
-	s.epochs.n[account]++
-	s.epochs.mu.Unlock()
-	if s.cfg.Media != nil {
-		s.cfg.Media.Revoke(func(g authz.Grant) bool { return g.Principal() == account })
+}
+
+// withdraw publishes e; should the bus fail, this process at least acts
+// on it, and the failure is logged loudly.
+func (s *Service) withdraw(e events.Event) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Bus.Publish(ctx, e); err != nil {
+		s.log.Error("withdrawal of live access not published; applied here only", "kind", e.Kind, "err", err)
+		s.applyWithdrawal(e)
+	}
+}
+
+// applyWithdrawal ends this process's streams that e concerns.
+func (s *Service) applyWithdrawal(e events.Event) {
+	switch e.Kind {
+	case events.AccessRevoked:
+		s.epochs.mu.Lock()
+		if s.epochs.n == nil {
+			s.epochs.n = map[domain.ID]uint64{}
+		}
+		s.epochs.n[e.Account]++
+		s.epochs.mu.Unlock()
+		if s.cfg.Media != nil {
+			s.cfg.Media.Revoke(func(g authz.Grant) bool { return g.Principal() == e.Account })
+		}
+	case events.CameraEnded:
+		if s.cfg.Media != nil {
+			s.cfg.Media.EndCamera(e.Camera, e.Generation)
+		}
+	case events.LinkRevoked:
+		// Streams through the link end for good: the link never
+		// comes back.
+		if s.cfg.Media != nil {
+			s.cfg.Media.Revoke(func(g authz.Grant) bool { return g.Link() == e.Link })
+		}
 	}
 }
 

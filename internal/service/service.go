@@ -14,13 +14,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -53,6 +56,12 @@ type Config struct {
 	Media *media.Hub
 	// Live says where viewers reach live video.
 	Live LiveConfig
+	// Bus carries withdrawals of live access to every process serving
+	// video; nil means an in-process bus.
+	Bus events.Bus
+	// PullNetworks are the networks the server may connect to for
+	// pulled IP cameras; the zero policy allows none.
+	PullNetworks netguard.Policy
 }
 
 // Service implements camvault's use cases.
@@ -103,6 +112,10 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewThrottle(cfg.Now), box: box}
 	s.dev.cfg = cfg.Devices
+	if s.cfg.Bus == nil {
+		s.cfg.Bus = &events.Local{}
+	}
+	s.cfg.Bus.Subscribe(s.applyWithdrawal)
 	if cfg.WebAuthn != nil {
 		pk, err := newPasskeys(*cfg.WebAuthn)
 		if err != nil {
@@ -128,6 +141,11 @@ type Caller struct {
 	SessionID domain.ID
 	Addr      string
 	UserAgent string
+	// Link, when an integration acts for the account, is the link it
+	// acts under: every decision is then the intersection of the link
+	// and the account's rights, and re-authorization goes through it
+	// again.
+	Link domain.ID
 }
 
 // Anonymous reports whether no account is signed in.
@@ -202,7 +220,11 @@ func (s *Service) authorizeHome(ctx context.Context, c Caller, id domain.ID, a d
 	if err != nil {
 		return domain.Home{}, nil, err
 	}
-	d := authz.Decide(c.principal(), a, authz.Resource{Home: id, TargetRole: target}, authz.Facts{Now: s.now(), Membership: m})
+	via, _, err := s.via(ctx, c)
+	if err != nil {
+		return domain.Home{}, nil, err
+	}
+	d := authz.Decide(c.principal(), a, authz.Resource{Home: id, TargetRole: target}, authz.Facts{Now: s.now(), Membership: m, Via: via})
 	if !d.Allowed {
 		s.audit(ctx, c, domain.AuditEvent{HomeID: id, Action: string(a), Result: domain.ResultDenied, Detail: string(d.Reason)})
 		return domain.Home{}, nil, denial(c, d)
@@ -220,6 +242,30 @@ type cameraAccess struct {
 // authorizeCamera loads a camera and decides a camera action on it. Every
 // decision, allowed or denied, is audited. auditAction names the operation
 // in the audit log when it is more specific than the policy action.
+// via loads the link a caller acting through an integration acts under,
+// and says so for the audit log ("via Kitchen display"). A link or
+// integration that is gone yields a Via that allows nothing.
+func (s *Service) via(ctx context.Context, c Caller) (*authz.Via, string, error) {
+	if c.Link == "" {
+		return nil, "", nil
+	}
+	l, err := s.st.Link(ctx, c.Link)
+	if errors.Is(err, store.ErrNotFound) {
+		return &authz.Via{}, "via a removed link", nil
+	}
+	if err != nil {
+		return nil, "", internal("load link", err)
+	}
+	in, err := s.st.Integration(ctx, l.IntegrationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &authz.Via{Link: l}, "via a removed integration", nil
+	}
+	if err != nil {
+		return nil, "", internal("load integration", err)
+	}
+	return &authz.Via{Link: l, Integration: in}, "via " + in.Name, nil
+}
+
 func (s *Service) authorizeCamera(ctx context.Context, c Caller, id domain.ID, a domain.Action, auditAction string) (cameraAccess, error) {
 	if !domain.ValidID(string(id)) {
 		return cameraAccess{}, notFound()
@@ -235,15 +281,19 @@ func (s *Service) authorizeCamera(ctx context.Context, c Caller, id domain.ID, a
 	if err != nil {
 		return cameraAccess{}, err
 	}
+	via, through, err := s.via(ctx, c)
+	if err != nil {
+		return cameraAccess{}, err
+	}
 	r := authz.Resource{Home: cam.HomeID, Camera: &cam}
-	f := authz.Facts{Now: s.now(), Membership: m}
+	f := authz.Facts{Now: s.now(), Membership: m, Via: via}
 	if auditAction == "" {
 		auditAction = string(a)
 	}
-	ev := domain.AuditEvent{HomeID: cam.HomeID, CameraID: cam.ID, Action: auditAction}
+	ev := domain.AuditEvent{HomeID: cam.HomeID, CameraID: cam.ID, Action: auditAction, Detail: through}
 	g, d := authz.Authorize(c.principal(), a, r, f)
 	if !d.Allowed {
-		ev.Result, ev.Detail = domain.ResultDenied, string(d.Reason)
+		ev.Result, ev.Detail = domain.ResultDenied, strings.TrimSpace(string(d.Reason)+" "+through)
 		s.audit(ctx, c, ev)
 		return cameraAccess{}, denial(c, d)
 	}

@@ -33,10 +33,21 @@ const (
 	ProtoHLS    = "hls"
 )
 
+// Stream limits per account: generous for a household or an NVR reading
+// every camera, bounded for anyone trying to pile up readers.
+const (
+	// MaxOutstandingTickets bounds an account's issued, unused,
+	// unexpired stream URLs.
+	MaxOutstandingTickets = 256
+	// MaxLiveStreams bounds an account's concurrent live streams.
+	MaxLiveStreams = 512
+)
+
 // ticket is a single-use stream credential, kept only as its hash.
 type ticket struct {
 	account  domain.ID
 	session  domain.ID
+	link     domain.ID // set when an integration asked
 	camera   domain.CameraRef
 	protocol string
 	expires  time.Time
@@ -87,12 +98,25 @@ func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, 
 		s.live.m = map[string]ticket{}
 	}
 	now := s.now()
+	mine := 0
+	var oldest time.Time
 	for k, t := range s.live.m {
-		if now.After(t.expires) {
+		switch {
+		case now.After(t.expires):
 			delete(s.live.m, k)
+		case t.account == c.Account.ID:
+			mine++
+			if oldest.IsZero() || t.expires.Before(oldest) {
+				oldest = t.expires
+			}
 		}
 	}
-	s.live.m[hex.EncodeToString(hash)] = ticket{account: c.Account.ID, session: c.SessionID, camera: acc.camera.Ref(), protocol: protocol, expires: exp}
+	if mine >= MaxOutstandingTickets {
+		s.live.mu.Unlock()
+		return StreamTicket{}, &Error{Kind: KindThrottled, Code: "too_many_tickets",
+			Message: "too many stream URLs waiting to be used; use them or let them expire", RetryAfter: oldest.Sub(now) + time.Second}
+	}
+	s.live.m[hex.EncodeToString(hash)] = ticket{account: c.Account.ID, session: c.SessionID, link: c.Link, camera: acc.camera.Ref(), protocol: protocol, expires: exp}
 	s.live.mu.Unlock()
 	return StreamTicket{URL: strings.TrimRight(base, "/") + "/cameras/" + string(camera) + file + "?token=" + tok, ExpiresAt: exp}, nil
 }
@@ -116,7 +140,7 @@ func (s *Service) RedeemStream(ctx context.Context, token string, camera domain.
 	if !ok || !s.now().Before(t.expires) || t.protocol != protocol || t.camera.Camera != camera {
 		return nil, Caller{}, deny
 	}
-	c, err := s.callerFor(ctx, t.account, t.session, addr)
+	c, err := s.callerFor(ctx, t.account, t.session, t.link, addr)
 	if err != nil {
 		return nil, Caller{}, err
 	}
@@ -134,7 +158,7 @@ func (s *Service) RedeemStream(ctx context.Context, token string, camera domain.
 // ReopenLive re-authorizes a running viewer whose grant ran out: the
 // session must still be valid and the policy must still allow it.
 func (s *Service) ReopenLive(ctx context.Context, c Caller, camera domain.CameraRef) (*media.Reader, error) {
-	c, err := s.callerFor(ctx, c.Account.ID, c.SessionID, c.Addr)
+	c, err := s.callerFor(ctx, c.Account.ID, c.SessionID, c.Link, c.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +173,9 @@ func (s *Service) ReopenLive(ctx context.Context, c Caller, camera domain.Camera
 	return r, nil
 }
 
-// callerFor loads an account and checks that its session (if any) is
-// still valid.
-func (s *Service) callerFor(ctx context.Context, account, session domain.ID, addr string) (Caller, error) {
+// callerFor loads an account, acting under link when it is set, and
+// checks that its session (if any) is still valid.
+func (s *Service) callerFor(ctx context.Context, account, session, link domain.ID, addr string) (Caller, error) {
 	deny := unauthenticated("stream credential not valid")
 	a, err := s.st.Account(ctx, account)
 	if err != nil || a.Disabled {
@@ -173,5 +197,5 @@ func (s *Service) callerFor(ctx context.Context, account, session domain.ID, add
 			return Caller{}, deny
 		}
 	}
-	return Caller{Account: a, SessionID: session, Addr: addr}, nil
+	return Caller{Account: a, SessionID: session, Link: link, Addr: addr}, nil
 }
