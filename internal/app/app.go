@@ -28,11 +28,13 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
+	"github.com/camvault/camvault/internal/integrations/smarthome"
 	"github.com/camvault/camvault/internal/live/hls"
 	"github.com/camvault/camvault/internal/live/rtsp"
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/netguard"
+	"github.com/camvault/camvault/internal/oauth"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -236,13 +238,29 @@ func Run(ctx context.Context, o Options) error {
 	dem.pulling(svc, hub, log.With("component", "pull"))
 	defer dem.close()
 
-	ui, err := webui.New(webui.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
+	key, err := ServerKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	oa, err := oauth.New(oauth.Config{Store: st, Secret: key, CheckLink: svc.CheckLink, Logger: log.With("component", "oauth"),
+		AccessTokenTTL: time.Duration(cfg.OAuth.AccessTokenTTL), RefreshTokenTTL: time.Duration(cfg.OAuth.RefreshTokenTTL)})
+	if err != nil {
+		return err
+	}
+	go purgeGrants(ctx, oa, log)
+	ui, err := webui.New(webui.Config{Service: svc, OAuth: oa, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
 	if err != nil {
 		return err
 	}
 	routes := api.New(api.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)}).Routes()
 	routes = append(routes, ui.Routes()...)
 	routes = append(routes, opsRoutes(svc, metrics)...)
+	routes = append(routes, oa.Routes()...)
+	verify := func(ctx context.Context, token string) (domain.ID, domain.ID, error) {
+		g, err := oa.Verify(ctx, token)
+		return g.Link, g.Account, err
+	}
+	routes = append(routes, smarthome.New(smarthome.Config{Service: svc, Verify: verify, Logger: log.With("component", "smarthome")}).Routes()...)
 	if live.WHEPURL != "" {
 		wh, err := whep.New(whep.Config{Service: svc, Logger: log.With("component", "whep")})
 		if err != nil {
@@ -584,4 +602,21 @@ func liveHosts(cfg config.Config, u string) []string {
 		}
 	}
 	return dedupe(hosts)
+}
+
+// purgeGrants deletes OAuth grants an hour after they expired, every ten
+// minutes, until ctx ends.
+func purgeGrants(ctx context.Context, oa *oauth.Server, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if _, err := oa.Purge(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
+				log.Warn("purge expired OAuth grants", "err", err)
+			}
+		}
+	}
 }

@@ -105,7 +105,8 @@ func has(a []domain.Action, x domain.Action) bool { return slices.Contains(a, x)
 var roleHomeActions = map[domain.Role][]domain.Action{
 	domain.RoleOwner: {domain.ActionHomeView, domain.ActionHomeRename, domain.ActionHomeDelete,
 		domain.ActionMemberList, domain.ActionMemberManage, domain.ActionInviteCreate,
-		domain.ActionCameraList, domain.ActionCameraCreate, domain.ActionAuditRead, domain.ActionHomeLeave},
+		domain.ActionCameraList, domain.ActionCameraCreate, domain.ActionAuditRead, domain.ActionHomeLeave,
+		domain.ActionLinkManage},
 	domain.RoleAdmin: {domain.ActionHomeView, domain.ActionHomeRename,
 		domain.ActionMemberList, domain.ActionMemberManage, domain.ActionInviteCreate,
 		domain.ActionCameraList, domain.ActionCameraCreate, domain.ActionAuditRead, domain.ActionHomeLeave},

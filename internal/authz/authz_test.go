@@ -104,7 +104,7 @@ var states = []state{
 }
 
 const (
-	ownerHome  = "home.view home.rename home.delete member.list member.manage invite.create camera.list camera.create audit.read home.leave"
+	ownerHome  = "home.view home.rename home.delete member.list member.manage invite.create camera.list camera.create audit.read home.leave link.manage"
 	adminHome  = "home.view home.rename member.list member.manage invite.create camera.list camera.create audit.read home.leave"
 	memberHome = "home.view member.list camera.list home.leave"
 	guestHome  = "home.view camera.list home.leave"

@@ -38,7 +38,14 @@ type Config struct {
 	Auth    Auth    `yaml:"auth"`
 	Devices Devices `yaml:"devices"`
 	Live    Live    `yaml:"live"`
+	OAuth   OAuth   `yaml:"oauth"`
 	Log     Log     `yaml:"log"`
+}
+
+// OAuth configures the authorization server for integrations.
+type OAuth struct {
+	AccessTokenTTL  Duration `yaml:"access_token_ttl" help:"lifetime of integrations' access tokens"`
+	RefreshTokenTTL Duration `yaml:"refresh_token_ttl" help:"lifetime of integrations' refresh tokens (each use rotates them)"`
 }
 
 // Live configures how viewers reach live video.
@@ -106,6 +113,7 @@ func Default() Config {
 		Listen:  "127.0.0.1:8080",
 		Devices: Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555"},
 		Live:    Live{RTSPListen: "127.0.0.1:8322", PullNetworks: netguard.DefaultNetworks},
+		OAuth:   OAuth{AccessTokenTTL: Duration(10 * time.Minute), RefreshTokenTTL: Duration(30 * 24 * time.Hour)},
 		Auth: Auth{
 			SessionIdle: Duration(7 * 24 * time.Hour),
 			SessionMax:  Duration(30 * 24 * time.Hour),

@@ -94,6 +94,9 @@ const (
 	ActionAuditRead     Action = "audit.read"
 	ActionHomeLeave     Action = "home.leave"
 	ActionInstanceAdmin Action = "instance.admin"
+	// ActionLinkManage sees and revokes every integration link of the
+	// home, not only one's own. Owners only.
+	ActionLinkManage Action = "link.manage"
 )
 
 // Account actions: what any signed-in, enabled account may do for itself.
@@ -112,7 +115,8 @@ var CameraActions = []Action{ActionLive, ActionSnapshot, ActionPlayback, ActionE
 
 // HomeActions lists every home action.
 var HomeActions = []Action{ActionHomeView, ActionHomeRename, ActionHomeDelete, ActionMemberList,
-	ActionMemberManage, ActionInviteCreate, ActionCameraList, ActionCameraCreate, ActionAuditRead, ActionHomeLeave}
+	ActionMemberManage, ActionInviteCreate, ActionCameraList, ActionCameraCreate, ActionAuditRead, ActionHomeLeave,
+	ActionLinkManage}
 
 // GuestActions are the camera actions a guest membership may be given.
 var GuestActions = []Action{ActionLive, ActionSnapshot, ActionPlayback, ActionPTZ}

@@ -54,3 +54,33 @@ func (l Link) Live() bool { return l.RevokedAt.IsZero() }
 func (l Link) Covers(ref CameraRef, a Action) bool {
 	return l.Live() && slices.Contains(l.Cameras, ref) && slices.Contains(l.Actions, a)
 }
+
+// OAuthTokenKind names what an OAuth grant record is.
+type OAuthTokenKind string
+
+// OAuth grant record kinds.
+const (
+	OAuthCode    OAuthTokenKind = "code"
+	OAuthPKCE    OAuthTokenKind = "pkce"
+	OAuthAccess  OAuthTokenKind = "access"
+	OAuthRefresh OAuthTokenKind = "refresh"
+)
+
+// OAuthToken is one stored OAuth grant: an authorization code, its PKCE
+// challenge, an access or a refresh token. It is kept under the token's
+// HMAC signature, never the token. RequestID is shared by everything
+// issued from one authorization, so a reused code or refresh token
+// revokes the whole family.
+type OAuthToken struct {
+	Kind      OAuthTokenKind
+	Signature string
+	RequestID string
+	LinkID    ID
+	// Active is false for a used code or a rotated refresh token, kept
+	// so that their reuse is recognised.
+	Active    bool
+	ExpiresAt time.Time
+	// Data is the authorization request the token stands for, as the
+	// OAuth server encodes it.
+	Data []byte
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -101,6 +102,10 @@ func (s *Service) SetIntegrationEnabled(ctx context.Context, name string, enable
 	if err != nil {
 		return 0, internal("integration", err)
 	}
+	return s.setIntegrationEnabled(ctx, Caller{}, in, enabled)
+}
+
+func (s *Service) setIntegrationEnabled(ctx context.Context, c Caller, in domain.Integration, enabled bool) (int, error) {
 	revoked, err := s.st.SetIntegrationEnabled(ctx, in.ID, enabled, s.now())
 	if err != nil {
 		return 0, internal("set integration", err)
@@ -109,13 +114,49 @@ func (s *Service) SetIntegrationEnabled(ctx context.Context, name string, enable
 	if !enabled {
 		action = "integration.disable"
 	}
-	s.audit(ctx, Caller{}, domain.AuditEvent{Action: action, Result: domain.ResultOK, Detail: name})
+	s.audit(ctx, c, domain.AuditEvent{Action: action, Result: domain.ResultOK, Detail: in.Name})
 	s.revokeLinks(revoked)
 	for _, l := range revoked {
-		s.audit(ctx, Caller{}, domain.AuditEvent{HomeID: l.HomeID, Principal: l.AccountID, Action: "link.revoke", Result: domain.ResultOK,
-			Detail: "integration " + name + " disabled"})
+		s.audit(ctx, c, domain.AuditEvent{HomeID: l.HomeID, Principal: l.AccountID, Action: "link.revoke", Result: domain.ResultOK,
+			Detail: "integration " + in.Name + " disabled"})
 	}
 	return len(revoked), nil
+}
+
+// instanceAdmin refuses callers that are not instance administrators.
+func (s *Service) instanceAdmin(c Caller) error {
+	if c.Link != "" {
+		return forbidden()
+	}
+	d := authz.Decide(c.principal(), domain.ActionInstanceAdmin, authz.Resource{}, authz.Facts{Now: s.now()})
+	if !d.Allowed {
+		return denial(c, d)
+	}
+	return nil
+}
+
+// AdminIntegrations lists the integrations for an instance administrator.
+func (s *Service) AdminIntegrations(ctx context.Context, c Caller) ([]domain.Integration, error) {
+	if err := s.instanceAdmin(c); err != nil {
+		return nil, err
+	}
+	return s.Integrations(ctx)
+}
+
+// AdminSetIntegrationEnabled is SetIntegrationEnabled for an instance
+// administrator in the web UI, by integration ID.
+func (s *Service) AdminSetIntegrationEnabled(ctx context.Context, c Caller, id domain.ID, enabled bool) (int, error) {
+	if err := s.instanceAdmin(c); err != nil {
+		return 0, err
+	}
+	in, err := s.st.Integration(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, notFound()
+	}
+	if err != nil {
+		return 0, internal("integration", err)
+	}
+	return s.setIntegrationEnabled(ctx, c, in, enabled)
 }
 
 // Integrations lists the registered integrations.

@@ -263,7 +263,12 @@ func (s *Service) via(ctx context.Context, c Caller) (*authz.Via, string, error)
 	if err != nil {
 		return nil, "", internal("load integration", err)
 	}
-	return &authz.Via{Link: l, Integration: in}, "via " + in.Name, nil
+	if l.Live() && s.now().Sub(l.LastUsedAt) > time.Minute {
+		if err := s.st.TouchLink(ctx, l.ID, s.now()); err != nil {
+			s.log.Warn("touch link failed", "err", err)
+		}
+	}
+	return &authz.Via{Link: l, Integration: in}, "via " + in.Name + " (linked by " + c.Account.Email + ")", nil
 }
 
 func (s *Service) authorizeCamera(ctx context.Context, c Caller, id domain.ID, a domain.Action, auditAction string) (cameraAccess, error) {

@@ -179,7 +179,34 @@ type Store interface {
 	// TouchLink records a use of a link.
 	TouchLink(ctx context.Context, id domain.ID, at time.Time) error
 
+	// CreateOAuthToken stores an OAuth grant; ErrConflict if its kind
+	// and signature exist.
+	CreateOAuthToken(ctx context.Context, t domain.OAuthToken) error
+	// OAuthToken returns the grant of kind with signature, active or not.
+	OAuthToken(ctx context.Context, kind domain.OAuthTokenKind, signature string) (domain.OAuthToken, error)
+	// DeactivateOAuthTokens marks the grants f matches inactive and
+	// returns how many were active.
+	DeactivateOAuthTokens(ctx context.Context, f OAuthTokenFilter) (int, error)
+	// DeleteOAuthTokens deletes the grants f matches and returns how many.
+	DeleteOAuthTokens(ctx context.Context, f OAuthTokenFilter) (int, error)
+
 	Close() error
+}
+
+// OAuthTokenFilter selects OAuth grants by every field set; at least one
+// of Signature, RequestID, LinkID and ExpiredBefore must be.
+type OAuthTokenFilter struct {
+	// Kind, when empty, matches every kind.
+	Kind          domain.OAuthTokenKind
+	Signature     string
+	RequestID     string
+	LinkID        domain.ID
+	ExpiredBefore time.Time
+}
+
+// Empty reports whether f names nothing to select by.
+func (f OAuthTokenFilter) Empty() bool {
+	return f.Signature == "" && f.RequestID == "" && f.LinkID == "" && f.ExpiredBefore.IsZero()
 }
 
 // LinkFilter selects links by every field set; Revoked includes revoked

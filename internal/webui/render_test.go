@@ -59,6 +59,17 @@ func TestRenderEveryPage(t *testing.T) {
 		{"account", accountView{Account: domain.Account{Email: "ana@example.org"}, TOTPSecret: "JBSWY3DP", TOTPURL: "otpauth://totp/camvault"},
 			[]string{"JBSWY3DP", "otpauth://totp/camvault", "/account/totp/confirm"}},
 		{"notfound", nil, []string{"Not found"}},
+		{"consent", consentView{Integration: "Kitchen <display>", Params: map[string][]string{"client_id": {"cvc_x"}, "state": {"s\"1"}},
+			Homes: []service.ConsentHome{{Home: home, Cameras: []service.ConsentCamera{{ID: camID, Name: "Porch", Actions: []domain.Action{domain.ActionLive}}}}}},
+			[]string{"Kitchen &lt;display&gt;", `action="/oauth2/authorize"`, `name="client_id" value="cvc_x"`, `value="s&#34;1"`,
+				`<input type="radio" name="home" value="` + string(homeID) + `" checked> Casa &lt;Ana&gt;</label>`,
+				`<input type="checkbox" name="camera" value="` + string(camID) + `"> Porch <span`, `name="decision" value="allow"`, `name="decision" value="deny"`}},
+		{"oautherror", nil, []string{"not registered"}},
+		{"links", linksView{Owned: []domain.HomeView{home}, Links: []service.LinkView{{Link: domain.Link{ID: acctID, CreatedAt: now, LastUsedAt: now,
+			Actions: []domain.Action{domain.ActionLive}}, Integration: "Kitchen display", Home: "Casa", LinkedBy: "ana@example.org", Cameras: []string{"Porch"}, Mine: true}}},
+			[]string{"Kitchen display", "ana@example.org (you)", "Porch", "/account/links/" + string(acctID) + "/revoke", "/homes/" + string(homeID) + "/links/disconnect"}},
+		{"integrations", []domain.Integration{{ID: acctID, Name: "Kitchen display", ClientID: "cvc_x", RedirectURIs: []string{"https://d.example/cb"}, Enabled: true}},
+			[]string{"Kitchen display", "cvc_x", "https://d.example/cb", "/admin/integrations/" + string(acctID) + "/disable"}},
 	}
 	signedIn := service.Caller{Account: acct, SessionID: sessID}
 	for _, tc := range cases {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/oauth"
 	"github.com/camvault/camvault/internal/service"
 )
 
@@ -76,6 +77,9 @@ type Config struct {
 	TLS bool
 	// SessionMax is the session cookie's lifetime.
 	SessionMax time.Duration
+	// OAuth, when set, is the authorization server whose consent pages
+	// the UI shows.
+	OAuth *oauth.Server
 }
 
 // UI serves the web pages.
@@ -177,6 +181,15 @@ func (u *UI) Routes() []httpserver.Route {
 		{Pattern: "POST /account/totp/confirm", Action: self, Handler: u.confirmTOTP},
 		{Pattern: "POST /account/totp/disable", Action: self, Handler: u.disableTOTP},
 		{Pattern: "POST /account/passkeys/{passkey}/delete", Action: self, Handler: u.deletePasskey},
+
+		{Pattern: "GET /oauth2/authorize", Action: self, Handler: u.consentPage},
+		{Pattern: "POST /oauth2/authorize", Action: self, Handler: u.consent},
+		{Pattern: "GET /account/links", Action: self, Handler: u.links},
+		{Pattern: "POST /account/links/{link}/revoke", Action: self, Handler: u.revokeLink},
+		{Pattern: "POST /homes/{home}/links/disconnect", Action: domain.ActionLinkManage, Handler: u.disconnectHome},
+		{Pattern: "GET /admin/integrations", Action: domain.ActionInstanceAdmin, Handler: u.integrations},
+		{Pattern: "POST /admin/integrations/{integration}/disable", Action: domain.ActionInstanceAdmin, Handler: u.setIntegration(false)},
+		{Pattern: "POST /admin/integrations/{integration}/enable", Action: domain.ActionInstanceAdmin, Handler: u.setIntegration(true)},
 	}
 	for i := range routes {
 		routes[i].Browser = true
@@ -186,7 +199,7 @@ func (u *UI) Routes() []httpserver.Route {
 }
 
 // idParams are the path wildcards that hold IDs.
-var idParams = []string{"home", "camera", "account", "session"}
+var idParams = []string{"home", "camera", "account", "session", "link", "integration"}
 
 // validIDs answers the not-found page, before any use case runs, when a
 // path ID of the route is malformed.

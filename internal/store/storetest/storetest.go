@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Integrations", testIntegrations},
 		{"Links", testLinks},
 		{"LinkRevokeRace", testLinkRevokeRace},
+		{"OAuthTokens", testOAuthTokens},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
