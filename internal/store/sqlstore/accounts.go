@@ -29,7 +29,7 @@ func (s *Store) insertAccount(ctx context.Context, q querier, a domain.Account) 
 // first_account makes a second concurrent setup fail on its primary key
 // whatever the isolation level.
 func (s *Store) CreateFirstAccount(ctx context.Context, a domain.Account, h domain.Home) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM accounts`)).Scan(&n); err != nil {
 			return s.classify(err)
@@ -53,36 +53,36 @@ func (s *Store) CreateFirstAccount(ctx context.Context, a domain.Account, h doma
 // CountAccounts implements store.Store.
 func (s *Store) CountAccounts(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM accounts`)).Scan(&n)
+	err := s.pool.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM accounts`)).Scan(&n)
 	return n, s.classify(err)
 }
 
 // CreateAccount implements store.Store.
 func (s *Store) CreateAccount(ctx context.Context, a domain.Account) error {
-	return s.insertAccount(ctx, s.db, a)
+	return s.insertAccount(ctx, s.pool, a)
 }
 
 // Account implements store.Store.
 func (s *Store) Account(ctx context.Context, id domain.ID) (domain.Account, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE id = ?`), id))
+	a, err := scanAccount(s.pool.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE id = ?`), id))
 	return a, s.classify(err)
 }
 
 // AccountByEmail implements store.Store.
 func (s *Store) AccountByEmail(ctx context.Context, email string) (domain.Account, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE email = ?`), domain.NormalizeEmail(email)))
+	a, err := scanAccount(s.pool.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE email = ?`), domain.NormalizeEmail(email)))
 	return a, s.classify(err)
 }
 
 // UpdateAccount implements store.Store.
 func (s *Store) UpdateAccount(ctx context.Context, a domain.Account) error {
-	return s.execOne(ctx, s.db, `UPDATE accounts SET email = ?, password_hash = ?, instance_admin = ?, disabled = ?, totp_secret = ?, totp_enabled = ? WHERE id = ?`,
+	return s.execOne(ctx, s.pool, `UPDATE accounts SET email = ?, password_hash = ?, instance_admin = ?, disabled = ?, totp_secret = ?, totp_enabled = ? WHERE id = ?`,
 		domain.NormalizeEmail(a.Email), a.PasswordHash, b2i(a.InstanceAdmin), b2i(a.Disabled), a.TOTPSecret, b2i(a.TOTPEnabled), a.ID)
 }
 
 // SetRecoveryCodes implements store.Store.
 func (s *Store) SetRecoveryCodes(ctx context.Context, account domain.ID, hashes [][]byte) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		if _, err := s.exec(ctx, tx, `DELETE FROM recovery_codes WHERE account_id = ?`, account); err != nil {
 			return err
 		}
@@ -98,12 +98,12 @@ func (s *Store) SetRecoveryCodes(ctx context.Context, account domain.ID, hashes 
 // UseRecoveryCode implements store.Store: one DELETE, so a code is used at
 // most once however many callers race.
 func (s *Store) UseRecoveryCode(ctx context.Context, account domain.ID, hash []byte) error {
-	return s.execOne(ctx, s.db, `DELETE FROM recovery_codes WHERE account_id = ? AND hash = ?`, account, hash)
+	return s.execOne(ctx, s.pool, `DELETE FROM recovery_codes WHERE account_id = ? AND hash = ?`, account, hash)
 }
 
 // CountRecoveryCodes implements store.Store.
 func (s *Store) CountRecoveryCodes(ctx context.Context, account domain.ID) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM recovery_codes WHERE account_id = ?`), account).Scan(&n)
+	err := s.pool.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM recovery_codes WHERE account_id = ?`), account).Scan(&n)
 	return n, s.classify(err)
 }

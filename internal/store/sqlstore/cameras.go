@@ -49,12 +49,12 @@ func (s *Store) insertCamera(ctx context.Context, q querier, c domain.Camera) er
 
 // CreateCamera implements store.Store.
 func (s *Store) CreateCamera(ctx context.Context, c domain.Camera) error {
-	return s.insertCamera(ctx, s.db, c)
+	return s.insertCamera(ctx, s.pool, c)
 }
 
 // Camera implements store.Store.
 func (s *Store) Camera(ctx context.Context, id domain.ID) (domain.Camera, error) {
-	return s.camera(ctx, s.db, `id = ?`, id)
+	return s.camera(ctx, s.pool, `id = ?`, id)
 }
 
 func (s *Store) camera(ctx context.Context, q querier, where string, arg any) (domain.Camera, error) {
@@ -64,18 +64,18 @@ func (s *Store) camera(ctx context.Context, q querier, where string, arg any) (d
 
 // Cameras implements store.Store, ordered by name.
 func (s *Store) Cameras(ctx context.Context, home domain.ID) ([]domain.Camera, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+cameraCols+` FROM cameras WHERE home_id = ? ORDER BY name, id`), home)
+	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+cameraCols+` FROM cameras WHERE home_id = ? ORDER BY name, id`), home)
 	return collect(rows, s.classify(err), scanCamera)
 }
 
 // RenameCamera implements store.Store.
 func (s *Store) RenameCamera(ctx context.Context, id domain.ID, name string) error {
-	return s.execOne(ctx, s.db, `UPDATE cameras SET name = ? WHERE id = ?`, name, id)
+	return s.execOne(ctx, s.pool, `UPDATE cameras SET name = ? WHERE id = ?`, name, id)
 }
 
 // DeleteCamera implements store.Store.
 func (s *Store) DeleteCamera(ctx context.Context, id domain.ID) error {
-	return s.execOne(ctx, s.db, `DELETE FROM cameras WHERE id = ?`, id)
+	return s.execOne(ctx, s.pool, `DELETE FROM cameras WHERE id = ?`, id)
 }
 
 // EnrollDevice implements store.Store.
@@ -83,7 +83,7 @@ func (s *Store) EnrollDevice(ctx context.Context, c domain.Camera, code domain.C
 	if len(c.DeviceKey) == 0 || c.HomeID != "" {
 		return errors.New("sqlstore: EnrollDevice needs a device key and no home")
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		if err := s.insertCamera(ctx, tx, c); err != nil {
 			return err
 		}
@@ -97,12 +97,12 @@ func (s *Store) CameraByDeviceKey(ctx context.Context, key []byte) (domain.Camer
 	if len(key) == 0 {
 		return domain.Camera{}, store.ErrNotFound
 	}
-	return s.camera(ctx, s.db, `device_key = ?`, key)
+	return s.camera(ctx, s.pool, `device_key = ?`, key)
 }
 
 // SetClaimCode implements store.Store.
 func (s *Store) SetClaimCode(ctx context.Context, code domain.ClaimCode) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx querier) error {
 		c, err := s.camera(ctx, tx, `id = ?`, code.CameraID)
 		if err != nil {
 			return err
@@ -122,7 +122,7 @@ func (s *Store) SetClaimCode(ctx context.Context, code domain.ClaimCode) error {
 // racing transactions only one deletes the row.
 func (s *Store) ClaimCamera(ctx context.Context, hash []byte, home domain.ID, name string, now time.Time) (domain.Camera, error) {
 	var claimed domain.Camera
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var id domain.ID
 		var expires int64
 		err := tx.QueryRowContext(ctx, s.q(`SELECT camera_id, expires_at FROM claim_codes WHERE hash = ?`), hash).Scan(&id, &expires)
@@ -148,7 +148,7 @@ func (s *Store) ClaimCamera(ctx context.Context, hash []byte, home domain.ID, na
 // ReleaseCamera implements store.Store.
 func (s *Store) ReleaseCamera(ctx context.Context, id domain.ID, generation int64, state domain.CameraState, retireKey bool) (domain.Camera, error) {
 	var released domain.Camera
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		c, err := s.camera(ctx, tx, `id = ?`, id)
 		if err != nil {
 			return err
@@ -175,5 +175,5 @@ func (s *Store) ReleaseCamera(ctx context.Context, id domain.ID, generation int6
 
 // TouchCamera implements store.Store.
 func (s *Store) TouchCamera(ctx context.Context, id domain.ID, t time.Time, agentVersion string) error {
-	return s.execOne(ctx, s.db, `UPDATE cameras SET last_seen = ?, agent_version = ? WHERE id = ?`, micros(t), agentVersion, id)
+	return s.execOne(ctx, s.pool, `UPDATE cameras SET last_seen = ?, agent_version = ? WHERE id = ?`, micros(t), agentVersion, id)
 }

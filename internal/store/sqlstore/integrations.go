@@ -12,13 +12,13 @@ import (
 	"github.com/camvault/camvault/internal/store"
 )
 
-const integrationCols = `id, name, client_id, secret_hash, redirect_uris, enabled, created_at, changed_at`
+const integrationCols = `id, name, client_id, secret_hash, redirect_uris, enabled, created_at, changed_at, notify_url`
 
 func scanIntegration(row scanner) (domain.Integration, error) {
 	var in domain.Integration
 	var uris string
 	var created, changed sql.NullInt64
-	if err := row.Scan(&in.ID, &in.Name, &in.ClientID, &in.SecretHash, &uris, &in.Enabled, &created, &changed); err != nil {
+	if err := row.Scan(&in.ID, &in.Name, &in.ClientID, &in.SecretHash, &uris, &in.Enabled, &created, &changed, &in.NotifyURL); err != nil {
 		return in, err
 	}
 	in.CreatedAt, in.ChangedAt = fromMicros(created), fromMicros(changed)
@@ -30,13 +30,13 @@ func scanIntegration(row scanner) (domain.Integration, error) {
 
 // CreateIntegration implements store.Store.
 func (s *Store) CreateIntegration(ctx context.Context, in domain.Integration) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.ID, in.Name, in.ClientID, in.SecretHash, jsonText(nonNil(in.RedirectURIs)), b2i(in.Enabled), micros(in.CreatedAt), micros(in.ChangedAt))
+	_, err := s.exec(ctx, s.pool, `INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.ID, in.Name, in.ClientID, in.SecretHash, jsonText(nonNil(in.RedirectURIs)), b2i(in.Enabled), micros(in.CreatedAt), micros(in.ChangedAt), in.NotifyURL)
 	return err
 }
 
 func (s *Store) integrationWhere(ctx context.Context, where string, arg any) (domain.Integration, error) {
-	in, err := scanIntegration(s.db.QueryRowContext(ctx, s.q(`SELECT `+integrationCols+` FROM integrations WHERE `+where+` = ?`), arg))
+	in, err := scanIntegration(s.pool.QueryRowContext(ctx, s.q(`SELECT `+integrationCols+` FROM integrations WHERE `+where+` = ?`), arg))
 	return in, s.classify(err)
 }
 
@@ -57,14 +57,14 @@ func (s *Store) IntegrationByName(ctx context.Context, name string) (domain.Inte
 
 // Integrations implements store.Store.
 func (s *Store) Integrations(ctx context.Context) ([]domain.Integration, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+integrationCols+` FROM integrations ORDER BY name, id`))
+	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+integrationCols+` FROM integrations ORDER BY name, id`))
 	return collect(rows, s.classify(err), scanIntegration)
 }
 
 // SetIntegrationEnabled implements store.Store.
 func (s *Store) SetIntegrationEnabled(ctx context.Context, id domain.ID, enabled bool, at time.Time) ([]domain.Link, error) {
 	var revoked []domain.Link
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		revoked = nil
 		if err := s.execOne(ctx, tx, `UPDATE integrations SET enabled = ?, changed_at = ? WHERE id = ?`, b2i(enabled), micros(at), id); err != nil {
 			return err
@@ -99,7 +99,7 @@ func scanLink(row scanner) (domain.Link, error) {
 
 // CreateLink implements store.Store.
 func (s *Store) CreateLink(ctx context.Context, l domain.Link) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO links (`+linkCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.pool, `INSERT INTO links (`+linkCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.ID, l.IntegrationID, l.HomeID, l.AccountID, jsonText(nonNil(l.Cameras)), jsonText(nonNil(l.Actions)),
 		micros(l.CreatedAt), micros(l.RevokedAt), micros(l.LastUsedAt))
 	return err
@@ -107,7 +107,7 @@ func (s *Store) CreateLink(ctx context.Context, l domain.Link) error {
 
 // Link implements store.Store.
 func (s *Store) Link(ctx context.Context, id domain.ID) (domain.Link, error) {
-	l, err := scanLink(s.db.QueryRowContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE id = ?`), id))
+	l, err := scanLink(s.pool.QueryRowContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE id = ?`), id))
 	return l, s.classify(err)
 }
 
@@ -124,7 +124,11 @@ func linkWhere(f store.LinkFilter) (string, []any) {
 			args = append(args, c.v)
 		}
 	}
-	if !f.Revoked {
+	switch {
+	case !f.RevokedSince.IsZero():
+		conds = append(conds, "revoked_at >= ?")
+		args = append(args, micros(f.RevokedSince))
+	case !f.Revoked:
 		conds = append(conds, "revoked_at IS NULL")
 	}
 	if len(conds) == 0 {
@@ -136,7 +140,7 @@ func linkWhere(f store.LinkFilter) (string, []any) {
 // Links implements store.Store.
 func (s *Store) Links(ctx context.Context, f store.LinkFilter) ([]domain.Link, error) {
 	where, args := linkWhere(f)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE `+where+` ORDER BY created_at DESC, id`), args...)
+	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE `+where+` ORDER BY created_at DESC, id`), args...)
 	return collect(rows, s.classify(err), scanLink)
 }
 
@@ -146,7 +150,7 @@ func (s *Store) RevokeLinks(ctx context.Context, f store.LinkFilter, at time.Tim
 		return nil, fmt.Errorf("sqlstore: revoking links needs a filter")
 	}
 	var revoked []domain.Link
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		var err error
 		revoked, err = s.revokeLinks(ctx, tx, f, at)
 		return err
@@ -154,8 +158,8 @@ func (s *Store) RevokeLinks(ctx context.Context, f store.LinkFilter, at time.Tim
 	return revoked, err
 }
 
-func (s *Store) revokeLinks(ctx context.Context, tx *sql.Tx, f store.LinkFilter, at time.Time) ([]domain.Link, error) {
-	f.Revoked = false
+func (s *Store) revokeLinks(ctx context.Context, tx querier, f store.LinkFilter, at time.Time) ([]domain.Link, error) {
+	f.Revoked, f.RevokedSince = false, time.Time{}
 	where, args := linkWhere(f)
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE `+where+` ORDER BY created_at DESC, id`), args...)
 	links, err := collect(rows, s.classify(err), scanLink)
@@ -173,5 +177,5 @@ func (s *Store) revokeLinks(ctx context.Context, tx *sql.Tx, f store.LinkFilter,
 
 // TouchLink implements store.Store.
 func (s *Store) TouchLink(ctx context.Context, id domain.ID, at time.Time) error {
-	return s.execOne(ctx, s.db, `UPDATE links SET last_used_at = ? WHERE id = ?`, micros(at), id)
+	return s.execOne(ctx, s.pool, `UPDATE links SET last_used_at = ? WHERE id = ?`, micros(at), id)
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
@@ -42,20 +43,28 @@ var ErrRetry = errors.New("sqlstore: retry transaction")
 
 // Store is a store.Store over a *sql.DB.
 type Store struct {
-	db *sql.DB
-	d  Dialect
+	db    *sql.DB
+	d     Dialect
+	stmts *stmtCache
+	pool  querier // db, with prepared statements
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New returns a store over db, which must already be migrated.
-func New(db *sql.DB, d Dialect) *Store { return &Store{db: db, d: d} }
+func New(db *sql.DB, d Dialect) *Store {
+	c := &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	return &Store{db: db, d: d, stmts: c, pool: pooled{c}}
+}
 
 // DB returns the underlying database.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // q rewrites ? placeholders for the dialect. Queries in this package hold
 // no ? inside string literals.
@@ -130,7 +139,7 @@ func (s *Store) execOne(ctx context.Context, q querier, query string, args ...an
 const maxAttempts = 10
 
 // tx runs fn in a transaction, retrying on serialization conflicts.
-func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(tx querier) error) error {
 	var err error
 	for attempt := range maxAttempts {
 		if attempt > 0 {
@@ -148,16 +157,134 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return err
 }
 
-func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) tryTx(ctx context.Context, fn func(tx querier) error) error {
 	tx, err := s.db.BeginTx(ctx, s.d.TxOptions)
 	if err != nil {
 		return s.classify(err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(inTx{c: s.stmts, tx: tx}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return s.classify(tx.Commit())
+}
+
+// maxStmts bounds the prepared statements kept. The package's queries are
+// a fixed set (filters combine a few conditions), far below it.
+const maxStmts = 512
+
+// stmtCache keeps one prepared statement per query text, so that a query
+// is parsed and planned once, not on every call; database/sql prepares
+// it again on each connection that needs it.
+type stmtCache struct {
+	db *sql.DB
+
+	mu sync.RWMutex // guards m
+	m  map[string]*sql.Stmt
+}
+
+// cached returns the prepared statement of query, or nil.
+func (c *stmtCache) cached(query string) *sql.Stmt {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[query]
+}
+
+// stmt returns the prepared statement of query, preparing it on a miss,
+// or nil when the cache is full (the caller then runs the query
+// unprepared). No lock is held while preparing, which takes a connection:
+// a transaction holding one must never wait for the cache.
+func (c *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := c.cached(query); st != nil {
+		return st, nil
+	}
+	c.mu.RLock()
+	full := len(c.m) >= maxStmts
+	c.mu.RUnlock()
+	if full {
+		return nil, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[query]; ok {
+		st.Close()
+		return prev, nil
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		st.Close()
+		delete(c.m, q)
+	}
+}
+
+// pooled runs queries on the pool with prepared statements.
+type pooled struct{ c *stmtCache }
+
+func (p pooled) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := p.c.stmt(ctx, query)
+	if err != nil || st == nil {
+		return p.c.db.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (p pooled) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.c.stmt(ctx, query)
+	if err != nil || st == nil {
+		return p.c.db.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (p pooled) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := p.c.stmt(ctx, query)
+	if err != nil || st == nil {
+		// The unprepared query reports the error through the row.
+		return p.c.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// inTx runs queries in a transaction with the cache's prepared statements
+// when they are there; it never prepares (that would take a second
+// connection while the transaction holds one).
+type inTx struct {
+	c  *stmtCache
+	tx *sql.Tx
+}
+
+func (t inTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st := t.c.cached(query)
+	if st == nil {
+		return t.tx.ExecContext(ctx, query, args...)
+	}
+	return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+func (t inTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st := t.c.cached(query)
+	if st == nil {
+		return t.tx.QueryContext(ctx, query, args...)
+	}
+	return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+}
+
+func (t inTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st := t.c.cached(query)
+	if st == nil {
+		return t.tx.QueryRowContext(ctx, query, args...)
+	}
+	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }
 
 // Conversions between domain values and columns.
