@@ -17,6 +17,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/camvault/camvault/internal/control"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/videosig"
 )
 
 // Session outcomes that change what the agent does next.
@@ -280,6 +282,11 @@ func (s *agentSession) handle(ctx context.Context, m control.Message) error {
 		go func() {
 			defer s.snapshotting.Store(false)
 			jpeg, err := a.snapshotJPEG()
+			if err == nil {
+				// Signed like video, so that whoever shows it can tell
+				// which camera took it.
+				jpeg, err = videosig.SignSnapshot(jpeg, a.key, domain.ID(s.cert.leaf.Subject.CommonName), a.Status().Generation, time.Now())
+			}
 			if err != nil {
 				s.send(ctx, control.Message{Type: control.TypeError, ReplyTo: m.ID,
 					Error: &control.Error{Code: control.CodeUnsupported, Message: truncate(err.Error(), 200)}})

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/camvault/camvault/internal/clips"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/videosig"
 )
 
 // TestSnapshot: the owner gets the camera's picture from the device; after
@@ -14,7 +16,8 @@ import (
 func TestSnapshot(t *testing.T) {
 	s := startServer(t, nil)
 	o := s.setup("ana@example.org", "Casa")
-	ag, _ := runAgentSource(t, s, t.TempDir(), "builtin:porch")
+	dir := t.TempDir()
+	ag, _ := runAgentSource(t, s, dir, "builtin:porch")
 	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "Porch"}, 201)["id"].(string)
 	connected(t, ag)
 	get := func() (int, []byte, string) {
@@ -29,8 +32,16 @@ func TestSnapshot(t *testing.T) {
 		return resp.StatusCode, b, resp.Header.Get("Content-Type")
 	}
 	code, b, ct := get()
-	if code != 200 || ct != "image/jpeg" || !bytes.Equal(b, clips.PorchFirstFrame) {
+	if code != 200 || ct != "image/jpeg" {
 		t.Fatalf("snapshot: %d %s %d bytes", code, ct, len(b))
+	}
+	// The picture beside the clip, signed by the device for its camera.
+	_, der := agentTrust(t, dir)
+	if _, err := videosig.VerifySnapshot(b, der, domain.ID(cam), 1); err != nil {
+		t.Fatalf("snapshot signature: %v", err)
+	}
+	if !bytes.Equal(b[len(b)-1000:], clips.PorchFirstFrame[len(clips.PorchFirstFrame)-1000:]) {
+		t.Fatal("the snapshot is not the picture beside the clip")
 	}
 	s.must(o.token, "POST", "/api/v1/cameras/"+cam+"/transfer", nil, 204)
 	if code, _, _ := get(); code != 404 {

@@ -10,6 +10,7 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/videosig"
 )
 
 // Snapshot limits.
@@ -120,10 +121,19 @@ func (s *Service) dropWaiter(ref domain.CameraRef, wait <-chan struct{}) {
 var jpegMagic = []byte{0xff, 0xd8, 0xff}
 
 // DeviceSnapshot stores a snapshot a device uploaded over its
-// authenticated connection, for its camera's current generation.
+// authenticated connection, for its camera's current generation. The
+// picture must carry the device's signature for that camera and
+// generation (videosig.SignSnapshot): one that does not is refused and
+// logged as a provenance alarm.
 func (s *Service) DeviceSnapshot(ctx context.Context, cam domain.Camera, jpeg []byte) error {
 	if len(jpeg) > MaxSnapshotBytes || !bytes.HasPrefix(jpeg, jpegMagic) {
 		return invalid("a snapshot must be a JPEG of at most 1 MiB")
+	}
+	if _, err := videosig.VerifySnapshot(jpeg, cam.DeviceKey, cam.ID, cam.Generation); err != nil {
+		s.log.Error("provenance alarm: a device sent a snapshot not signed for its camera", "camera", cam.ID, "generation", cam.Generation, "err", err)
+		s.audit(ctx, Caller{}, domain.AuditEvent{HomeID: cam.HomeID, CameraID: cam.ID, Action: "snapshot.upload", Result: domain.ResultDenied,
+			Detail: "not signed by this camera"})
+		return invalid("the snapshot is not signed by this camera's device key")
 	}
 	s.keepSnapshot(cam.Ref(), bytes.Clone(jpeg))
 	return nil
