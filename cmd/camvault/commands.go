@@ -33,6 +33,7 @@ Commands:
   admin     instance administration on the data dir (user add)
   verify    check a signed capture or recording: who signed what, any tampering
   bench     measure live video fan-out on loopback and print JSON
+  display-sim  act as a smart display: link an account (OAuth), SYNC, play and check streams
   version   print the version
 
 Run "camvault <command> --help" for a command's flags.
@@ -62,6 +63,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string)
 		err = simCmd(args[1:], stdout, stderr)
 	case "bench":
 		err = benchCmd(args[1:], stdout, stderr)
+	case "display-sim":
+		err = displaySimCmd(args[1:], stdin, stdout, stderr, env)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":
@@ -175,7 +178,7 @@ Flags:
 
 func admin(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) error {
 	const adminUsage = `Usage: camvault admin user add --email EMAIL [--instance-admin] [config flags]
-       camvault admin integration add --name NAME --redirect-uri URI [--redirect-uri URI...] [config flags]
+       camvault admin integration add --name NAME --redirect-uri URI [--redirect-uri URI...] [--notify-url URL] [config flags]
        camvault admin integration disable|enable NAME [config flags]
        camvault admin integration list [config flags]
 
@@ -277,6 +280,7 @@ func adminIntegration(verb string, args []string, stdout, stderr io.Writer, env 
 	name := fs.String("name", "", "the integration's name, shown to people on the consent page")
 	var uris stringList
 	fs.Var(&uris, "redirect-uri", "an exact redirect URI (repeat for several)")
+	notify := fs.String("notify-url", "", "where the platform takes change notifications (request sync, report state); optional")
 	// The integration's name may come first, as in "disable NAME".
 	positional := ""
 	if (verb == "disable" || verb == "enable") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -300,7 +304,7 @@ func adminIntegration(verb string, args []string, stdout, stderr io.Writer, env 
 	defer done()
 	switch verb {
 	case "add":
-		in, secret, err := svc.RegisterIntegration(ctx, *name, uris)
+		in, secret, err := svc.RegisterIntegration(ctx, service.IntegrationSpec{Name: *name, RedirectURIs: uris, NotifyURL: *notify})
 		if err != nil {
 			return userMessage(err)
 		}

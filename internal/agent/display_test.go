@@ -3,15 +3,21 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/app"
+	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/displaysim"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/integrations/smarthome"
+	"github.com/camvault/camvault/internal/service"
 )
 
 const redirectURI = "https://display.example.com/oauth/callback"
@@ -20,7 +26,7 @@ const redirectURI = "https://display.example.com/oauth/callback"
 // of it (not yet linked).
 func display(t *testing.T, s *server, name string) *displaysim.Client {
 	t.Helper()
-	in, secret, err := s.parts.Service.RegisterIntegration(context.Background(), name, []string{redirectURI})
+	in, secret, err := s.parts.Service.RegisterIntegration(context.Background(), service.IntegrationSpec{Name: name, RedirectURIs: []string{redirectURI}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +121,13 @@ func TestDisplayLinking(t *testing.T) {
 	p := playVerified(t, d, dev, 2)
 	frames, gops, _ := p.Stats()
 	t.Logf("display: %d frames, %d GOPs verified over LL-HLS", frames, gops)
+	jpeg, err := d.Snapshot(ctx, front)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := displaysim.CheckSnapshot(jpeg, dev); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
 
 	// The other camera was not consented to.
 	res, err := d.Stream(ctx, back, "hls")
@@ -378,7 +391,8 @@ func TestOAuthAttacks(t *testing.T) {
 // again revives nothing.
 func TestKillSwitches(t *testing.T) {
 	ctx := context.Background()
-	s := startServer(t, nil)
+	cfg := testConfig(t, nil)
+	s := runServer(t, cfg, &syncBuffer{})
 	o := s.setup("ana@example.org", "Casa")
 	claimed(t, s, o, t.TempDir(), "builtin:porch", "Porch")
 	d := display(t, s, "Kitchen display")
@@ -402,11 +416,23 @@ func TestKillSwitches(t *testing.T) {
 			_, err := svc.DisconnectHome(ctx, owner, domain.ID(o.home))
 			return err
 		}},
-		{"integration disabled", func(*displaysim.Client) error {
+		{"integration disabled by the admin command (another process)", func(*displaysim.Client) error {
+			admin, st, err := app.NewService(ctx, cfg, nil, nil, service.DeviceConfig{})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			_, err = admin.SetIntegrationEnabled(ctx, "Kitchen display", false)
+			return err
+		}},
+		{"integration disabled in the admin UI", func(*displaysim.Client) error {
 			_, err := svc.SetIntegrationEnabled(ctx, "Kitchen display", false)
 			return err
 		}},
 	} {
+		if _, err := svc.SetIntegrationEnabled(ctx, "Kitchen display", true); err != nil {
+			t.Fatal(err)
+		}
 		c := another(d)
 		if err := c.Link(ctx, "ana@example.org", password, displaysim.Consent{}); err != nil {
 			t.Fatal(err)
@@ -456,4 +482,63 @@ func TestKillSwitches(t *testing.T) {
 	_, err = old.Sync(ctx)
 	status(t, "an access token from before the disable", err, 401)
 	oauthCode(t, "a refresh token from before the disable", old.Refresh(ctx), "invalid_grant")
+}
+
+// TestDisplayNotifications: a platform that takes change notifications
+// (a local server standing in for it) hears when a linked camera goes
+// offline and online (report state) and when it leaves the home (request
+// sync).
+func TestDisplayNotifications(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var got []string
+	platform := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.URL.Path+" "+string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer platform.Close()
+	heard := func(what string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, g := range got {
+				if strings.Contains(g, what) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	s := startServer(t, func(c *config.Config) { c.OAuth.NotifyInterval = config.Duration(100 * time.Millisecond) })
+	o := s.setup("ana@example.org", "Casa")
+	dir := t.TempDir()
+	cam, stop := claimed(t, s, o, dir, "builtin:porch", "Porch")
+	in, secret, err := s.parts.Service.RegisterIntegration(ctx, service.IntegrationSpec{Name: "Kitchen display", RedirectURIs: []string{redirectURI}, NotifyURL: platform.URL + "/hooks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &displaysim.Client{Server: s.url, ClientID: in.ClientID, Secret: secret, RedirectURI: redirectURI}
+	if err := d.Link(ctx, "ana@example.org", password, displaysim.Consent{}); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := d.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := devs.AgentUserID
+	time.Sleep(300 * time.Millisecond) // the reporter's baseline
+	stop()
+	waitFor(t, "report state: offline", heard(`/hooks/reportState {"requestId":`))
+	waitFor(t, "report state names the camera offline", heard(`"agentUserId":"`+user+`","payload":{"devices":{"states":{"`+cam+`":{"online":false,"status":"SUCCESS"}}}}`))
+	_, stop = runAgentSource(t, s, dir, "builtin:porch")
+	waitFor(t, "report state: online", heard(`"`+cam+`":{"online":true`))
+	s.must(o.token, "POST", "/api/v1/cameras/"+cam+"/transfer", nil, 204)
+	waitFor(t, "request sync", heard(`/hooks/requestSync {"agentUserId":"`+user+`"}`))
+	devs, err = d.Sync(ctx)
+	if err != nil || len(devs.Devices) != 0 {
+		t.Fatalf("SYNC after the request: %+v %v", devs, err)
+	}
 }

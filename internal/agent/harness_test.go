@@ -55,6 +55,12 @@ type server struct {
 // startServer runs the real server (app.Run) on loopback ports.
 func startServer(t *testing.T, edit func(*config.Config)) *server {
 	t.Helper()
+	return runServer(t, testConfig(t, edit), &syncBuffer{})
+}
+
+// testConfig is the configuration startServer runs with.
+func testConfig(t *testing.T, edit func(*config.Config)) config.Config {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
@@ -65,7 +71,7 @@ func startServer(t *testing.T, edit func(*config.Config)) *server {
 	if edit != nil {
 		edit(&cfg)
 	}
-	return runServer(t, cfg, &syncBuffer{})
+	return cfg
 }
 
 // runServer runs the server with cfg until the test ends or s.stop.
@@ -182,6 +188,12 @@ func runAgent(t *testing.T, s *server, stateDir string) (a *agent.Agent, stop fu
 // runAgentSource runs an agent of source.
 func runAgentSource(t *testing.T, s *server, stateDir, source string) (a *agent.Agent, stop func()) {
 	t.Helper()
+	return runAgentBeat(t, s, stateDir, source, 200*time.Millisecond)
+}
+
+// runAgentBeat runs an agent of source with heartbeats every beat.
+func runAgentBeat(t *testing.T, s *server, stateDir, source string, beat time.Duration) (a *agent.Agent, stop func()) {
+	t.Helper()
 	src, err := agent.ParseSource(source)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +201,7 @@ func runAgentSource(t *testing.T, s *server, stateDir, source string) (a *agent.
 	a, err = agent.New(agent.Config{
 		Server: s.url, StateDir: stateDir, Source: src,
 		Version: "test-1.0", ClaimPoll: 200 * time.Millisecond, MinBackoff: 50 * time.Millisecond,
-		MaxBackoff: 400 * time.Millisecond, Heartbeat: 200 * time.Millisecond,
+		MaxBackoff: 400 * time.Millisecond, Heartbeat: beat,
 		Logger: slog.New(slog.NewTextHandler(s.logs, nil)).With("agent", filepath.Base(stateDir)),
 	})
 	if err != nil {

@@ -211,6 +211,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		_, port, _ := net.SplitHostPort(devL.Addr().String())
 		devices.URL = cfg.DeviceURL(port)
+		devices.RatePerSecond, devices.Burst = cfg.Devices.Rate, cfg.Devices.Burst
 	}
 	var liveL net.Listener
 	var live service.LiveConfig
@@ -247,7 +248,6 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	go purgeGrants(ctx, oa, log)
 	ui, err := webui.New(webui.Config{Service: svc, OAuth: oa, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
 	if err != nil {
 		return err
@@ -288,8 +288,18 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(o.Stderr, "\ncamvault: no account exists yet. Open this one-time setup link within 1 hour\n"+
 			"to create the first account (it works once; a restart makes a new one):\n\n    %s\n\n", setupURL)
 	}
+	var background sync.WaitGroup
+	defer background.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	background.Go(func() { purgeGrants(ctx, oa, log) })
+	// Links revoked by another process (the admin command) end their
+	// streams here too.
+	background.Go(func() { svc.WatchRevokedLinks(ctx, 250*time.Millisecond) })
+	// Platforms that take change notifications hear of their links'
+	// cameras.
+	reporter := smarthome.NewReporter(svc, smarthome.HTTPNotifier{}, time.Duration(cfg.OAuth.NotifyInterval), log.With("component", "notify"))
+	background.Go(func() { reporter.Run(ctx) })
 	errc := make(chan error, 2)
 	servers := 1
 	if devL != nil {

@@ -46,6 +46,7 @@ type Config struct {
 type OAuth struct {
 	AccessTokenTTL  Duration `yaml:"access_token_ttl" help:"lifetime of integrations' access tokens"`
 	RefreshTokenTTL Duration `yaml:"refresh_token_ttl" help:"lifetime of integrations' refresh tokens (each use rotates them)"`
+	NotifyInterval  Duration `yaml:"notify_interval" help:"how often linked platforms are told of their cameras' changes"`
 }
 
 // Live configures how viewers reach live video.
@@ -65,6 +66,9 @@ type Devices struct {
 	URL          string `yaml:"url" help:"wss:// URL agents use to reach the device listener (default: the public host and the device port)"`
 	IngestListen string `yaml:"ingest_listen" help:"RTSPS address where agents publish video (always mutual TLS); empty turns video ingest off"`
 	IngestURL    string `yaml:"ingest_url" help:"rtsps:// URL agents publish to (default: the public host and the ingest port)"`
+	// Rate and Burst bound enrolment and claim requests per address.
+	Rate  float64 `yaml:"rate" help:"enrolment and claim requests per second allowed from one address"`
+	Burst int     `yaml:"burst" help:"enrolment and claim requests allowed at once from one address"`
 }
 
 // TLS configures HTTPS.
@@ -111,9 +115,9 @@ func Default() Config {
 	return Config{
 		DataDir: "./camvault-data",
 		Listen:  "127.0.0.1:8080",
-		Devices: Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555"},
+		Devices: Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555", Rate: 5, Burst: 60},
 		Live:    Live{RTSPListen: "127.0.0.1:8322", PullNetworks: netguard.DefaultNetworks},
-		OAuth:   OAuth{AccessTokenTTL: Duration(10 * time.Minute), RefreshTokenTTL: Duration(30 * 24 * time.Hour)},
+		OAuth:   OAuth{AccessTokenTTL: Duration(10 * time.Minute), RefreshTokenTTL: Duration(30 * 24 * time.Hour), NotifyInterval: Duration(5 * time.Second)},
 		Auth: Auth{
 			SessionIdle: Duration(7 * 24 * time.Hour),
 			SessionMax:  Duration(30 * 24 * time.Hour),

@@ -78,6 +78,18 @@ func (f field) set(c *Config, s string) error {
 			return fmt.Errorf("%s: %q is not true or false", f.key, s)
 		}
 		v.SetBool(b)
+	case reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s: %q is not a whole number", f.key, s)
+		}
+		v.SetInt(int64(n))
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil || x < 0 || x != x {
+			return fmt.Errorf("%s: %q is not a number", f.key, s)
+		}
+		v.SetFloat(x)
 	default:
 		return fmt.Errorf("%s: unsupported kind %s", f.key, f.kind)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
@@ -23,22 +24,47 @@ var ErrForeignFrame = errors.New("a frame not signed by the camera asked for")
 // Playback is a running LL-HLS player that checks every frame.
 type Playback struct {
 	client *gohlslib.Client
+	key    []byte
+	camera domain.ID
+	gen    int64
 
 	mu       sync.Mutex // guards the fields below
+	codec    videosig.Codec
 	verifier *videosig.Verifier
 	frames   int
+	gops     int // verified by earlier verifiers, before a gap
+	claims   int // GOP signatures that named this camera and verified
+	gaps     int
 	err      error
+}
+
+// Key is a device's signing key as SYNC gives it (PKIX DER).
+func Key(device smarthome.Device) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(device.Attributes.DeviceKey)
+	if err != nil || len(key) == 0 {
+		return nil, errors.New("the device has no signing key: it cannot be checked")
+	}
+	return key, nil
 }
 
 // PlayHLS plays an LL-HLS stream URL of device and checks every access
 // unit against the device's signing key, camera ID and generation, as
 // SYNC described it. The device must be signed (an agent camera).
 func PlayHLS(streamURL string, device smarthome.Device) (*Playback, error) {
-	key, err := base64.StdEncoding.DecodeString(device.Attributes.DeviceKey)
-	if err != nil || len(key) == 0 {
-		return nil, errors.New("the device has no signing key: it cannot be checked")
+	key, err := Key(device)
+	if err != nil {
+		return nil, err
 	}
-	p := &Playback{}
+	return PlayHLSKey(streamURL, domain.ID(device.ID), device.Attributes.Generation, key)
+}
+
+// PlayHLSKey is PlayHLS with the camera, generation and key given by the
+// caller (who may know them without trusting the server).
+func PlayHLSKey(streamURL string, camera domain.ID, generation int64, key []byte) (*Playback, error) {
+	if _, err := videosig.NewVerifier(videosig.H264, key, camera, generation); err != nil {
+		return nil, err
+	}
+	p := &Playback{key: key, camera: camera, gen: generation}
 	quiet := func(string) {}
 	c := &gohlslib.Client{URI: streamURL, OnDownloadPrimaryPlaylist: quiet, OnDownloadStreamPlaylist: quiet,
 		OnDownloadSegment: quiet, OnDownloadPart: quiet}
@@ -52,12 +78,9 @@ func PlayHLS(streamURL string, device smarthome.Device) (*Playback, error) {
 			default:
 				continue
 			}
-			v, err := videosig.NewVerifier(codec, key, domain.ID(device.ID), device.Attributes.Generation)
-			if err != nil {
-				return err
-			}
+			v, _ := videosig.NewVerifier(codec, p.key, p.camera, p.gen)
 			p.mu.Lock()
-			p.verifier = v
+			p.codec, p.verifier = codec, v
 			p.mu.Unlock()
 			c.OnDataH26x(tr, func(_, _ int64, au [][]byte) { p.push(au) })
 		}
@@ -70,6 +93,9 @@ func PlayHLS(streamURL string, device smarthome.Device) (*Playback, error) {
 	return p, nil
 }
 
+// push checks one access unit. A frame signed by another camera or key
+// is a violation, and final; a gap (a lost part, a GOP cut short by a
+// dropped connection) only restarts the check at the next keyframe.
 func (p *Playback) push(au [][]byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -77,20 +103,51 @@ func (p *Playback) push(au [][]byte) {
 	if p.err != nil {
 		return
 	}
-	if _, err := p.verifier.Push(au); err != nil {
+	claim, err := p.verifier.Push(au)
+	switch {
+	case err == nil:
+		if claim != nil {
+			p.claims++
+		}
+	case errors.Is(err, videosig.ErrCamera), errors.Is(err, videosig.ErrSignature), errors.Is(err, videosig.ErrMalformed):
 		p.err = fmt.Errorf("%w: %v", ErrForeignFrame, err)
+	default:
+		// The claim named this camera and its signature verified
+		// (checked first); the GOP it covers arrived incomplete.
+		if errors.Is(err, videosig.ErrHash) || errors.Is(err, videosig.ErrChain) {
+			p.claims++
+		}
+		p.gaps++
+		p.gops += p.verifier.Verified()
+		p.verifier, _ = videosig.NewVerifier(p.codec, p.key, p.camera, p.gen)
 	}
 }
 
 // Stats returns the frames received, the GOPs verified, and the first
-// verification failure.
+// violation.
 func (p *Playback) Stats() (frames, gops int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	gops = p.gops
 	if p.verifier != nil {
-		gops = p.verifier.Verified()
+		gops += p.verifier.Verified()
 	}
 	return p.frames, gops, p.err
+}
+
+// Claims returns how many GOP signatures named this camera and verified
+// against its key, whether or not their GOP then arrived whole.
+func (p *Playback) Claims() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.claims
+}
+
+// Gaps returns how often the check restarted after lost video.
+func (p *Playback) Gaps() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gaps
 }
 
 // Wait blocks until the player stops (the server ended the stream, or
@@ -106,5 +163,45 @@ func (p *Playback) Wait(ctx context.Context) error {
 	}
 }
 
+// Watch lets the player play until it has verified gops GOPs, the
+// stream ends, a violation shows, or limit passes.
+func (p *Playback) Watch(ctx context.Context, limit time.Duration, gops int) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	ended := make(chan struct{})
+	go func() { p.Wait(ctx); close(ended) }()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ended:
+			return
+		case <-t.C:
+			if _, n, err := p.Stats(); n >= gops || err != nil {
+				return
+			}
+		}
+	}
+}
+
 // Close stops the player.
 func (p *Playback) Close() { p.client.Close() }
+
+// CheckSnapshot verifies that a snapshot was signed by device (its key,
+// camera ID and generation as SYNC described it).
+func CheckSnapshot(jpeg []byte, device smarthome.Device) error {
+	key, err := Key(device)
+	if err != nil {
+		return err
+	}
+	return CheckSnapshotKey(jpeg, domain.ID(device.ID), device.Attributes.Generation, key)
+}
+
+// CheckSnapshotKey is CheckSnapshot with the camera, generation and key
+// given by the caller.
+func CheckSnapshotKey(jpeg []byte, camera domain.ID, generation int64, key []byte) error {
+	if _, err := videosig.VerifySnapshot(jpeg, key, camera, generation); err != nil {
+		return fmt.Errorf("%w: %v", ErrForeignFrame, err)
+	}
+	return nil
+}

@@ -14,11 +14,15 @@ type Integration struct {
 	Name string
 	// ClientID is the OAuth client_id.
 	ClientID string
-	// SecretHash is the argon2id PHC string of the client secret, which
-	// is shown once when the integration is registered.
+	// SecretHash is the hex SHA-256 of the client secret, which is shown
+	// once when the integration is registered (it carries 256 random
+	// bits, like every camvault token).
 	SecretHash string
 	// RedirectURIs are matched exactly.
 	RedirectURIs []string
+	// NotifyURL, when set, is where the platform takes change
+	// notifications (request sync, report state).
+	NotifyURL string
 	// Enabled is false once an instance administrator disabled it: it
 	// then gets no tokens, and disabling revoked every link.
 	Enabled   bool

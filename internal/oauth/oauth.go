@@ -153,6 +153,23 @@ type Authorization struct {
 	p      authorizeParams
 }
 
+// RedirectOrigin is the origin (scheme://host[:port]) of the request's
+// redirect URI, which a consent form's Content-Security-Policy must allow
+// as a form action: browsers apply form-action to the redirect that
+// follows the form.
+func (a *Authorization) RedirectOrigin() string {
+	u, err := url.Parse(a.p.RedirectURI)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	for _, c := range u.Host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return ""
+		}
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // ParseAuthorize checks an authorization request (GET query or posted
 // consent form). It returns ErrBadClient or a *Refusal on failure.
 func (s *Server) ParseAuthorize(r *http.Request) (*Authorization, error) {

@@ -26,6 +26,11 @@ type DeviceConfig struct {
 	// URL is where agents reach the device listener, e.g.
 	// "wss://cameras.example.org:8443".
 	URL string
+	// RatePerSecond and Burst bound unauthenticated device requests
+	// (enrolment, claim polling) per client address; zero means 5 and
+	// 60.
+	RatePerSecond float64
+	Burst         int
 }
 
 // DevicePresence is the live side of devices: which are connected, and a
@@ -93,8 +98,8 @@ func (s *Service) presence() DevicePresence {
 }
 
 // deviceRate bounds unauthenticated device requests per client address:
-// a burst of 60, then five a second — room for a home of devices behind one
-// address polling for their claim.
+// by default a burst of 60, then five a second — room for a home of
+// devices behind one address polling for their claim.
 func (s *Service) deviceRate(addr string) error {
 	s.dev.mu.Lock()
 	defer s.dev.mu.Unlock()
@@ -111,7 +116,14 @@ func (s *Service) deviceRate(addr string) error {
 	}
 	l, ok := s.dev.limiters[addr]
 	if !ok {
-		l = &limiter{l: rate.NewLimiter(rate.Every(200*time.Millisecond), 60)}
+		perSecond, burst := s.dev.cfg.RatePerSecond, s.dev.cfg.Burst
+		if perSecond <= 0 {
+			perSecond = 5
+		}
+		if burst <= 0 {
+			burst = 60
+		}
+		l = &limiter{l: rate.NewLimiter(rate.Limit(perSecond), burst)}
 		s.dev.limiters[addr] = l
 	}
 	l.seen = now

@@ -20,12 +20,22 @@ const (
 	maxRedirectURILen = 512
 )
 
+// IntegrationSpec is what registering an integration takes.
+type IntegrationSpec struct {
+	Name         string
+	RedirectURIs []string
+	// NotifyURL, optional, is where the platform takes change
+	// notifications; https, or http to the local machine.
+	NotifyURL string
+}
+
 // RegisterIntegration registers a third-party client (a smart-display
-// platform) under name with its exact redirect URIs, and returns it with
-// its client secret, which is shown this once and stored only as its
+// platform) under its name with its exact redirect URIs, and returns it
+// with its client secret, which is shown this once and stored only as its
 // SHA-256 (it carries 256 random bits, like every camvault token). It
 // is an instance administrator's action, run on the server's machine.
-func (s *Service) RegisterIntegration(ctx context.Context, name string, redirectURIs []string) (domain.Integration, string, error) {
+func (s *Service) RegisterIntegration(ctx context.Context, spec IntegrationSpec) (domain.Integration, string, error) {
+	name, redirectURIs := spec.Name, spec.RedirectURIs
 	name, err := cleanName(name, "integration name")
 	if err != nil {
 		return domain.Integration{}, "", err
@@ -43,10 +53,15 @@ func (s *Service) RegisterIntegration(ctx context.Context, name string, redirect
 		}
 		seen[u] = true
 	}
+	if spec.NotifyURL != "" {
+		if err := checkRedirectURI(spec.NotifyURL); err != nil {
+			return domain.Integration{}, "", invalid("notify URL: " + strings.TrimPrefix(err.Error(), "redirect URI "))
+		}
+	}
 	secret, hash := authn.NewToken(authn.KindClientSecret)
 	now := s.now()
 	in := domain.Integration{ID: domain.NewID(), Name: name, ClientID: "cvc_" + string(domain.NewID()), SecretHash: hex.EncodeToString(hash),
-		RedirectURIs: redirectURIs, Enabled: true, CreatedAt: now, ChangedAt: now}
+		RedirectURIs: redirectURIs, NotifyURL: spec.NotifyURL, Enabled: true, CreatedAt: now, ChangedAt: now}
 	if err := s.st.CreateIntegration(ctx, in); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return domain.Integration{}, "", conflict("an integration named " + name + " exists")

@@ -51,7 +51,7 @@ func TestLinkRevocationEndsStreams(t *testing.T) {
 	svc, st, hub, acct, cam := liveEnv(t)
 	home := domain.Home{ID: cam.HomeID}
 	now := time.Now().UTC()
-	in, _, err := svc.RegisterIntegration(ctx, "Kitchen display", []string{"https://display.example.com/cb"})
+	in, _, err := svc.RegisterIntegration(ctx, service.IntegrationSpec{Name: "Kitchen display", RedirectURIs: []string{"https://display.example.com/cb"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -191,10 +193,15 @@ func (s *Service) CheckLink(ctx context.Context, link, account domain.ID) error 
 // those the link names at their current generation and that the policy
 // still allows (live or snapshot) through it.
 func (s *Service) LinkedCameras(ctx context.Context, c Caller) ([]CameraView, error) {
+	return s.linkedCameras(ctx, c, true)
+}
+
+// linkedCameras is LinkedCameras; touch records the use of the link.
+func (s *Service) linkedCameras(ctx context.Context, c Caller, touch bool) ([]CameraView, error) {
 	if c.Link == "" {
 		return nil, forbidden()
 	}
-	via, _, err := s.via(ctx, c)
+	via, _, err := s.viaTouch(ctx, c, touch)
 	if err != nil {
 		return nil, err
 	}
@@ -357,4 +364,87 @@ func (s *Service) DisconnectHome(ctx context.Context, c Caller, home domain.ID) 
 	s.audit(ctx, c, domain.AuditEvent{HomeID: home, Action: "link.disconnect_home", Result: domain.ResultOK,
 		Detail: plural(len(revoked), "link") + " revoked"})
 	return len(revoked), nil
+}
+
+// WatchRevokedLinks ends, within every, the live streams of links that
+// another process revoked — `camvault admin integration disable` run
+// beside the server, or another server without a shared bus — by reading
+// the links revoked since the last look. It returns when ctx ends.
+func (s *Service) WatchRevokedLinks(ctx context.Context, every time.Duration) {
+	// Revocation times come from whichever process revoked; a margin
+	// covers small clock differences, and seen keeps each link once.
+	const margin = 5 * time.Second
+	since := s.now()
+	seen := map[domain.ID]time.Time{}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		links, err := s.st.Links(ctx, store.LinkFilter{RevokedSince: since.Add(-margin)})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("watch revoked links", "err", err)
+			}
+			continue
+		}
+		for _, l := range links {
+			if _, ok := seen[l.ID]; ok {
+				continue
+			}
+			seen[l.ID] = l.RevokedAt
+			s.applyWithdrawal(events.Event{Kind: events.LinkRevoked, Link: l.ID})
+			if l.RevokedAt.After(since) {
+				since = l.RevokedAt
+			}
+		}
+		for id, at := range seen {
+			if at.Before(since.Add(-2 * margin)) {
+				delete(seen, id)
+			}
+		}
+	}
+}
+
+// NotifyTarget is a live link of an integration that takes change
+// notifications, with the cameras it may use now.
+type NotifyTarget struct {
+	Link        domain.Link
+	Integration domain.Integration
+	Cameras     []CameraView
+}
+
+// NotifyTargets lists the live links of enabled integrations that take
+// change notifications, each with what SYNC would list for it. It is for
+// the server's own notifier, never for a caller.
+func (s *Service) NotifyTargets(ctx context.Context) ([]NotifyTarget, error) {
+	ins, err := s.st.Integrations(ctx)
+	if err != nil {
+		return nil, internal("integrations", err)
+	}
+	var out []NotifyTarget
+	for _, in := range ins {
+		if !in.Enabled || in.NotifyURL == "" {
+			continue
+		}
+		links, err := s.st.Links(ctx, store.LinkFilter{IntegrationID: in.ID})
+		if err != nil {
+			return nil, internal("links", err)
+		}
+		for _, l := range links {
+			c, err := s.LinkCaller(ctx, l.ID, l.AccountID, "")
+			if err != nil {
+				continue
+			}
+			cams, err := s.linkedCameras(ctx, c, false)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, NotifyTarget{Link: l, Integration: in, Cameras: cams})
+		}
+	}
+	return out, nil
 }

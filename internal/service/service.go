@@ -246,6 +246,11 @@ type cameraAccess struct {
 // and says so for the audit log ("via Kitchen display"). A link or
 // integration that is gone yields a Via that allows nothing.
 func (s *Service) via(ctx context.Context, c Caller) (*authz.Via, string, error) {
+	return s.viaTouch(ctx, c, true)
+}
+
+// viaTouch is via; touch records the use of the link.
+func (s *Service) viaTouch(ctx context.Context, c Caller, touch bool) (*authz.Via, string, error) {
 	if c.Link == "" {
 		return nil, "", nil
 	}
@@ -263,7 +268,7 @@ func (s *Service) via(ctx context.Context, c Caller) (*authz.Via, string, error)
 	if err != nil {
 		return nil, "", internal("load integration", err)
 	}
-	if l.Live() && s.now().Sub(l.LastUsedAt) > time.Minute {
+	if touch && l.Live() && s.now().Sub(l.LastUsedAt) > time.Minute {
 		if err := s.st.TouchLink(ctx, l.ID, s.now()); err != nil {
 			s.log.Warn("touch link failed", "err", err)
 		}

@@ -214,6 +214,8 @@ func (f OAuthTokenFilter) Empty() bool {
 type LinkFilter struct {
 	ID, IntegrationID, HomeID, AccountID domain.ID
 	Revoked                              bool
+	// RevokedSince, when set, selects only links revoked at or after it.
+	RevokedSince time.Time
 }
 
 // Empty reports whether f names nothing to select by.

@@ -3,6 +3,7 @@ package webui
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/oauth"
@@ -29,6 +30,12 @@ func (u *UI) authorization(w http.ResponseWriter, r *http.Request, c service.Cal
 	var ref *oauth.Refusal
 	switch {
 	case err == nil:
+		// The consent form's answer redirects to the client, which
+		// the page's form-action must allow.
+		if o := a.RedirectOrigin(); o != "" {
+			h := w.Header()
+			h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"), "form-action 'self'", "form-action 'self' "+o, 1))
+		}
 		return a, true
 	case errors.As(err, &ref):
 		http.Redirect(w, r, ref.URL, http.StatusSeeOther)

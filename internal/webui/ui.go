@@ -228,6 +228,7 @@ func (u *UI) validIDs(pattern string, h httpserver.Handler) httpserver.Handler {
 type page struct {
 	Title    string
 	SignedIn bool
+	Admin    bool // an instance administrator
 	Email    string
 	Notice   string // a success message
 	Error    string // a client-safe error message
@@ -243,6 +244,7 @@ func (u *UI) render(w http.ResponseWriter, c service.Caller, status int, name st
 		return
 	}
 	p.SignedIn = !c.Anonymous()
+	p.Admin = p.SignedIn && c.Account.InstanceAdmin && !c.Account.Disabled
 	p.Email = c.Account.Email
 	var b strings.Builder
 	if err := t.ExecuteTemplate(&b, "layout.html", p); err != nil {

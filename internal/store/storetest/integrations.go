@@ -10,8 +10,8 @@ import (
 )
 
 func integration(name string) domain.Integration {
-	return domain.Integration{ID: domain.NewID(), Name: name, ClientID: "cvc_" + string(domain.NewID()), SecretHash: "$argon2id$fake",
-		RedirectURIs: []string{"https://display.example.com/cb", "https://display.example.com/cb2"}, Enabled: true, CreatedAt: at(0), ChangedAt: at(0)}
+	return domain.Integration{ID: domain.NewID(), Name: name, ClientID: "cvc_" + string(domain.NewID()), SecretHash: "00ff",
+		RedirectURIs: []string{"https://display.example.com/cb", "https://display.example.com/cb2"}, NotifyURL: "https://display.example.com/notify", Enabled: true, CreatedAt: at(0), ChangedAt: at(0)}
 }
 
 func testIntegrations(t *testing.T, s store.Store) {
@@ -122,6 +122,16 @@ func testLinks(t *testing.T, s store.Store) {
 	got3, _ = s.Link(ctx, l3.ID)
 	if len(revoked) != 0 || got3.Live() {
 		t.Fatal("enabling an integration revived a link")
+	}
+	// Links revoked since a time, whoever revoked them.
+	list, err = s.Links(ctx, store.LinkFilter{RevokedSince: at(3 * time.Hour)})
+	must(t, "revoked since", err)
+	if len(list) != 1 || list[0].ID != l3.ID {
+		t.Fatalf("revoked since 3h: %+v, want bo's link", list)
+	}
+	list, _ = s.Links(ctx, store.LinkFilter{RevokedSince: at(time.Hour)})
+	if len(list) != 3 {
+		t.Fatalf("revoked since 1h: %d links, want 3", len(list))
 	}
 }
 
