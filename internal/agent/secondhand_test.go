@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -128,6 +129,22 @@ func TestSecondHandCamera(t *testing.T) {
 // dialWithOldIdentity tries the device listener with a saved identity.
 func dialWithOldIdentity(t *testing.T, keyPEM, certPEM, serverJSON []byte) error {
 	t.Helper()
+	hc, deviceURL, _ := deviceHTTP(t, keyPEM, certPEM, serverJSON)
+	resp, err := hc.Post(deviceURL+"/device/v1/reset", "application/json", nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	return &statusError{resp.StatusCode}
+}
+
+// deviceHTTP is an HTTPS client of the device listener with a device's
+// identity, the listener's https:// URL, and the device key.
+func deviceHTTP(t *testing.T, keyPEM, certPEM, serverJSON []byte) (*http.Client, string, crypto.Signer) {
+	t.Helper()
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -141,15 +158,7 @@ func dialWithOldIdentity(t *testing.T, keyPEM, certPEM, serverJSON []byte) error
 	pool.AppendCertsFromPEM([]byte(st.CA))
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}}}
-	resp, err := hc.Post(strings.Replace(st.DeviceURL, "wss://", "https://", 1)+"/device/v1/reset", "application/json", nil)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	return &statusError{resp.StatusCode}
+	return hc, strings.Replace(st.DeviceURL, "wss://", "https://", 1), pair.PrivateKey.(crypto.Signer)
 }
 
 type statusError struct{ code int }
