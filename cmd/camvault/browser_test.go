@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -353,5 +355,46 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	if text, _ := chromedp.Run(ctx2, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "not valid") {
 		t.Fatalf("second use of the link: %s", text)
+	}
+}
+
+// TestBrowserConsent links an integration in Chromium: the platform's
+// authorization request shows the consent page, the owner ticks the
+// camera and allows, and the browser lands on the platform's redirect URI
+// with a code and the state — which the page's Content-Security-Policy
+// (form-action, applied to the redirect after the form) must allow.
+func TestBrowserConsent(t *testing.T) {
+	ctx := browser(t)
+	s := openCameraPage(t, ctx, "")
+	landed := make(chan string, 1)
+	platform := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case landed <- r.URL.RawQuery:
+		default:
+		}
+		w.Write([]byte("<!doctype html><title>linked</title><p id=done>linked</p>"))
+	}))
+	defer platform.Close()
+	redirect := platform.URL + "/cb"
+	out, err := exec.Command(camvaultBinary(t), "admin", "integration", "add", "--name", "Kitchen display", "--redirect-uri", redirect, "--data-dir", s.dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("integration add: %v\n%s", err, out)
+	}
+	clientID := regexp.MustCompile(`cvc_[a-z0-9]+`).FindString(string(out))
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"cameras"},
+		"state": {"state-0123456789"}, "code_challenge": {strings.Repeat("A", 43)}, "code_challenge_method": {"S256"}}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/oauth2/authorize?"+q.Encode()),
+		chromedp.WaitVisible(chromedp.CSS("#consent")),
+		chromedp.Click(chromedp.CSS(`input[name="camera"]`)),
+		chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#done")),
+	)
+	if err != nil {
+		t.Fatalf("consent flow: %v\nserver:\n%s", err, s.stderr.String())
+	}
+	got, _ := url.ParseQuery(<-landed)
+	if !strings.HasPrefix(got.Get("code"), "cvac_") || got.Get("state") != "state-0123456789" {
+		t.Fatalf("the platform got %v", got)
 	}
 }

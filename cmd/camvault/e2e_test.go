@@ -49,6 +49,7 @@ func camvaultBinary(t *testing.T) string {
 // server is a running `camvault serve` process.
 type server struct {
 	cmd    *exec.Cmd
+	dir    string // the data dir
 	url    string
 	setup  string // the setup link, if one was printed
 	stderr *syncBuffer
@@ -83,7 +84,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, stderr: &syncBuffer{}}
+	s := &server{cmd: cmd, dir: dataDir, stderr: &syncBuffer{}}
 	found := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
