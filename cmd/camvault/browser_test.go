@@ -213,19 +213,7 @@ func TestBrowserLiveHLS(t *testing.T) {
 func openCameraPage(t *testing.T, ctx context.Context, query string) *server {
 	t.Helper()
 	s := startServer(t, t.TempDir())
-	_, token, _ := strings.Cut(s.setup, "#")
-	code, body := post(t, s.url+"/api/v1/setup", map[string]any{"setup_token": token, "email": "ana@example.org", "password": e2ePassword, "home_name": "Casa"}, "")
-	if code != http.StatusCreated {
-		t.Fatalf("setup: %d %v", code, body)
-	}
-	home := body["home"].(map[string]any)["id"].(string)
-	_, login := post(t, s.url+"/api/v1/login", map[string]any{"email": "ana@example.org", "password": e2ePassword}, "")
-	session := login["session_token"].(string)
-	claim := startAgentBinary(t, s.url, "builtin:porch")
-	code, cam := post(t, s.url+"/api/v1/homes/"+home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Porch"}, session)
-	if code != http.StatusCreated {
-		t.Fatalf("claim: %d %v", code, cam)
-	}
+	_, camID := ownerCamera(t, s, "builtin:porch", "Porch")
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/login"),
 		chromedp.WaitVisible(chromedp.CSS("#login-submit")),
@@ -233,7 +221,7 @@ func openCameraPage(t *testing.T, ctx context.Context, query string) *server {
 		chromedp.SendKeys(chromedp.CSS("#password"), e2ePassword),
 		chromedp.Click(chromedp.CSS("#login-submit")),
 		chromedp.WaitVisible(chromedp.CSS(".home-link")),
-		chromedp.Navigate(s.url+"/cameras/"+cam["id"].(string)+query),
+		chromedp.Navigate(s.url+"/cameras/"+camID+query),
 		chromedp.WaitVisible(chromedp.CSS("#live")),
 	)
 	if err != nil {
@@ -376,14 +364,10 @@ func TestBrowserConsent(t *testing.T) {
 	}))
 	defer platform.Close()
 	redirect := platform.URL + "/cb"
-	out, err := exec.Command(camvaultBinary(t), "admin", "integration", "add", "--name", "Kitchen display", "--redirect-uri", redirect, "--data-dir", s.dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("integration add: %v\n%s", err, out)
-	}
-	clientID := regexp.MustCompile(`cvc_[a-z0-9]+`).FindString(string(out))
+	clientID, _ := addIntegration(t, s, redirect)
 	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"cameras"},
 		"state": {"state-0123456789"}, "code_challenge": {strings.Repeat("A", 43)}, "code_challenge_method": {"S256"}}
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/oauth2/authorize?"+q.Encode()),
 		chromedp.WaitVisible(chromedp.CSS("#consent")),
 		chromedp.Click(chromedp.CSS(`input[name="camera"]`)),

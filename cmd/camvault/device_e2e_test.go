@@ -6,9 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"strings"
 	"testing"
-	"time"
 )
 
 // TestDeviceAgentBinary: `camvault agent --source device:lavfi:…` (a
@@ -19,31 +17,7 @@ func TestDeviceAgentBinary(t *testing.T) {
 		t.Skip("ffmpeg is not installed; install it (apt install ffmpeg) to test capture devices")
 	}
 	s := startServer(t, t.TempDir())
-	_, token, _ := strings.Cut(s.setup, "#")
-	code, body := post(t, s.url+"/api/v1/setup", map[string]any{"setup_token": token, "email": "ana@example.org", "password": e2ePassword, "home_name": "Casa"}, "")
-	if code != http.StatusCreated {
-		t.Fatalf("setup: %d %v", code, body)
-	}
-	home := body["home"].(map[string]any)["id"].(string)
-	_, login := post(t, s.url+"/api/v1/login", map[string]any{"email": "ana@example.org", "password": e2ePassword}, "")
-	session := login["session_token"].(string)
-
-	claim := startAgentBinary(t, s.url, "device:lavfi:testsrc2=size=320x240:rate=15")
-	code, cam := post(t, s.url+"/api/v1/homes/"+home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Desk"}, session)
-	if code != http.StatusCreated {
-		t.Fatalf("claim: %d %v", code, cam)
-	}
-	camID := cam["id"].(string)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, c := getJSON(t, s.url+"/api/v1/cameras/"+camID, session); c["online"] == true {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("camera never online\nserver log:\n%s", s.stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	session, camID := ownerCamera(t, s, "device:lavfi:testsrc2=size=320x240:rate=15", "Desk")
 
 	req, _ := http.NewRequest("GET", s.url+"/api/v1/cameras/"+camID+"/snapshot", nil)
 	req.Header.Set("Authorization", "Bearer "+session)

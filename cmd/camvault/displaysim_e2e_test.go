@@ -2,13 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
-	"strings"
 	"testing"
-	"time"
 )
 
 // TestDisplaySimBinary: `camvault display-sim` links an account to an
@@ -16,36 +13,10 @@ import (
 // linked camera of a real agent over LL-HLS and verifies its frames and
 // snapshot, all through the real binaries.
 func TestDisplaySimBinary(t *testing.T) {
-	dir := t.TempDir()
-	s := startServer(t, dir)
-	_, token, _ := strings.Cut(s.setup, "#")
-	code, body := post(t, s.url+"/api/v1/setup", map[string]any{"setup_token": token, "email": "ana@example.org", "password": e2ePassword, "home_name": "Casa"}, "")
-	if code != http.StatusCreated {
-		t.Fatalf("setup: %d %v", code, body)
-	}
-	home := body["home"].(map[string]any)["id"].(string)
-	_, login := post(t, s.url+"/api/v1/login", map[string]any{"email": "ana@example.org", "password": e2ePassword}, "")
-	session := login["session_token"].(string)
-	claim := startAgentBinary(t, s.url, "builtin:porch")
-	code, cam := post(t, s.url+"/api/v1/homes/"+home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Porch"}, session)
-	if code != http.StatusCreated {
-		t.Fatalf("claim: %d %v", code, cam)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, c := getJSON(t, s.url+"/api/v1/cameras/"+cam["id"].(string), session); c["online"] == true {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the camera never came online")
-		}
-	}
+	s := startServer(t, t.TempDir())
+	ownerCamera(t, s, "builtin:porch", "Porch")
 	redirect := "https://display.example.com/cb"
-	out, err := exec.Command(camvaultBinary(t), "admin", "integration", "add", "--name", "Kitchen display", "--redirect-uri", redirect, "--data-dir", dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("integration add: %v\n%s", err, out)
-	}
-	clientID := regexp.MustCompile(`cvc_[a-z0-9]+`).FindString(string(out))
-	secret := regexp.MustCompile(`cvcs_[A-Za-z0-9_-]{43}`).FindString(string(out))
+	clientID, secret := addIntegration(t, s, redirect)
 
 	cmd := exec.Command(camvaultBinary(t), "display-sim", "--server", s.url, "--client-id", clientID, "--redirect-uri", redirect,
 		"--email", "ana@example.org", "--play", "30s", "--gops", "2")
@@ -72,4 +43,16 @@ func TestDisplaySimBinary(t *testing.T) {
 		t.Fatalf("display-sim report:\n%s", stdout)
 	}
 	t.Logf("display-sim: %d frames, %d GOPs verified, snapshot %s", rep.Devices[0].Frames, rep.Devices[0].GOPs, rep.Devices[0].Snapshot)
+}
+
+// addIntegration registers "Kitchen display" with redirect through
+// `camvault admin integration add` on the server's data dir, and returns
+// the client ID and secret it prints.
+func addIntegration(t *testing.T, s *server, redirect string) (clientID, secret string) {
+	t.Helper()
+	out, err := exec.Command(camvaultBinary(t), "admin", "integration", "add", "--name", "Kitchen display", "--redirect-uri", redirect, "--data-dir", s.dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("integration add: %v\n%s", err, out)
+	}
+	return regexp.MustCompile(`cvc_[a-z0-9]+`).FindString(string(out)), regexp.MustCompile(`cvcs_[A-Za-z0-9_-]{43}`).FindString(string(out))
 }

@@ -261,3 +261,32 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// ownerCamera creates the first account and its home through the setup
+// link, signs in, runs `camvault agent` with source, claims it as name and
+// waits until it is online. It returns the session token and camera ID.
+func ownerCamera(t *testing.T, s *server, source, name string) (session, camera string) {
+	t.Helper()
+	_, token, _ := strings.Cut(s.setup, "#")
+	code, body := post(t, s.url+"/api/v1/setup", map[string]any{"setup_token": token, "email": "ana@example.org", "password": e2ePassword, "home_name": "Casa"}, "")
+	if code != http.StatusCreated {
+		t.Fatalf("setup: %d %v", code, body)
+	}
+	home := body["home"].(map[string]any)["id"].(string)
+	_, login := post(t, s.url+"/api/v1/login", map[string]any{"email": "ana@example.org", "password": e2ePassword}, "")
+	session = login["session_token"].(string)
+	claim := startAgentBinary(t, s.url, source)
+	code, cam := post(t, s.url+"/api/v1/homes/"+home+"/cameras/claim", map[string]any{"claim_code": claim, "name": name}, session)
+	if code != http.StatusCreated {
+		t.Fatalf("claim: %d %v", code, cam)
+	}
+	camera = cam["id"].(string)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, c := getJSON(t, s.url+"/api/v1/cameras/"+camera, session); c["online"] == true {
+			return session, camera
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("camera never online\nserver log:\n%s", s.stderr.String())
+		}
+	}
+}
