@@ -275,6 +275,38 @@ func TestOAuthAttacks(t *testing.T) {
 		}
 		oauthCode(t, "wider scope", c.RefreshScope(ctx, "cameras admin"), "invalid_scope")
 	})
+	t.Run("malformed fulfillment", func(t *testing.T) {
+		c := another(d)
+		if err := c.Link(ctx, "ana@example.org", password, displaysim.Consent{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			token, body string
+			want        int
+		}{
+			{c.Tokens().Access, `{"requestId":"r","inputs":[{"intent":"action.devices.SYNC"}],"admin":true}`, 400},
+			{c.Tokens().Access, `{"requestId":"r","inputs":[`, 400},
+			{c.Tokens().Access, strings.Repeat(" ", smarthome.MaxRequestBytes+10), 400},
+			{"", `{"requestId":"r","inputs":[{"intent":"action.devices.SYNC"}]}`, 401},
+			{c.Tokens().Refresh, `{"requestId":"r","inputs":[{"intent":"action.devices.SYNC"}]}`, 401},
+			{"cvat_forged.token", `{"requestId":"r","inputs":[{"intent":"action.devices.SYNC"}]}`, 401},
+		} {
+			req, _ := http.NewRequest("POST", s.url+"/smarthome/fulfillment", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || strings.Contains(string(b), "sqlite") || strings.Contains(string(b), "panic") {
+				t.Errorf("%.40q: %d %s, want %d", tc.body, resp.StatusCode, b, tc.want)
+			}
+		}
+	})
 	t.Run("home A's token on home B's camera", func(t *testing.T) {
 		c := another(d)
 		if err := c.Link(ctx, "ana@example.org", password, displaysim.Consent{}); err != nil {
