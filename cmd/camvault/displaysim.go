@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/displaysim"
+	"github.com/camvault/camvault/internal/domain"
 )
 
 const displaySimUsage = `Usage: camvault display-sim --server URL --client-id ID --redirect-uri URI --email EMAIL [flags]
@@ -20,8 +21,9 @@ const displaySimUsage = `Usage: camvault display-sim --server URL --client-id ID
 Behaves as a smart-display platform and its display would, against a
 camvault server: links the account through OAuth 2.0 with PKCE (signing in
 and consenting through the web forms, without a browser), calls SYNC and
-QUERY, asks for each linked camera's LL-HLS stream with EXECUTE, plays it
-for --play, checks that every frame and snapshot was signed by the camera
+QUERY, asks for each linked camera's stream with EXECUTE (LL-HLS, or
+WebRTC with --protocol webrtc), plays it until --gops GOPs verified or
+--play passed, checks that every frame and snapshot was signed by the camera
 it asked for, refreshes its tokens, and prints a JSON report.
 
 The client secret is read from CAMVAULT_CLIENT_SECRET and the account's
@@ -66,10 +68,11 @@ func displaySimCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, env
 	fs.Var(&cams, "camera", "a camera to consent to, by name (repeat; default: all of the home)")
 	play := fs.Duration("play", 20*time.Second, "how long at most to play each camera")
 	gopsWanted := fs.Int("gops", 3, "stop playing a camera once this many GOPs verified")
+	protocol := fs.String("protocol", "hls", "hls (LL-HLS) or webrtc (WHEP)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *server == "" || *clientID == "" || *redirect == "" || *email == "" || fs.NArg() != 0 {
+	if *server == "" || *clientID == "" || *redirect == "" || *email == "" || fs.NArg() != 0 || (*protocol != "hls" && *protocol != "webrtc") {
 		fs.Usage()
 		return errUsage
 	}
@@ -112,14 +115,21 @@ func displaySimCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, env
 		} else {
 			c.Snapshot = "verified"
 		}
-		res, err := d.Stream(ctx, dev.ID, "hls")
+		res, err := d.Stream(ctx, dev.ID, *protocol)
 		switch {
 		case err != nil:
 			c.Stream = err.Error()
 		case res.Status != "SUCCESS":
 			c.Stream = res.ErrorCode
 		default:
-			p, err := displaysim.PlayHLS(res.States.AccessURL, dev)
+			var p *displaysim.Playback
+			if *protocol == "hls" {
+				p, err = displaysim.PlayHLS(res.States.AccessURL, dev)
+			} else if key, kerr := displaysim.Key(dev); kerr != nil {
+				err = kerr
+			} else {
+				p, err = displaysim.PlayWebRTC(ctx, res.States.SignalingURL, domain.ID(dev.ID), dev.Attributes.Generation, key)
+			}
 			if err != nil {
 				c.Stream = err.Error()
 				break

@@ -18,8 +18,17 @@ func TestDisplaySimBinary(t *testing.T) {
 	redirect := "https://display.example.com/cb"
 	clientID, secret := addIntegration(t, s, redirect)
 
+	for _, protocol := range []string{"hls", "webrtc"} {
+		displaySim(t, s, clientID, secret, redirect, protocol)
+	}
+}
+
+// displaySim runs `camvault display-sim` over protocol and checks its
+// report.
+func displaySim(t *testing.T, s *server, clientID, secret, redirect, protocol string) {
+	t.Helper()
 	cmd := exec.Command(camvaultBinary(t), "display-sim", "--server", s.url, "--client-id", clientID, "--redirect-uri", redirect,
-		"--email", "ana@example.org", "--play", "30s", "--gops", "2")
+		"--email", "ana@example.org", "--play", "30s", "--gops", "2", "--protocol", protocol)
 	cmd.Env = append(os.Environ(), "CAMVAULT_CLIENT_SECRET="+secret, "CAMVAULT_PASSWORD="+e2ePassword)
 	stdout, err := cmd.Output()
 	if err != nil {
@@ -42,7 +51,7 @@ func TestDisplaySimBinary(t *testing.T) {
 		rep.Devices[0].GOPs < 1 || rep.Devices[0].Snapshot != "verified" {
 		t.Fatalf("display-sim report:\n%s", stdout)
 	}
-	t.Logf("display-sim: %d frames, %d GOPs verified, snapshot %s", rep.Devices[0].Frames, rep.Devices[0].GOPs, rep.Devices[0].Snapshot)
+	t.Logf("display-sim over %s: %d frames, %d GOPs verified, snapshot %s", protocol, rep.Devices[0].Frames, rep.Devices[0].GOPs, rep.Devices[0].Snapshot)
 }
 
 // addIntegration registers "Kitchen display" with redirect through

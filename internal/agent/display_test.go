@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/agent"
 	"github.com/camvault/camvault/internal/app"
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/displaysim"
@@ -141,16 +142,35 @@ func TestDisplayLinking(t *testing.T) {
 	if err != nil || res.Status != "SUCCESS" || !strings.Contains(res.States.SignalingURL, "/whep/cameras/"+front) || res.States.AuthToken == "" {
 		t.Fatalf("WebRTC stream: %+v %v", res, err)
 	}
+	key, _ := displaysim.Key(dev)
+	wp, err := displaysim.PlayWebRTC(ctx, res.States.SignalingURL, domain.ID(front), dev.Attributes.Generation, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wp.Close()
+	waitFor(t, "verified video over WebRTC on the display", func() bool {
+		_, n, err := wp.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n >= 2
+	})
+	frames, gops, _ = wp.Stats()
+	t.Logf("display: %d frames, %d GOPs verified over WebRTC", frames, gops)
 
-	// Refresh rotates both tokens; the new ones work.
-	if err := d.Refresh(ctx); err != nil {
+	// Refresh rotates both tokens; the new ones work. Asking for another
+	// camera on the way widens nothing: cameras live in the link.
+	if err := d.RefreshWith(ctx, url.Values{"camera": {back}, "cameras": {back}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := d.Tokens(); n.Access == tok.Access || n.Refresh == tok.Refresh {
 		t.Fatal("refresh did not rotate the tokens")
 	}
-	if _, err := d.Sync(ctx); err != nil {
-		t.Fatal(err)
+	if again, err := d.Sync(ctx); err != nil || len(again.Devices) != 1 || again.Devices[0].ID != front {
+		t.Fatalf("SYNC after a refresh asking for more: %+v %v", again, err)
+	}
+	if res, err := d.Stream(ctx, back, "hls"); err != nil || res.ErrorCode != "deviceNotFound" {
+		t.Fatalf("the other camera after a refresh asking for it: %+v %v", res, err)
 	}
 
 	// The audit log says who watched through what.
@@ -167,7 +187,8 @@ func TestOAuthAttacks(t *testing.T) {
 	s := startServer(t, nil)
 	o := s.setup("ana@example.org", "Casa")
 	bo := s.signup("bo@example.org", "Bo's flat")
-	cam, stopCam := claimed(t, s, o, t.TempDir(), "builtin:porch", "Porch")
+	camDir := t.TempDir()
+	cam, stopCam := claimed(t, s, o, camDir, "builtin:porch", "Porch")
 	boCam, _ := claimed(t, s, bo, t.TempDir(), "builtin:porch", "Bo's hall")
 	d := display(t, s, "Kitchen display")
 	browser, err := displaysim.SignIn(ctx, s.url, "ana@example.org", password, nil)
@@ -273,7 +294,7 @@ func TestOAuthAttacks(t *testing.T) {
 		if err := c.Link(ctx, "ana@example.org", password, displaysim.Consent{}); err != nil {
 			t.Fatal(err)
 		}
-		oauthCode(t, "wider scope", c.RefreshScope(ctx, "cameras admin"), "invalid_scope")
+		oauthCode(t, "wider scope", c.RefreshWith(ctx, url.Values{"scope": {"cameras admin"}}), "invalid_scope")
 	})
 	t.Run("malformed fulfillment", func(t *testing.T) {
 		c := another(d)
@@ -384,18 +405,26 @@ func TestOAuthAttacks(t *testing.T) {
 		if err != nil || len(sync.Devices) != 1 || sync.Devices[0].ID != cam {
 			t.Fatalf("before the reset: %+v %v", sync, err)
 		}
+		// Factory reset, and home B claims the device.
 		stopCam()
-		s.must(o.token, "POST", "/api/v1/cameras/"+cam+"/transfer", nil, 204)
+		if told, err := agent.Reset(ctx, camDir, nil); err != nil || !told {
+			t.Fatalf("reset: told=%v err=%v", told, err)
+		}
+		ag, _ := runAgentSource(t, s, camDir, "builtin:porch")
+		reclaimed := s.must(bo.token, "POST", "/api/v1/homes/"+bo.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "Porch, second hand"}, 201)["id"].(string)
+		connected(t, ag)
 		sync, err = c.Sync(ctx)
 		if err != nil || len(sync.Devices) != 0 {
-			t.Fatalf("SYNC after the camera left the home: %+v %v", sync, err)
+			t.Fatalf("SYNC after the camera was reset and reclaimed: %+v %v", sync, err)
 		}
-		res, err := c.Stream(ctx, cam, "hls")
-		if err != nil || res.ErrorCode != "deviceNotFound" {
-			t.Fatalf("stream after the camera left the home: %+v %v", res, err)
+		for _, id := range []string{cam, reclaimed} {
+			res, err := c.Stream(ctx, id, "hls")
+			if err != nil || res.ErrorCode != "deviceNotFound" {
+				t.Fatalf("stream of %s after the reset: %+v %v", id, res, err)
+			}
+			_, err = c.Snapshot(ctx, id)
+			status(t, "snapshot after the reset", err, 404)
 		}
-		_, err = c.Snapshot(ctx, cam)
-		status(t, "snapshot after the camera left the home", err, 404)
 	})
 	// Last: the throttle then holds this address back.
 	t.Run("client authentication", func(t *testing.T) {

@@ -1,69 +1,36 @@
 package agent_test
 
 import (
-	"io"
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
+	"github.com/camvault/camvault/internal/displaysim"
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/videosig"
 )
 
 // whepViewer plays a WHEP URL with a pion client and hands each access
-// unit (as NAL units) to onAU. It returns the peer connection.
+// unit (as NAL units) to onAU. It returns the peer connection and the
+// offer's HTTP status.
 func whepViewer(t *testing.T, url string, onAU func([][]byte)) (*webrtc.PeerConnection, int) {
 	t.Helper()
-	m := &webrtc.MediaEngine{}
-	m.RegisterDefaultCodecs()
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(whep.LoopbackOK())).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
+	pc, err := displaysim.DialWHEP(context.Background(), url, onAU)
+	var we *displaysim.WHEPError
+	switch {
+	case errors.As(err, &we):
+		return nil, we.Status
+	case err != nil:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		sb := samplebuilder.New(256, &codecs.H264Packet{}, 90000)
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			sb.Push(pkt)
-			for s := sb.Pop(); s != nil; s = sb.Pop() {
-				onAU(videosig.SplitAnnexB(s.Data))
-			}
-		}
-	})
-	offer, _ := pc.CreateOffer(nil)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	pc.SetLocalDescription(offer)
-	<-gathered
-	resp, err := http.Post(url, "application/sdp", strings.NewReader(pc.LocalDescription().SDP))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		return pc, resp.StatusCode
-	}
-	if !strings.HasPrefix(resp.Header.Get("Location"), "/whep/sessions/") {
-		t.Fatalf("no session Location: %q", resp.Header.Get("Location"))
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
-		t.Fatal(err)
-	}
-	return pc, resp.StatusCode
+	return pc, http.StatusCreated
 }
 
 // TestWHEPViewer: a WebRTC (WHEP) viewer receives the camera's video; every

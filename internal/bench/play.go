@@ -5,19 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 
-	"github.com/camvault/camvault/internal/live/whep"
+	"github.com/camvault/camvault/internal/displaysim"
 )
 
 // onAU hears each received access unit and when it arrived.
@@ -72,56 +67,11 @@ func play(ctx context.Context, url string, pool *x509.CertPool, d time.Duration,
 
 // playWHEP receives a WHEP stream with a pion client for d.
 func playWHEP(ctx context.Context, url string, _ *x509.CertPool, d time.Duration, got onAU) error {
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return err
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(whep.LoopbackOK())).NewPeerConnection(webrtc.Configuration{})
+	pc, err := displaysim.DialWHEP(ctx, url, func(au [][]byte) { got(au, time.Now()) })
 	if err != nil {
 		return err
 	}
 	defer pc.Close()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		return err
-	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		// The same depacketizer as for RTSP: a picture is complete at
-		// its marker bit, not when the next one begins.
-		dec, err := (&format.H264{PayloadTyp: uint8(tr.PayloadType()), PacketizationMode: 1}).CreateDecoder()
-		if err != nil {
-			return
-		}
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			if au, err := dec.Decode(pkt); err == nil {
-				got(au, time.Now())
-			}
-		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return err
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return err
-	}
-	<-gathered
-	resp, err := http.Post(url, "application/sdp", strings.NewReader(pc.LocalDescription().SDP))
-	if err != nil {
-		return err
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("WHEP: %s", resp.Status)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
-		return err
-	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(d):

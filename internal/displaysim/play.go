@@ -21,12 +21,14 @@ import (
 // product exists to prevent.
 var ErrForeignFrame = errors.New("a frame not signed by the camera asked for")
 
-// Playback is a running LL-HLS player that checks every frame.
+// Playback is a running LL-HLS or WebRTC player that checks every frame.
 type Playback struct {
-	client *gohlslib.Client
-	key    []byte
-	camera domain.ID
-	gen    int64
+	closeFn func()
+	done    chan struct{} // closed when the stream ended
+	endOnce sync.Once
+	key     []byte
+	camera  domain.ID
+	gen     int64
 
 	mu       sync.Mutex // guards the fields below
 	codec    videosig.Codec
@@ -64,7 +66,7 @@ func PlayHLSKey(streamURL string, camera domain.ID, generation int64, key []byte
 	if _, err := videosig.NewVerifier(videosig.H264, key, camera, generation); err != nil {
 		return nil, err
 	}
-	p := &Playback{key: key, camera: camera, gen: generation}
+	p := &Playback{key: key, camera: camera, gen: generation, done: make(chan struct{})}
 	quiet := func(string) {}
 	c := &gohlslib.Client{URI: streamURL, OnDownloadPrimaryPlaylist: quiet, OnDownloadStreamPlaylist: quiet,
 		OnDownloadSegment: quiet, OnDownloadPart: quiet}
@@ -89,9 +91,13 @@ func PlayHLSKey(streamURL string, camera domain.ID, generation int64, key []byte
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
-	p.client = c
+	p.closeFn = c.Close
+	go func() { c.Wait2(); p.end() }()
 	return p, nil
 }
+
+// end marks the stream ended.
+func (p *Playback) end() { p.endOnce.Do(func() { close(p.done) }) }
 
 // push checks one access unit. A frame signed by another camera or key
 // is a violation, and final; a gap (a lost part, a GOP cut short by a
@@ -150,14 +156,12 @@ func (p *Playback) Gaps() int {
 	return p.gaps
 }
 
-// Wait blocks until the player stops (the server ended the stream, or
-// Close), and returns why.
+// Wait blocks until the stream ends (the server ended it, or Close) or
+// ctx does.
 func (p *Playback) Wait(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() { done <- p.client.Wait2() }()
 	select {
-	case err := <-done:
-		return err
+	case <-p.done:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -168,13 +172,13 @@ func (p *Playback) Wait(ctx context.Context) error {
 func (p *Playback) Watch(ctx context.Context, limit time.Duration, gops int) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	ended := make(chan struct{})
-	go func() { p.Wait(ctx); close(ended) }()
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
-		case <-ended:
+		case <-p.done:
+			return
+		case <-ctx.Done():
 			return
 		case <-t.C:
 			if _, n, err := p.Stats(); n >= gops || err != nil {
@@ -185,7 +189,10 @@ func (p *Playback) Watch(ctx context.Context, limit time.Duration, gops int) {
 }
 
 // Close stops the player.
-func (p *Playback) Close() { p.client.Close() }
+func (p *Playback) Close() {
+	p.closeFn()
+	p.end()
+}
 
 // CheckSnapshot verifies that a snapshot was signed by device (its key,
 // camera ID and generation as SYNC described it).
