@@ -178,6 +178,14 @@ func TestDisplayLinking(t *testing.T) {
 	if !strings.Contains(toJSON(events), "via Kitchen display (linked by ana@example.org)") {
 		t.Fatalf("audit does not name the integration and the account: %s", toJSON(events))
 	}
+
+	// The platform unlinks: DISCONNECT revokes the link at once.
+	if err := d.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Sync(ctx)
+	status(t, "SYNC after DISCONNECT", err, 401)
+	oauthCode(t, "refresh after DISCONNECT", d.Refresh(ctx), "invalid_grant")
 }
 
 // TestOAuthAttacks: every attack on the authorization server is refused

@@ -17,6 +17,11 @@ const APITokenTTL = 365 * 24 * time.Hour
 
 // self checks that the caller may act on its own account.
 func (s *Service) self(c Caller) error {
+	if c.Link != "" {
+		// An integration acts on linked cameras only, never on the
+		// account that linked it.
+		return forbidden()
+	}
 	d := authz.Decide(c.principal(), domain.ActionAccountSelf, authz.Resource{}, authz.Facts{Now: s.now()})
 	if !d.Allowed {
 		return unauthenticated("sign in first")

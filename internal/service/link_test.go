@@ -156,3 +156,52 @@ func TestLiveStreamCap(t *testing.T) {
 		r.Close()
 	}
 }
+
+// TestLinkCallerIsNotTheAccount: an integration acting under a link can
+// use linked cameras and nothing of the account that linked it.
+func TestLinkCallerIsNotTheAccount(t *testing.T) {
+	ctx := context.Background()
+	svc, st, _, acct, cam := liveEnv(t)
+	in, _, err := svc.RegisterIntegration(ctx, service.IntegrationSpec{Name: "Kitchen display", RedirectURIs: []string{"https://display.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := domain.Link{ID: domain.NewID(), IntegrationID: in.ID, HomeID: cam.HomeID, AccountID: acct.ID, Cameras: []domain.CameraRef{cam.Ref()},
+		Actions: []domain.Action{domain.ActionLive}, CreatedAt: time.Now().UTC()}
+	if err := st.CreateLink(ctx, link); err != nil {
+		t.Fatal(err)
+	}
+	display, err := svc.LinkCaller(ctx, link.ID, acct.ID, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cams, err := svc.LinkedCameras(ctx, display); err != nil || len(cams) != 1 {
+		t.Fatalf("linked cameras: %v %v", cams, err)
+	}
+	for name, call := range map[string]func() error{
+		"me":        func() error { _, err := svc.Me(ctx, display); return err },
+		"sessions":  func() error { _, err := svc.Sessions(ctx, display); return err },
+		"api token": func() error { _, _, err := svc.CreateAPIToken(ctx, display, "x"); return err },
+		"homes":     func() error { _, err := svc.Homes(ctx, display); return err },
+		"cameras":   func() error { _, err := svc.Cameras(ctx, display, cam.HomeID); return err },
+		"links":     func() error { _, err := svc.Links(ctx, display); return err },
+		"consent":   func() error { _, err := svc.ConsentChoices(ctx, display); return err },
+		"link create": func() error {
+			_, err := svc.CreateLink(ctx, display, in.ID, cam.HomeID, []domain.ID{cam.ID}, []domain.Action{domain.ActionLive})
+			return err
+		},
+		"snapshot (not in the link)": func() error { _, _, err := svc.Snapshot(ctx, display, cam.ID); return err },
+		"other link":                 func() error { return svc.RevokeLink(ctx, display, domain.NewID()) },
+	} {
+		if err := call(); err == nil {
+			t.Errorf("%s: an integration did it", name)
+		}
+	}
+	// Its own link it may revoke (DISCONNECT).
+	if err := svc.RevokeLink(ctx, display, link.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.LinkCaller(ctx, link.ID, acct.ID, "127.0.0.1"); err == nil {
+		t.Fatal("a revoked link still acts")
+	}
+}
