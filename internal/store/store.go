@@ -190,6 +190,16 @@ type Store interface {
 	// DeleteOAuthTokens deletes the grants f matches and returns how many.
 	DeleteOAuthTokens(ctx context.Context, f OAuthTokenFilter) (int, error)
 
+	// CreateDataKey stores a wrapped data key.
+	CreateDataKey(ctx context.Context, k domain.DataKey) error
+	// DataKey returns a data key, destroyed or not.
+	DataKey(ctx context.Context, id domain.ID) (domain.DataKey, error)
+	// DataKeys lists a camera's data keys, newest first.
+	DataKeys(ctx context.Context, camera domain.ID) ([]domain.DataKey, error)
+	// DestroyDataKeys erases the wrapped material of every live data key
+	// of camera (at) and returns how many it destroyed.
+	DestroyDataKeys(ctx context.Context, camera domain.ID, at time.Time) (int, error)
+
 	Close() error
 }
 

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Links", testLinks},
 		{"LinkRevokeRace", testLinkRevokeRace},
 		{"OAuthTokens", testOAuthTokens},
+		{"DataKeys", testDataKeys},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

@@ -1,0 +1,125 @@
+package keys_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/record/keys"
+	"github.com/camvault/camvault/internal/record/sealed"
+	"github.com/camvault/camvault/internal/store/sqlite"
+)
+
+func serverKey() []byte {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k
+}
+
+// TestCryptoShredding: a recording sealed with a camera's data key reads
+// back while the key lives; the store never holds the key in the clear;
+// after Shred nothing the server keeps — the store's keys, the server
+// key — opens it.
+func TestCryptoShredding(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sk := serverKey()
+	ring, err := keys.New(st, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam, other := domain.NewID(), domain.NewID()
+	id, key, err := ring.Current(ctx, cam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, key2, _ := ring.Current(ctx, cam); again != id || !bytes.Equal(key, key2) {
+		t.Fatal("Current made a second key for the camera")
+	}
+	stored, _ := st.DataKey(ctx, id)
+	if bytes.Contains(stored.Wrapped, key) {
+		t.Fatal("the store holds the data key in the clear")
+	}
+	plain := bytes.Repeat([]byte("frame of the porch camera "), 5000)
+	var file bytes.Buffer
+	w, _ := sealed.NewWriter(&file, key, string(id), 0)
+	w.Write(plain)
+	w.Close()
+	open := func(k []byte) error {
+		_, err := sealed.NewReader(bytes.NewReader(file.Bytes()), int64(file.Len()), k)
+		return err
+	}
+	got, err := ring.Key(ctx, cam, id)
+	if err != nil || open(got) != nil {
+		t.Fatalf("the live key: %v", err)
+	}
+	// The key is bound to its camera and its ID.
+	if _, err := ring.Key(ctx, other, id); !errors.Is(err, keys.ErrNotFound) {
+		t.Fatalf("another camera's key: %v", err)
+	}
+	otherID, _, _ := ring.Current(ctx, other)
+	swapped := stored
+	swapped.ID = domain.NewID()
+	st.CreateDataKey(ctx, swapped)
+	if _, err := ring.Key(ctx, cam, swapped.ID); !errors.Is(err, keys.ErrUnwrap) {
+		t.Fatalf("wrapped material moved to another key ID: %v", err)
+	}
+	// Another server key unwraps nothing.
+	stranger, _ := keys.New(st, serverKey())
+	if _, err := stranger.Key(ctx, cam, id); !errors.Is(err, keys.ErrUnwrap) {
+		t.Fatalf("another server key: %v", err)
+	}
+
+	n, err := ring.Shred(ctx, cam)
+	if err != nil || n != 2 {
+		t.Fatalf("shred: %d %v", n, err)
+	}
+	if _, err := ring.Key(ctx, cam, id); !errors.Is(err, keys.ErrDestroyed) {
+		t.Fatalf("key after shredding: %v", err)
+	}
+	// Nothing the server keeps opens the file: every key in the store,
+	// the server key itself, and keys derived from it.
+	all, _ := st.DataKeys(ctx, cam)
+	candidates := [][]byte{sk}
+	for _, c := range []domain.ID{cam, other} {
+		ks, _ := st.DataKeys(ctx, c)
+		all = append(all, ks...)
+	}
+	for _, k := range all {
+		if len(k.Wrapped) > 0 {
+			candidates = append(candidates, k.Wrapped)
+			if raw, err := ring.Key(ctx, k.CameraID, k.ID); err == nil {
+				candidates = append(candidates, raw)
+			}
+		}
+	}
+	for _, c := range candidates {
+		for _, k := range [][]byte{c, pad32(c)} {
+			if len(k) == 32 && open(k) == nil {
+				t.Fatal("a key the server still keeps opens the shredded recording")
+			}
+		}
+	}
+	// Another camera's key lives on.
+	if _, err := ring.Key(ctx, other, otherID); err != nil {
+		t.Fatalf("another camera's key after the shred: %v", err)
+	}
+	// A new recording gets a new key.
+	if id2, _, err := ring.Current(ctx, cam); err != nil || id2 == id {
+		t.Fatalf("after the shred: %s %v", id2, err)
+	}
+}
+
+func pad32(b []byte) []byte {
+	out := make([]byte, 32)
+	copy(out, b)
+	return out
+}
