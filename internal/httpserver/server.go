@@ -258,6 +258,12 @@ func serve(ctx context.Context, srv *http.Server, l net.Listener, tlsConf *tls.C
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Requests still running after the grace period (a busy
+		// server, a slow client) are cut: stopping is not an error.
+		srv.ErrorLog.Printf("shutdown: connections still busy after %v were closed", grace)
+		err = srv.Close()
+	}
 	<-errc
 	return err
 }
