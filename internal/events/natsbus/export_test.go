@@ -9,11 +9,11 @@ import (
 // Deliver runs a message through a bus with one subscriber that checks
 // what it is handed.
 func Deliver(data []byte) {
-	b := &Bus{subs: map[int]func(events.Event){0: func(e events.Event) {
+	b := &Bus{log: nopLogger()}
+	b.Subscribe(func(e events.Event) {
 		if !e.Valid() {
 			panic("an invalid event was delivered")
 		}
-	}}}
-	b.log = nopLogger()
+	})
 	b.deliver(&nats.Msg{Subject: "fuzz", Data: data})
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,10 +28,8 @@ type Bus struct {
 	subject string
 	log     *slog.Logger
 
-	mu   sync.Mutex // guards subs and next
-	subs map[int]func(events.Event)
-	next int
-	sub  *nats.Subscription
+	local events.Local // this process's subscribers
+	sub   *nats.Subscription
 }
 
 // Open connects to the NATS server at url and listens on subject
@@ -50,7 +47,7 @@ func Open(url, subject string, log *slog.Logger, opts ...nats.Option) (*Bus, err
 	if err != nil {
 		return nil, fmt.Errorf("events: connect to NATS: %w", redact(err))
 	}
-	b := &Bus{nc: nc, subject: subject, log: log, subs: map[int]func(events.Event){}}
+	b := &Bus{nc: nc, subject: subject, log: log}
 	b.sub, err = nc.Subscribe(subject, b.deliver)
 	if err == nil {
 		err = nc.Flush()
@@ -114,33 +111,11 @@ func (b *Bus) deliver(m *nats.Msg) {
 		b.log.Warn("dropped an invalid event", "kind", string(w.Kind))
 		return
 	}
-	b.mu.Lock()
-	fns := make([]func(events.Event), 0, len(b.subs))
-	for _, fn := range b.subs {
-		fns = append(fns, fn)
-	}
-	b.mu.Unlock()
-	for _, fn := range fns {
-		fn(e)
-	}
+	b.local.Publish(context.Background(), e)
 }
 
 // Subscribe adds fn.
-func (b *Bus) Subscribe(fn func(events.Event)) func() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	id := b.next
-	b.next++
-	b.subs[id] = fn
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.mu.Lock()
-			delete(b.subs, id)
-			b.mu.Unlock()
-		})
-	}
-}
+func (b *Bus) Subscribe(fn func(events.Event)) func() { return b.local.Subscribe(fn) }
 
 // Close ends the connection.
 func (b *Bus) Close() {
