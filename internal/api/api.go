@@ -54,7 +54,7 @@ func (a *API) Routes() []httpserver.Route {
 		inviteReason = "the single-use invitation token in the path is the credential"
 		deviceReason = "devices prove possession of their own key by signing a single-use server nonce; rate-limited per address"
 	)
-	return []httpserver.Route{
+	return append([]httpserver.Route{
 		{Pattern: "POST /api/v1/setup", Public: setupReason, Handler: a.setup},
 		{Pattern: "POST /api/v1/login", Public: loginReason, Handler: a.login},
 		{Pattern: "POST /api/v1/login/passkey/begin", Public: loginReason, Handler: a.passkeyLoginBegin},
@@ -98,7 +98,7 @@ func (a *API) Routes() []httpserver.Route {
 		{Pattern: "POST /api/v1/devices/challenge", Public: deviceReason, Handler: a.deviceChallenge},
 		{Pattern: "POST /api/v1/devices/enroll", Public: deviceReason, Handler: a.enroll},
 		{Pattern: "POST /api/v1/devices/certificate", Public: deviceReason, Handler: a.deviceCertificate},
-	}
+	}, a.recordingRoutes()...)
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {

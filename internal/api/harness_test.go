@@ -20,6 +20,9 @@ import (
 
 	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/blob/localfs"
+	"github.com/camvault/camvault/internal/record"
+	"github.com/camvault/camvault/internal/record/keys"
 	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
@@ -53,6 +56,7 @@ type env struct {
 	st    store.Store
 	srv   *httptest.Server
 	clock *clock
+	ar    *record.Archive
 }
 
 func newEnv(t testing.TB) *env {
@@ -77,8 +81,18 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	blobs, err := localfs.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.New(st, bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := record.NewArchive(blobs, st, ring, nil)
 	svc, err := service.New(service.Config{
-		Store: st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
+		Recordings: ar,
+		Store:      st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
 		Password: params, Devices: service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
 		Media: media.New(media.Config{}), Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
 		PullNetworks: testNets, // the documentation range pulled cameras use here
@@ -93,7 +107,7 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk}
+	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk, ar: ar}
 }
 
 // user is an account with a session token.

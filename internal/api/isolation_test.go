@@ -10,6 +10,8 @@ import (
 
 	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/record"
+	"github.com/camvault/camvault/internal/record/recordtest"
 	"github.com/camvault/camvault/internal/service"
 )
 
@@ -22,6 +24,9 @@ type fixture struct {
 	ownerB, adminB, memberB, guestB       *user
 	expiredGuest, removedMember, disabled *user
 	instanceAdmin                         *user
+	seg                                   domain.Segment // recorded by cam1
+	export                                domain.ID      // ownerA's export of cam1
+	exportToken                           string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -83,7 +88,51 @@ func newFixture(t *testing.T) *fixture {
 	}
 	// The expired guest's window ends.
 	e.clock.Advance(2 * time.Hour)
+	f.record(t)
 	return f
+}
+
+// record stores some video of cam1 and has ownerA export it.
+func (f *fixture) record(t *testing.T) {
+	ctx := context.Background()
+	cam, err := f.e.st.Camera(ctx, f.cam1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := f.e.clock.Now().Add(-time.Hour)
+	for _, p := range recordtest.Segments(start, 8*time.Second, record.DefaultSegment) {
+		seg, err := f.e.ar.Write(ctx, cam.Ref(), cam.HomeID, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.seg.ID == "" {
+			f.seg = seg
+		}
+	}
+	x, err := f.e.svc.CreateExport(ctx, f.ownerA.caller, f.cam1, start, start.Add(8*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.export = x.ID
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		v, err := f.e.svc.Export(ctx, f.ownerA.caller, f.cam1, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Status == service.ExportDone {
+			f.exportToken = v.DownloadToken
+			return
+		}
+		if v.Status == service.ExportFailed || time.Now().After(deadline) {
+			t.Fatalf("export: %+v", v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// window is a query for the fixture's recording.
+func (f *fixture) window() string {
+	return "?since=" + f.seg.Start.Add(-time.Minute).Format(time.RFC3339) + "&until=" + f.seg.End.Add(time.Hour).Format(time.RFC3339)
 }
 
 // freshMember adds a throwaway member to home A for a destructive call.
@@ -188,6 +237,51 @@ var homeCases = []homeCase{
 	{"audit", "GET /api/v1/homes/{home}/audit", func(f *fixture) (string, string, any) {
 		return "GET", "/api/v1/homes/" + string(f.homeA) + "/audit", nil
 	}, statuses(200, 200, 403, 403)},
+	{"recording settings", "GET /api/v1/cameras/{camera}/recording", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/recording", nil
+	}, statuses(200, 200, 403, 403)},
+	{"set recording settings", "PUT /api/v1/cameras/{camera}/recording", func(f *fixture) (string, string, any) {
+		return "PUT", "/api/v1/cameras/" + string(f.cam1) + "/recording", map[string]any{"mode": "off", "pre_roll_seconds": 5, "post_roll_seconds": 10}
+	}, statuses(200, 200, 403, 403)},
+	{"trigger event", "POST /api/v1/cameras/{camera}/events", func(f *fixture) (string, string, any) {
+		return "POST", "/api/v1/cameras/" + string(f.cam1) + "/events", map[string]any{"label": "doorbell"}
+	}, statuses(409, 409, 403, 403)},
+	{"list recordings", "GET /api/v1/cameras/{camera}/recordings", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/recordings" + f.window(), nil
+	}, statuses(200, 200, 200, 403)},
+	{"delete recordings", "DELETE /api/v1/cameras/{camera}/recordings", func(f *fixture) (string, string, any) {
+		return "DELETE", "/api/v1/cameras/" + string(f.cam1) + "/recordings?since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z", nil
+	}, statuses(200, 403, 403, 403)},
+	{"playlist", "GET /api/v1/cameras/{camera}/recordings/playlist.m3u8", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/recordings/playlist.m3u8" + f.window(), nil
+	}, statuses(200, 200, 200, 403)},
+	{"segment init", "GET /api/v1/cameras/{camera}/recordings/segments/{segment}/init.mp4", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/recordings/segments/" + string(f.seg.ID) + "/init.mp4", nil
+	}, statuses(200, 200, 200, 403)},
+	{"segment media", "GET /api/v1/cameras/{camera}/recordings/segments/{segment}/media.m4s", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/recordings/segments/" + string(f.seg.ID) + "/media.m4s", nil
+	}, statuses(200, 200, 200, 403)},
+	{"segment of another camera", "GET /api/v1/cameras/{camera}/recordings/segments/{segment}/media.m4s", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam2) + "/recordings/segments/" + string(f.seg.ID) + "/media.m4s", nil
+	}, statuses(404, 404, 404, 404)},
+	{"create export", "POST /api/v1/cameras/{camera}/exports", func(f *fixture) (string, string, any) {
+		return "POST", "/api/v1/cameras/" + string(f.cam1) + "/exports", map[string]any{"since": f.seg.Start, "until": f.seg.End}
+	}, statuses(202, 202, 202, 403)},
+	{"list exports", "GET /api/v1/cameras/{camera}/exports", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/exports", nil
+	}, statuses(200, 200, 200, 403)},
+	{"export", "GET /api/v1/cameras/{camera}/exports/{export}", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/exports/" + string(f.export), nil
+	}, statuses(200, 404, 404, 403)},
+	{"download export", "GET /api/v1/cameras/{camera}/exports/{export}/download", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/exports/" + string(f.export) + "/download?token=" + f.exportToken, nil
+	}, statuses(200, 404, 404, 403)},
+	{"home recording", "GET /api/v1/homes/{home}/recording", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/homes/" + string(f.homeA) + "/recording", nil
+	}, statuses(200, 403, 403, 403)},
+	{"set home recording", "PUT /api/v1/homes/{home}/recording", func(f *fixture) (string, string, any) {
+		return "PUT", "/api/v1/homes/" + string(f.homeA) + "/recording", map[string]any{"retain_days": 30, "export_window_days": 7}
+	}, statuses(200, 403, 403, 403)},
 }
 
 // TestEveryHomeRouteCovered fails when a route on a home's resources has

@@ -106,7 +106,7 @@ var roleHomeActions = map[domain.Role][]domain.Action{
 	domain.RoleOwner: {domain.ActionHomeView, domain.ActionHomeRename, domain.ActionHomeDelete,
 		domain.ActionMemberList, domain.ActionMemberManage, domain.ActionInviteCreate,
 		domain.ActionCameraList, domain.ActionCameraCreate, domain.ActionAuditRead, domain.ActionHomeLeave,
-		domain.ActionLinkManage},
+		domain.ActionLinkManage, domain.ActionHomeRecording},
 	domain.RoleAdmin: {domain.ActionHomeView, domain.ActionHomeRename,
 		domain.ActionMemberList, domain.ActionMemberManage, domain.ActionInviteCreate,
 		domain.ActionCameraList, domain.ActionCameraCreate, domain.ActionAuditRead, domain.ActionHomeLeave},

@@ -104,11 +104,11 @@ var states = []state{
 }
 
 const (
-	ownerHome  = "home.view home.rename home.delete member.list member.manage invite.create camera.list camera.create audit.read home.leave link.manage"
+	ownerHome  = "home.view home.rename home.delete member.list member.manage invite.create camera.list camera.create audit.read home.leave link.manage home.recording"
 	adminHome  = "home.view home.rename member.list member.manage invite.create camera.list camera.create audit.read home.leave"
 	memberHome = "home.view member.list camera.list home.leave"
 	guestHome  = "home.view camera.list home.leave"
-	allCam     = "live snapshot playback export manage ptz transfer"
+	allCam     = "live snapshot playback export manage ptz transfer recording.delete"
 	adminCam   = "live snapshot playback export manage ptz"
 	memberCam  = "live snapshot playback export ptz"
 )
@@ -316,5 +316,42 @@ func TestGuestScopeBeforeRole(t *testing.T) {
 	}
 	if d := Decide(p, domain.ActionManage, Resource{Home: homeA, Camera: &camA}, Facts{Now: now, Membership: m}); d.Reason != ReasonRole {
 		t.Errorf("manage on the guest's own camera: %+v, want denied as %s", d, ReasonRole)
+	}
+}
+
+// TestAuthorizeRecording: the recorder reads a camera only while it is in
+// a home whose owners turned recording on, at its current generation.
+func TestAuthorizeRecording(t *testing.T) {
+	cam := camA
+	cam.State = domain.CameraStateClaimed
+	on := domain.RecordingSettings{CameraID: cam.ID, Mode: domain.RecordContinuous}
+	g, d := AuthorizeRecording(cam, on, now)
+	if !d.Allowed || !g.Allows(domain.ActionLive, cam.Ref(), now) || g.Principal() != Recorder {
+		t.Fatalf("recording a claimed camera: %+v", d)
+	}
+	next := cam.Ref()
+	next.Generation++
+	if g.Allows(domain.ActionLive, next, now) || g.Allows(domain.ActionPlayback, cam.Ref(), now) || g.Allows(domain.ActionLive, cam.Ref(), now.Add(GrantTTL)) {
+		t.Fatal("the recorder's grant reaches beyond live reading of this generation for its lifetime")
+	}
+	unclaimed := cam
+	unclaimed.HomeID, unclaimed.State = "", domain.CameraStateUnclaimed
+	reset := cam
+	reset.State = domain.CameraStateReset
+	other := on
+	other.CameraID = camOthr.ID
+	for name, tc := range map[string]struct {
+		cam domain.Camera
+		s   domain.RecordingSettings
+	}{
+		"off":            {cam, domain.RecordingSettings{CameraID: cam.ID, Mode: domain.RecordOff}},
+		"unknown mode":   {cam, domain.RecordingSettings{CameraID: cam.ID, Mode: "always"}},
+		"unclaimed":      {unclaimed, on},
+		"reset":          {reset, on},
+		"other settings": {cam, other},
+	} {
+		if _, d := AuthorizeRecording(tc.cam, tc.s, now); d.Allowed {
+			t.Errorf("%s: recorded", name)
+		}
 	}
 }

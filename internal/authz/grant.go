@@ -81,3 +81,28 @@ func (g Grant) Allows(a domain.Action, origin domain.CameraRef, now time.Time) b
 		now.Before(g.expires) &&
 		slices.Contains(g.actions, a)
 }
+
+// Recorder is the principal the server records cameras as. It is no
+// account: no session, token or link can act as it.
+const Recorder domain.ID = "system:recorder"
+
+// AuthorizeRecording decides whether the server records cam as it is now,
+// given the settings its owners chose, and if so mints the recorder's
+// grant: live reading of that camera at its current generation only, so
+// that a camera changing hands ends the recording of it at once.
+func AuthorizeRecording(cam domain.Camera, s domain.RecordingSettings, now time.Time) (Grant, Decision) {
+	switch {
+	case cam.ID == "" || s.CameraID != cam.ID || !s.Mode.Valid():
+		return Grant{}, deny(ReasonBadRequest)
+	case s.Mode == domain.RecordOff:
+		return Grant{}, deny(ReasonActionScope)
+	case cam.HomeID == "":
+		return Grant{}, deny(ReasonNotMember)
+	}
+	switch cam.State {
+	case domain.CameraStateClaimed, domain.CameraStatePulled, domain.CameraStateActive, domain.CameraStateRegistered:
+	default:
+		return Grant{}, deny(ReasonWrongHome)
+	}
+	return Grant{principal: Recorder, camera: cam.Ref(), actions: []domain.Action{domain.ActionLive}, expires: now.Add(GrantTTL)}, allow()
+}

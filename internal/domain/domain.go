@@ -79,6 +79,9 @@ const (
 	// ActionTransfer releases a device-backed camera from its home so that
 	// another home can claim it. Owners only.
 	ActionTransfer Action = "transfer"
+	// ActionRecordingDelete deletes a camera's recordings (a range or
+	// all). Owners only.
+	ActionRecordingDelete Action = "recording.delete"
 )
 
 // Home actions.
@@ -97,6 +100,9 @@ const (
 	// ActionLinkManage sees and revokes every integration link of the
 	// home, not only one's own. Owners only.
 	ActionLinkManage Action = "link.manage"
+	// ActionHomeRecording sets the home's retention and the export
+	// window of cameras that leave it. Owners only.
+	ActionHomeRecording Action = "home.recording"
 )
 
 // Account actions: what any signed-in, enabled account may do for itself.
@@ -111,12 +117,13 @@ const (
 )
 
 // CameraActions lists every camera action.
-var CameraActions = []Action{ActionLive, ActionSnapshot, ActionPlayback, ActionExport, ActionManage, ActionPTZ, ActionTransfer}
+var CameraActions = []Action{ActionLive, ActionSnapshot, ActionPlayback, ActionExport, ActionManage, ActionPTZ, ActionTransfer,
+	ActionRecordingDelete}
 
 // HomeActions lists every home action.
 var HomeActions = []Action{ActionHomeView, ActionHomeRename, ActionHomeDelete, ActionMemberList,
 	ActionMemberManage, ActionInviteCreate, ActionCameraList, ActionCameraCreate, ActionAuditRead, ActionHomeLeave,
-	ActionLinkManage}
+	ActionLinkManage, ActionHomeRecording}
 
 // GuestActions are the camera actions a guest membership may be given.
 var GuestActions = []Action{ActionLive, ActionSnapshot, ActionPlayback, ActionPTZ}

@@ -131,6 +131,7 @@ func (s *Service) DeleteCamera(ctx context.Context, c Caller, id domain.ID) erro
 	}
 	s.audit(ctx, c, domain.AuditEvent{HomeID: acc.camera.HomeID, CameraID: id, Action: "camera.remove", Result: domain.ResultOK})
 	s.endCamera(id, 0)
+	s.scheduleShred(ctx, acc.camera, false)
 	return nil
 }
 

@@ -406,6 +406,7 @@ func (s *Service) release(ctx context.Context, c Caller, cam domain.Camera, stat
 		Detail: "generation " + itoa(cam.Generation) + " ended; now " + itoa(rel.Generation)})
 	s.presence().Released(cam.ID)
 	s.endCamera(cam.ID, rel.Generation) // every live stream of the old generation ends now
+	s.scheduleShred(ctx, cam, false)    // the old home's recordings, after its export window
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/netguard"
+	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// PullNetworks are the networks the server may connect to for
 	// pulled IP cameras; the zero policy allows none.
 	PullNetworks netguard.Policy
+	// Recordings is the recording archive; nil when the server keeps no
+	// recordings.
+	Recordings *record.Archive
 }
 
 // Service implements camvault's use cases.
@@ -78,6 +82,7 @@ type Service struct {
 	links    loginLinks
 	snaps    snapshots
 	epochs   liveEpochs
+	rec      recordings
 
 	mu    sync.Mutex // guards setup
 	setup setupToken

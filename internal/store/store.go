@@ -194,11 +194,52 @@ type Store interface {
 	CreateDataKey(ctx context.Context, k domain.DataKey) error
 	// DataKey returns a data key, destroyed or not.
 	DataKey(ctx context.Context, id domain.ID) (domain.DataKey, error)
-	// DataKeys lists a camera's data keys, newest first.
-	DataKeys(ctx context.Context, camera domain.ID) ([]domain.DataKey, error)
+	// DataKeys lists the data keys of a camera generation, newest first.
+	DataKeys(ctx context.Context, camera domain.CameraRef) ([]domain.DataKey, error)
 	// DestroyDataKeys erases the wrapped material of every live data key
-	// of camera (at) and returns how many it destroyed.
-	DestroyDataKeys(ctx context.Context, camera domain.ID, at time.Time) (int, error)
+	// of the camera generation (at) and returns how many it destroyed.
+	DestroyDataKeys(ctx context.Context, camera domain.CameraRef, at time.Time) (int, error)
+	// ReplaceWrappedKeys replaces the wrapped material of live data keys
+	// (key rotation), all or none; ErrNotFound if one is gone or
+	// destroyed.
+	ReplaceWrappedKeys(ctx context.Context, wrapped map[domain.ID][]byte) error
+	// AllDataKeys lists every live data key.
+	AllDataKeys(ctx context.Context) ([]domain.DataKey, error)
+
+	// RecordingSettings returns a camera's recording settings;
+	// ErrNotFound if its owners never chose any.
+	RecordingSettings(ctx context.Context, camera domain.ID) (domain.RecordingSettings, error)
+	// SetRecordingSettings creates or replaces a camera's settings.
+	SetRecordingSettings(ctx context.Context, s domain.RecordingSettings) error
+	// RecordingCameras lists the settings of every camera that records.
+	RecordingCameras(ctx context.Context) ([]domain.RecordingSettings, error)
+	// HomeRecording returns a home's recording settings; ErrNotFound if
+	// its owners never chose any.
+	HomeRecording(ctx context.Context, home domain.ID) (domain.HomeRecording, error)
+	// SetHomeRecording creates or replaces a home's settings.
+	SetHomeRecording(ctx context.Context, h domain.HomeRecording) error
+
+	// CreateSegment indexes a stored segment.
+	CreateSegment(ctx context.Context, seg domain.Segment) error
+	// Segment returns one segment.
+	Segment(ctx context.Context, id domain.ID) (domain.Segment, error)
+	// Segments lists the segments f selects, oldest first.
+	Segments(ctx context.Context, f SegmentFilter) ([]domain.Segment, error)
+	// DeleteSegment removes a segment from the index; ErrNotFound if it
+	// is not there.
+	DeleteSegment(ctx context.Context, id domain.ID) error
+	// SegmentUsage sums the index by camera generation and home.
+	SegmentUsage(ctx context.Context) ([]SegmentUsage, error)
+
+	// SchedulePurge schedules a camera generation's recordings to be
+	// shredded; an earlier schedule for it is kept if it is due sooner.
+	SchedulePurge(ctx context.Context, p domain.Purge) error
+	// DuePurges lists the purges due at now, soonest first.
+	DuePurges(ctx context.Context, now time.Time) ([]domain.Purge, error)
+	// Purges lists the purges of a home, soonest first.
+	Purges(ctx context.Context, home domain.ID) ([]domain.Purge, error)
+	// DeletePurge removes a done purge.
+	DeletePurge(ctx context.Context, camera domain.CameraRef) error
 
 	Close() error
 }
@@ -231,4 +272,30 @@ type LinkFilter struct {
 // Empty reports whether f names nothing to select by.
 func (f LinkFilter) Empty() bool {
 	return f.ID == "" && f.IntegrationID == "" && f.HomeID == "" && f.AccountID == ""
+}
+
+// SegmentFilter selects segments by every field set. Since and Until
+// select segments that overlap [Since, Until); EndBefore those that ended
+// at or before it.
+type SegmentFilter struct {
+	Camera domain.ID
+	// Generation, with Camera, selects one generation; AnyGeneration
+	// selects all.
+	Generation   int64
+	HomeID       domain.ID
+	Since, Until time.Time
+	EndBefore    time.Time
+	Limit        int
+}
+
+// AnyGeneration in a SegmentFilter selects every generation.
+const AnyGeneration = -1
+
+// SegmentUsage is the index summed over one camera generation in a home.
+type SegmentUsage struct {
+	Camera domain.CameraRef
+	HomeID domain.ID
+	Count  int
+	Bytes  int64
+	Oldest time.Time
 }

@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
@@ -26,8 +27,10 @@ import (
 type Store interface {
 	CreateDataKey(ctx context.Context, k domain.DataKey) error
 	DataKey(ctx context.Context, id domain.ID) (domain.DataKey, error)
-	DataKeys(ctx context.Context, camera domain.ID) ([]domain.DataKey, error)
-	DestroyDataKeys(ctx context.Context, camera domain.ID, at time.Time) (int, error)
+	DataKeys(ctx context.Context, camera domain.CameraRef) ([]domain.DataKey, error)
+	DestroyDataKeys(ctx context.Context, camera domain.CameraRef, at time.Time) (int, error)
+	AllDataKeys(ctx context.Context) ([]domain.DataKey, error)
+	ReplaceWrappedKeys(ctx context.Context, wrapped map[domain.ID][]byte) error
 }
 
 // Errors.
@@ -47,6 +50,14 @@ type Keyring struct {
 // New returns a keyring over st whose key-encryption key derives from the
 // 32-byte server key.
 func New(st Store, serverKey []byte) (*Keyring, error) {
+	kek, err := keyEncryptionKey(serverKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Keyring{st: st, kek: kek, now: time.Now}, nil
+}
+
+func keyEncryptionKey(serverKey []byte) (cipher.AEAD, error) {
 	if len(serverKey) < 32 {
 		return nil, errors.New("keys: the server key is 32 bytes")
 	}
@@ -58,48 +69,77 @@ func New(st Store, serverKey []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Keyring{st: st, kek: a, now: time.Now}, nil
+	return cipher.NewGCM(block)
 }
 
-func ad(id, camera domain.ID) []byte {
-	return []byte("camvault data key\x00" + string(id) + "\x00" + string(camera))
+func ad(k domain.DataKey) []byte {
+	return []byte("camvault data key\x00" + string(k.ID) + "\x00" + string(k.CameraID) + "\x00" + strconv.FormatInt(k.Generation, 10))
 }
 
-func (r *Keyring) wrap(id, camera domain.ID, key []byte) []byte {
-	nonce := make([]byte, r.kek.NonceSize())
+func wrap(kek cipher.AEAD, k domain.DataKey, key []byte) []byte {
+	nonce := make([]byte, kek.NonceSize())
 	rand.Read(nonce)
-	return r.kek.Seal(nonce, nonce, key, ad(id, camera))
+	return kek.Seal(nonce, nonce, key, ad(k))
 }
 
-func (r *Keyring) unwrap(k domain.DataKey) ([]byte, error) {
+func unwrap(kek cipher.AEAD, k domain.DataKey) ([]byte, error) {
 	if k.Destroyed() || len(k.Wrapped) == 0 {
 		return nil, ErrDestroyed
 	}
-	n := r.kek.NonceSize()
+	n := kek.NonceSize()
 	if len(k.Wrapped) < n {
 		return nil, ErrUnwrap
 	}
-	key, err := r.kek.Open(nil, k.Wrapped[:n], k.Wrapped[n:], ad(k.ID, k.CameraID))
+	key, err := kek.Open(nil, k.Wrapped[:n], k.Wrapped[n:], ad(k))
 	if err != nil {
 		return nil, ErrUnwrap
 	}
 	return key, nil
 }
 
-// Current returns the camera's newest live data key, making one when it
-// has none.
-func (r *Keyring) Current(ctx context.Context, camera domain.ID) (domain.ID, []byte, error) {
+// Rotate rewraps every live data key kept in st from the old server key
+// to the new one, all or nothing, and returns how many. A key that does
+// not unwrap with the old server key stops the rotation.
+func Rotate(ctx context.Context, st Store, oldKey, newKey []byte) (int, error) {
+	from, err := keyEncryptionKey(oldKey)
+	if err != nil {
+		return 0, err
+	}
+	to, err := keyEncryptionKey(newKey)
+	if err != nil {
+		return 0, err
+	}
+	all, err := st.AllDataKeys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	wrapped := make(map[domain.ID][]byte, len(all))
+	for _, k := range all {
+		key, err := unwrap(from, k)
+		if err != nil {
+			return 0, fmt.Errorf("keys: data key %s: %w", k.ID, err)
+		}
+		wrapped[k.ID] = wrap(to, k, key)
+	}
+	if len(wrapped) == 0 {
+		return 0, nil
+	}
+	if err := st.ReplaceWrappedKeys(ctx, wrapped); err != nil {
+		return 0, err
+	}
+	return len(wrapped), nil
+}
+
+// Current returns the camera generation's newest live data key, making
+// one when it has none.
+func (r *Keyring) Current(ctx context.Context, camera domain.CameraRef) (domain.ID, []byte, error) {
 	all, err := r.st.DataKeys(ctx, camera)
 	if err != nil {
 		return "", nil, err
 	}
 	for _, k := range all {
 		if !k.Destroyed() {
-			key, err := r.unwrap(k)
+			key, err := unwrap(r.kek, k)
 			return k.ID, key, err
 		}
 	}
@@ -107,27 +147,29 @@ func (r *Keyring) Current(ctx context.Context, camera domain.ID) (domain.ID, []b
 	if _, err := rand.Read(key); err != nil {
 		return "", nil, err
 	}
-	k := domain.DataKey{ID: domain.NewID(), CameraID: camera, CreatedAt: r.now().UTC()}
-	k.Wrapped = r.wrap(k.ID, camera, key)
+	k := domain.DataKey{ID: domain.NewID(), CameraID: camera.Camera, Generation: camera.Generation, CreatedAt: r.now().UTC()}
+	k.Wrapped = wrap(r.kek, k, key)
 	if err := r.st.CreateDataKey(ctx, k); err != nil {
 		return "", nil, fmt.Errorf("keys: store data key: %w", err)
 	}
 	return k.ID, key, nil
 }
 
-// Key returns the data key id, which must belong to camera.
-func (r *Keyring) Key(ctx context.Context, camera, id domain.ID) ([]byte, error) {
+// Key returns the data key id, which must belong to the camera
+// generation.
+func (r *Keyring) Key(ctx context.Context, camera domain.CameraRef, id domain.ID) ([]byte, error) {
 	k, err := r.st.DataKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && k.CameraID != camera) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (k.CameraID != camera.Camera || k.Generation != camera.Generation)) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	return r.unwrap(k)
+	return unwrap(r.kek, k)
 }
 
-// Shred destroys every data key of camera and returns how many.
-func (r *Keyring) Shred(ctx context.Context, camera domain.ID) (int, error) {
+// Shred destroys every data key of the camera generation and returns how
+// many.
+func (r *Keyring) Shred(ctx context.Context, camera domain.CameraRef) (int, error) {
 	return r.st.DestroyDataKeys(ctx, camera, r.now().UTC())
 }

@@ -36,7 +36,8 @@ func TestCryptoShredding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cam, other := domain.NewID(), domain.NewID()
+	cam, other := domain.CameraRef{Camera: domain.NewID(), Generation: 1}, domain.CameraRef{Camera: domain.NewID(), Generation: 1}
+	next := domain.CameraRef{Camera: cam.Camera, Generation: 2}
 	id, key, err := ring.Current(ctx, cam)
 	if err != nil {
 		t.Fatal(err)
@@ -61,9 +62,16 @@ func TestCryptoShredding(t *testing.T) {
 	if err != nil || open(got) != nil {
 		t.Fatalf("the live key: %v", err)
 	}
-	// The key is bound to its camera and its ID.
+	// The key is bound to its camera, generation and ID.
 	if _, err := ring.Key(ctx, other, id); !errors.Is(err, keys.ErrNotFound) {
 		t.Fatalf("another camera's key: %v", err)
+	}
+	if _, err := ring.Key(ctx, next, id); !errors.Is(err, keys.ErrNotFound) {
+		t.Fatalf("the next generation's key: %v", err)
+	}
+	nextID, _, _ := ring.Current(ctx, next)
+	if nextID == id {
+		t.Fatal("the next generation shares the old one's key")
 	}
 	otherID, _, _ := ring.Current(ctx, other)
 	swapped := stored
@@ -89,14 +97,14 @@ func TestCryptoShredding(t *testing.T) {
 	// the server key itself, and keys derived from it.
 	all, _ := st.DataKeys(ctx, cam)
 	candidates := [][]byte{sk}
-	for _, c := range []domain.ID{cam, other} {
+	for _, c := range []domain.CameraRef{cam, other, next} {
 		ks, _ := st.DataKeys(ctx, c)
 		all = append(all, ks...)
 	}
 	for _, k := range all {
 		if len(k.Wrapped) > 0 {
 			candidates = append(candidates, k.Wrapped)
-			if raw, err := ring.Key(ctx, k.CameraID, k.ID); err == nil {
+			if raw, err := ring.Key(ctx, domain.CameraRef{Camera: k.CameraID, Generation: k.Generation}, k.ID); err == nil {
 				candidates = append(candidates, raw)
 			}
 		}
@@ -112,6 +120,9 @@ func TestCryptoShredding(t *testing.T) {
 	if _, err := ring.Key(ctx, other, otherID); err != nil {
 		t.Fatalf("another camera's key after the shred: %v", err)
 	}
+	if _, err := ring.Key(ctx, next, nextID); err != nil {
+		t.Fatalf("the next generation's key after the old one's shred: %v", err)
+	}
 	// A new recording gets a new key.
 	if id2, _, err := ring.Current(ctx, cam); err != nil || id2 == id {
 		t.Fatalf("after the shred: %s %v", id2, err)
@@ -122,4 +133,52 @@ func pad32(b []byte) []byte {
 	out := make([]byte, 32)
 	copy(out, b)
 	return out
+}
+
+// TestRotate: rotation rewraps every live key under the new server key;
+// the old server key then unwraps nothing and the data reads on.
+func TestRotate(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	oldKey, newKey := serverKey(), serverKey()
+	ring, _ := keys.New(st, oldKey)
+	cams := []domain.CameraRef{{Camera: domain.NewID(), Generation: 1}, {Camera: domain.NewID(), Generation: 3}}
+	raw := map[domain.ID][]byte{}
+	for _, c := range cams {
+		id, k, err := ring.Current(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[id] = k
+	}
+	shredded := domain.CameraRef{Camera: domain.NewID(), Generation: 1}
+	ring.Current(ctx, shredded)
+	ring.Shred(ctx, shredded)
+	if _, err := keys.Rotate(ctx, st, serverKey(), newKey); !errors.Is(err, keys.ErrUnwrap) {
+		t.Fatalf("rotation from a wrong old key: %v", err)
+	}
+	n, err := keys.Rotate(ctx, st, oldKey, newKey)
+	if err != nil || n != 2 {
+		t.Fatalf("rotate: %d %v", n, err)
+	}
+	rotated, _ := keys.New(st, newKey)
+	for i, c := range cams {
+		for id, want := range raw {
+			got, err := rotated.Key(ctx, c, id)
+			if err == nil && !bytes.Equal(got, want) {
+				t.Fatalf("camera %d: rotated key differs", i)
+			}
+		}
+		id, _, _ := rotated.Current(ctx, c)
+		if _, ok := raw[id]; !ok {
+			t.Fatalf("camera %d: rotation made a new key instead of keeping the old", i)
+		}
+		if _, err := ring.Key(ctx, c, id); !errors.Is(err, keys.ErrUnwrap) {
+			t.Fatalf("the old server key still unwraps: %v", err)
+		}
+	}
 }

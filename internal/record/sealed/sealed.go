@@ -294,3 +294,16 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// SealedSize is the size of n plaintext bytes once sealed in chunks of
+// chunkSize (0 means the default).
+func SealedSize(n int64, chunkSize int) int64 {
+	if chunkSize == 0 {
+		chunkSize = DefaultChunkSize
+	}
+	chunks := (n + int64(chunkSize) - 1) / int64(chunkSize)
+	if chunks == 0 {
+		chunks = 1
+	}
+	return HeaderSize + n + chunks*overhead
+}

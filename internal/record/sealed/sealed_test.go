@@ -59,6 +59,9 @@ func TestRoundTrip(t *testing.T) {
 		if r.Size() != int64(n) {
 			t.Fatalf("size %d: reader says %d", n, r.Size())
 		}
+		if SealedSize(int64(n), cs) != int64(len(file)) {
+			t.Fatalf("size %d: SealedSize says %d, the file is %d", n, SealedSize(int64(n), cs), len(file))
+		}
 		for range 50 {
 			off := mrand.IntN(n + 1)
 			l := mrand.IntN(n - off + 10)

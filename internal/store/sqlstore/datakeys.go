@@ -8,12 +8,12 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 )
 
-const dataKeyCols = `id, camera_id, wrapped, created_at, destroyed_at`
+const dataKeyCols = `id, camera_id, generation, wrapped, created_at, destroyed_at`
 
 func scanDataKey(row scanner) (domain.DataKey, error) {
 	var k domain.DataKey
 	var created, destroyed sql.NullInt64
-	if err := row.Scan(&k.ID, &k.CameraID, &k.Wrapped, &created, &destroyed); err != nil {
+	if err := row.Scan(&k.ID, &k.CameraID, &k.Generation, &k.Wrapped, &created, &destroyed); err != nil {
 		return k, err
 	}
 	k.CreatedAt, k.DestroyedAt = fromMicros(created), fromMicros(destroyed)
@@ -22,8 +22,8 @@ func scanDataKey(row scanner) (domain.DataKey, error) {
 
 // CreateDataKey implements store.Store.
 func (s *Store) CreateDataKey(ctx context.Context, k domain.DataKey) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO data_keys (`+dataKeyCols+`) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, k.CameraID, k.Wrapped, micros(k.CreatedAt), micros(k.DestroyedAt))
+	_, err := s.exec(ctx, s.pool, `INSERT INTO data_keys (`+dataKeyCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.CameraID, k.Generation, k.Wrapped, micros(k.CreatedAt), micros(k.DestroyedAt))
 	return err
 }
 
@@ -34,13 +34,34 @@ func (s *Store) DataKey(ctx context.Context, id domain.ID) (domain.DataKey, erro
 }
 
 // DataKeys implements store.Store.
-func (s *Store) DataKeys(ctx context.Context, camera domain.ID) ([]domain.DataKey, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+dataKeyCols+` FROM data_keys WHERE camera_id = ? ORDER BY created_at DESC, id`), camera)
+func (s *Store) DataKeys(ctx context.Context, camera domain.CameraRef) ([]domain.DataKey, error) {
+	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+dataKeyCols+` FROM data_keys WHERE camera_id = ? AND generation = ? ORDER BY created_at DESC, id`),
+		camera.Camera, camera.Generation)
+	return collect(rows, s.classify(err), scanDataKey)
+}
+
+// AllDataKeys implements store.Store.
+func (s *Store) AllDataKeys(ctx context.Context) ([]domain.DataKey, error) {
+	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+dataKeyCols+` FROM data_keys WHERE destroyed_at IS NULL ORDER BY id`))
 	return collect(rows, s.classify(err), scanDataKey)
 }
 
 // DestroyDataKeys implements store.Store.
-func (s *Store) DestroyDataKeys(ctx context.Context, camera domain.ID, at time.Time) (int, error) {
-	n, err := s.exec(ctx, s.pool, `UPDATE data_keys SET wrapped = NULL, destroyed_at = ? WHERE camera_id = ? AND destroyed_at IS NULL`, micros(at), camera)
+func (s *Store) DestroyDataKeys(ctx context.Context, camera domain.CameraRef, at time.Time) (int, error) {
+	n, err := s.exec(ctx, s.pool, `UPDATE data_keys SET wrapped = NULL, destroyed_at = ? WHERE camera_id = ? AND generation = ? AND destroyed_at IS NULL`,
+		micros(at), camera.Camera, camera.Generation)
 	return int(n), err
 }
+
+// ReplaceWrappedKeys implements store.Store.
+func (s *Store) ReplaceWrappedKeys(ctx context.Context, wrapped map[domain.ID][]byte) error {
+	return s.tx(ctx, func(tx querier) error {
+		for id, w := range wrapped {
+			if err := s.execOne(ctx, tx, `UPDATE data_keys SET wrapped = ? WHERE id = ? AND destroyed_at IS NULL`, w, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+

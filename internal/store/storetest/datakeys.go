@@ -9,11 +9,13 @@ import (
 )
 
 func testDataKeys(t *testing.T, s store.Store) {
-	cam, other := domain.NewID(), domain.NewID()
-	k1 := domain.DataKey{ID: domain.NewID(), CameraID: cam, Wrapped: []byte{1, 2, 3}, CreatedAt: at(0)}
-	k2 := domain.DataKey{ID: domain.NewID(), CameraID: cam, Wrapped: []byte{4, 5, 6}, CreatedAt: at(time.Hour)}
-	k3 := domain.DataKey{ID: domain.NewID(), CameraID: other, Wrapped: []byte{7}, CreatedAt: at(0)}
-	for _, k := range []domain.DataKey{k1, k2, k3} {
+	cam, other := domain.CameraRef{Camera: domain.NewID(), Generation: 1}, domain.CameraRef{Camera: domain.NewID(), Generation: 1}
+	next := domain.CameraRef{Camera: cam.Camera, Generation: 2}
+	k1 := domain.DataKey{ID: domain.NewID(), CameraID: cam.Camera, Generation: 1, Wrapped: []byte{1, 2, 3}, CreatedAt: at(0)}
+	k2 := domain.DataKey{ID: domain.NewID(), CameraID: cam.Camera, Generation: 1, Wrapped: []byte{4, 5, 6}, CreatedAt: at(time.Hour)}
+	k3 := domain.DataKey{ID: domain.NewID(), CameraID: other.Camera, Generation: 1, Wrapped: []byte{7}, CreatedAt: at(0)}
+	k4 := domain.DataKey{ID: domain.NewID(), CameraID: cam.Camera, Generation: 2, Wrapped: []byte{8}, CreatedAt: at(0)}
+	for _, k := range []domain.DataKey{k1, k2, k3, k4} {
 		must(t, "create", s.CreateDataKey(ctx, k))
 	}
 	mustErr(t, "same id", s.CreateDataKey(ctx, k1), store.ErrConflict)
@@ -22,9 +24,20 @@ func testDataKeys(t *testing.T, s store.Store) {
 	equal(t, "key", got, k1)
 	list, err := s.DataKeys(ctx, cam)
 	must(t, "list", err)
-	equal(t, "camera's keys, newest first", list, []domain.DataKey{k2, k1})
+	equal(t, "generation's keys, newest first", list, []domain.DataKey{k2, k1})
+	list, _ = s.DataKeys(ctx, next)
+	equal(t, "next generation's keys", list, []domain.DataKey{k4})
 	_, err = s.DataKey(ctx, domain.NewID())
 	mustErr(t, "unknown", err, store.ErrNotFound)
+
+	// Rotation replaces wrapped material all or nothing.
+	must(t, "rewrap", s.ReplaceWrappedKeys(ctx, map[domain.ID][]byte{k1.ID: {9, 9}, k3.ID: {7, 7}}))
+	got, _ = s.DataKey(ctx, k1.ID)
+	equal(t, "rewrapped", got.Wrapped, []byte{9, 9})
+	k1.Wrapped, k3.Wrapped = []byte{9, 9}, []byte{7, 7}
+	mustErr(t, "rewrap unknown", s.ReplaceWrappedKeys(ctx, map[domain.ID][]byte{k1.ID: {1}, domain.NewID(): {1}}), store.ErrNotFound)
+	got, _ = s.DataKey(ctx, k1.ID)
+	equal(t, "failed rewrap changed nothing", got.Wrapped, []byte{9, 9})
 
 	n, err := s.DestroyDataKeys(ctx, cam, at(2*time.Hour))
 	must(t, "destroy", err)
@@ -35,8 +48,124 @@ func testDataKeys(t *testing.T, s store.Store) {
 			t.Fatalf("destroyed key still holds material: %+v", got)
 		}
 	}
+	mustErr(t, "rewrap destroyed", s.ReplaceWrappedKeys(ctx, map[domain.ID][]byte{k2.ID: {1}}), store.ErrNotFound)
 	n, _ = s.DestroyDataKeys(ctx, cam, at(3*time.Hour))
 	equal(t, "destroyed twice", n, 0)
 	got, _ = s.DataKey(ctx, k3.ID)
 	equal(t, "another camera's key", got, k3)
+	got, _ = s.DataKey(ctx, k4.ID)
+	equal(t, "the next generation's key", got, k4)
+	live, err := s.AllDataKeys(ctx)
+	must(t, "all", err)
+	for _, k := range live {
+		if k.Destroyed() || k.ID == k1.ID || k.ID == k2.ID {
+			t.Fatalf("AllDataKeys listed a destroyed key: %+v", k)
+		}
+	}
+}
+
+func testRecordings(t *testing.T, s store.Store) {
+	cam, home := domain.NewID(), domain.NewID()
+	_, err := s.RecordingSettings(ctx, cam)
+	mustErr(t, "no settings", err, store.ErrNotFound)
+	rs := domain.RecordingSettings{CameraID: cam, Mode: domain.RecordEvents, PreRoll: 3 * time.Second, PostRoll: 7 * time.Second,
+		RetainDays: 14, RetainBytes: 5 << 30, UpdatedAt: at(0)}
+	must(t, "set", s.SetRecordingSettings(ctx, rs))
+	got, err := s.RecordingSettings(ctx, cam)
+	must(t, "get", err)
+	equal(t, "settings", got, rs)
+	rs.Mode, rs.UpdatedAt = domain.RecordContinuous, at(time.Hour)
+	must(t, "replace", s.SetRecordingSettings(ctx, rs))
+	off := domain.RecordingSettings{CameraID: domain.NewID(), Mode: domain.RecordOff}
+	must(t, "set off", s.SetRecordingSettings(ctx, off))
+	list, err := s.RecordingCameras(ctx)
+	must(t, "recording cameras", err)
+	found := false
+	for _, r := range list {
+		if r.CameraID == off.CameraID {
+			t.Fatal("a camera that does not record is listed")
+		}
+		if r.CameraID == cam {
+			found = true
+			equal(t, "listed settings", r, rs)
+		}
+	}
+	if !found {
+		t.Fatal("the recording camera is not listed")
+	}
+
+	_, err = s.HomeRecording(ctx, home)
+	mustErr(t, "no home settings", err, store.ErrNotFound)
+	hr := domain.HomeRecording{HomeID: home, RetainDays: 30, RetainBytes: 1 << 40, ExportWindow: 48 * time.Hour, UpdatedAt: at(0)}
+	must(t, "set home", s.SetHomeRecording(ctx, hr))
+	hr.ExportWindow = time.Hour
+	must(t, "replace home", s.SetHomeRecording(ctx, hr))
+	gotH, err := s.HomeRecording(ctx, home)
+	must(t, "get home", err)
+	equal(t, "home settings", gotH, hr)
+
+	seg := func(gen int64, start, end time.Duration, size int64) domain.Segment {
+		id := domain.NewID()
+		return domain.Segment{ID: id, Camera: domain.CameraRef{Camera: cam, Generation: gen}, HomeID: home,
+			Start: at(start), End: at(end), Size: size, InitSize: 700, KeyID: domain.NewID(), BlobKey: "seg/" + string(id), CreatedAt: at(end)}
+	}
+	a, b, c := seg(1, 0, 4*time.Second, 100), seg(1, 4*time.Second, 8*time.Second, 200), seg(2, 20*time.Second, 24*time.Second, 400)
+	otherCam := seg(1, 0, 4*time.Second, 800)
+	otherCam.Camera.Camera, otherCam.HomeID = domain.NewID(), domain.NewID()
+	for _, g := range []domain.Segment{c, a, b, otherCam} {
+		must(t, "create segment", s.CreateSegment(ctx, g))
+	}
+	mustErr(t, "same segment", s.CreateSegment(ctx, a), store.ErrConflict)
+	gotS, err := s.Segment(ctx, b.ID)
+	must(t, "get segment", err)
+	equal(t, "segment", gotS, b)
+	all, err := s.Segments(ctx, store.SegmentFilter{Camera: cam, Generation: store.AnyGeneration})
+	must(t, "segments", err)
+	equal(t, "camera's segments, oldest first", all, []domain.Segment{a, b, c})
+	gen1, _ := s.Segments(ctx, store.SegmentFilter{Camera: cam, Generation: 1})
+	equal(t, "one generation", gen1, []domain.Segment{a, b})
+	win, _ := s.Segments(ctx, store.SegmentFilter{Camera: cam, Generation: store.AnyGeneration, Since: at(5 * time.Second), Until: at(21 * time.Second)})
+	equal(t, "overlapping a window", win, []domain.Segment{b, c})
+	edge, _ := s.Segments(ctx, store.SegmentFilter{Camera: cam, Generation: store.AnyGeneration, Since: at(8 * time.Second), Until: at(20 * time.Second)})
+	equal(t, "touching is not overlapping", len(edge), 0)
+	old, _ := s.Segments(ctx, store.SegmentFilter{HomeID: home, EndBefore: at(8 * time.Second), Limit: 1})
+	equal(t, "ended before, limited", old, []domain.Segment{a})
+
+	usage, err := s.SegmentUsage(ctx)
+	must(t, "usage", err)
+	want := map[domain.CameraRef]store.SegmentUsage{
+		{Camera: cam, Generation: 1}: {Camera: domain.CameraRef{Camera: cam, Generation: 1}, HomeID: home, Count: 2, Bytes: 300, Oldest: at(0)},
+		{Camera: cam, Generation: 2}: {Camera: domain.CameraRef{Camera: cam, Generation: 2}, HomeID: home, Count: 1, Bytes: 400, Oldest: at(20 * time.Second)},
+	}
+	for _, u := range usage {
+		if w, ok := want[u.Camera]; ok {
+			equal(t, "usage", u, w)
+			delete(want, u.Camera)
+		}
+	}
+	equal(t, "usage rows missing", len(want), 0)
+
+	must(t, "delete segment", s.DeleteSegment(ctx, a.ID))
+	mustErr(t, "delete twice", s.DeleteSegment(ctx, a.ID), store.ErrNotFound)
+	_, err = s.Segment(ctx, a.ID)
+	mustErr(t, "deleted segment", err, store.ErrNotFound)
+
+	p := domain.Purge{Camera: domain.CameraRef{Camera: cam, Generation: 1}, HomeID: home, DueAt: at(time.Hour), CreatedAt: at(0)}
+	must(t, "schedule", s.SchedulePurge(ctx, p))
+	later := p
+	later.DueAt = at(2 * time.Hour)
+	must(t, "schedule later", s.SchedulePurge(ctx, later))
+	due, err := s.DuePurges(ctx, at(90*time.Minute))
+	must(t, "due", err)
+	equal(t, "a later schedule keeps the sooner one", due, []domain.Purge{p})
+	sooner := p
+	sooner.DueAt = at(time.Minute)
+	must(t, "schedule sooner", s.SchedulePurge(ctx, sooner))
+	due, _ = s.DuePurges(ctx, at(30*time.Second))
+	equal(t, "not due yet", len(due), 0)
+	ps, err := s.Purges(ctx, home)
+	must(t, "home purges", err)
+	equal(t, "home purges", ps, []domain.Purge{sooner})
+	must(t, "delete purge", s.DeletePurge(ctx, p.Camera))
+	mustErr(t, "delete purge twice", s.DeletePurge(ctx, p.Camera), store.ErrNotFound)
 }

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LinkRevokeRace", testLinkRevokeRace},
 		{"OAuthTokens", testOAuthTokens},
 		{"DataKeys", testDataKeys},
+		{"Recordings", testRecordings},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

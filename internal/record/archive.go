@@ -1,0 +1,424 @@
+package record
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/record/keys"
+	"github.com/camvault/camvault/internal/record/sealed"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Index is the part of the store the archive keeps its index in.
+type Index interface {
+	CreateSegment(ctx context.Context, seg domain.Segment) error
+	Segment(ctx context.Context, id domain.ID) (domain.Segment, error)
+	Segments(ctx context.Context, f store.SegmentFilter) ([]domain.Segment, error)
+	DeleteSegment(ctx context.Context, id domain.ID) error
+	SegmentUsage(ctx context.Context) ([]store.SegmentUsage, error)
+}
+
+// Prefix is where segments live in blob storage.
+const Prefix = "rec/"
+
+// ErrCorrupt: a stored segment failed authentication (tampered, cut, or
+// sealed with another key).
+var ErrCorrupt = errors.New("record: stored segment is corrupt or tampered with")
+
+// ErrGone: the segment's key was shredded or its bytes are missing.
+var ErrGone = errors.New("record: segment is gone")
+
+// Archive stores, reads and deletes sealed segments and keeps the index
+// in step. It is safe for concurrent use.
+type Archive struct {
+	blobs blob.Store
+	idx   Index
+	ring  *keys.Keyring
+	log   *slog.Logger
+	now   func() time.Time
+	// plaintext skips sealing; benchmarks only, to measure what sealing
+	// costs.
+	plaintext bool
+
+	mu   sync.Mutex
+	pins map[domain.ID]int // segments being exported or played
+}
+
+// NewArchive returns an archive over blobs, with its index in idx and
+// keys from ring.
+func NewArchive(blobs blob.Store, idx Index, ring *keys.Keyring, log *slog.Logger) *Archive {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Archive{blobs: blobs, idx: idx, ring: ring, log: log, now: time.Now, pins: map[domain.ID]int{}}
+}
+
+// blobKey names a segment's blob: by camera, generation and start, so a
+// listing reads in time order.
+func blobKey(seg domain.Segment) string {
+	return Prefix + string(seg.Camera.Camera) + "/" + strconv.FormatInt(seg.Camera.Generation, 10) + "/" +
+		fmt.Sprintf("%016d", seg.Start.UnixMicro()) + "-" + string(seg.ID) + ".cvs"
+}
+
+// segmentID is the ID in a segment's blob key.
+func segmentID(key string) domain.ID {
+	i := strings.LastIndexByte(key, '-')
+	if i < 0 || !strings.HasSuffix(key, ".cvs") {
+		return ""
+	}
+	return domain.ID(strings.TrimSuffix(key[i+1:], ".cvs"))
+}
+
+// Write seals p with the camera generation's current data key, stores it
+// and indexes it. The segment is in the index only once its bytes are
+// safely stored; a failure leaves neither.
+func (a *Archive) Write(ctx context.Context, camera domain.CameraRef, home domain.ID, p *Plain) (domain.Segment, error) {
+	seg := domain.Segment{ID: domain.NewID(), Camera: camera, HomeID: home, Start: p.Start.UTC().Truncate(time.Microsecond),
+		End: p.End.UTC().Truncate(time.Microsecond), Size: int64(len(p.Data)), InitSize: int64(p.InitSize), CreatedAt: a.now().UTC()}
+	seg.BlobKey = blobKey(seg)
+	var body io.Reader
+	if a.plaintext {
+		seg.KeyID = "plaintext"
+		body = bytes.NewReader(p.Data)
+	} else {
+		id, key, err := a.ring.Current(ctx, camera)
+		if err != nil {
+			return seg, fmt.Errorf("record: data key: %w", err)
+		}
+		seg.KeyID = id
+		pr, pw := io.Pipe()
+		go func() {
+			w, err := sealed.NewWriter(pw, key, string(id), sealed.DefaultChunkSize)
+			if err == nil {
+				if _, err = w.Write(p.Data); err == nil {
+					err = w.Close()
+				}
+			}
+			pw.CloseWithError(err)
+		}()
+		defer pr.Close()
+		body = pr
+	}
+	if _, err := a.blobs.Put(ctx, seg.BlobKey, body); err != nil {
+		return seg, fmt.Errorf("record: store segment: %w", err)
+	}
+	if err := a.idx.CreateSegment(context.WithoutCancel(ctx), seg); err != nil {
+		a.blobs.Delete(context.WithoutCancel(ctx), seg.BlobKey)
+		return seg, fmt.Errorf("record: index segment: %w", err)
+	}
+	return seg, nil
+}
+
+// Reader reads a segment's plaintext by range.
+type Reader struct {
+	obj blob.Object
+	r   io.ReaderAt
+	n   int64
+}
+
+// ReadAt implements io.ReaderAt; a tampered range reads as ErrCorrupt.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.r.ReadAt(p, off)
+	if errors.Is(err, sealed.ErrCorrupt) {
+		err = ErrCorrupt
+	}
+	return n, err
+}
+
+// Size is the plaintext size.
+func (r *Reader) Size() int64 { return r.n }
+
+// Close releases the stored object.
+func (r *Reader) Close() error { return r.obj.Close() }
+
+// Bytes reads [off, off+n) whole.
+func (r *Reader) Bytes(off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 || off+n > r.n {
+		return nil, io.ErrUnexpectedEOF
+	}
+	b := make([]byte, n)
+	if _, err := r.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && off+n == r.n) {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Open opens a segment for ranged reads.
+func (a *Archive) Open(ctx context.Context, seg domain.Segment) (*Reader, error) {
+	obj, err := a.blobs.Open(ctx, seg.BlobKey)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, ErrGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	if seg.KeyID == "plaintext" && a.plaintext {
+		return &Reader{obj: obj, r: obj, n: obj.Size()}, nil
+	}
+	key, err := a.ring.Key(ctx, seg.Camera, seg.KeyID)
+	if errors.Is(err, keys.ErrDestroyed) || errors.Is(err, keys.ErrNotFound) {
+		obj.Close()
+		return nil, ErrGone
+	}
+	if err != nil {
+		obj.Close()
+		return nil, err
+	}
+	sr, err := sealed.NewReader(obj, obj.Size(), key)
+	if err != nil {
+		obj.Close()
+		if errors.Is(err, sealed.ErrCorrupt) {
+			return nil, ErrCorrupt
+		}
+		return nil, err
+	}
+	if sr.Size() != seg.Size {
+		obj.Close()
+		return nil, ErrCorrupt
+	}
+	return &Reader{obj: obj, r: sr, n: sr.Size()}, nil
+}
+
+// ReadAll reads a whole segment.
+func (a *Archive) ReadAll(ctx context.Context, seg domain.Segment) ([]byte, error) {
+	r, err := a.Open(ctx, seg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Bytes(0, r.Size())
+}
+
+// Pin keeps segments from retention while they are exported or played;
+// call the returned function to release them.
+func (a *Archive) Pin(segs []domain.Segment) (release func()) {
+	a.mu.Lock()
+	for _, s := range segs {
+		a.pins[s.ID]++
+	}
+	a.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			for _, s := range segs {
+				if a.pins[s.ID]--; a.pins[s.ID] <= 0 {
+					delete(a.pins, s.ID)
+				}
+			}
+		})
+	}
+}
+
+func (a *Archive) pinned(id domain.ID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pins[id] > 0
+}
+
+// Delete removes a segment: first from the index, so nobody finds it
+// any more, then its bytes. A crash between the two leaves an orphan
+// blob that Reconcile removes.
+func (a *Archive) Delete(ctx context.Context, seg domain.Segment) error {
+	if err := a.idx.DeleteSegment(ctx, seg.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := a.blobs.Delete(ctx, seg.BlobKey); err != nil && !errors.Is(err, blob.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Shred destroys a camera generation's data keys — from then on nothing
+// the server keeps decrypts its recordings — and then deletes its
+// segments. It returns how many segments it deleted.
+func (a *Archive) Shred(ctx context.Context, camera domain.CameraRef) (int, error) {
+	if _, err := a.ring.Shred(ctx, camera); err != nil {
+		return 0, fmt.Errorf("record: shred keys: %w", err)
+	}
+	segs, err := a.idx.Segments(ctx, store.SegmentFilter{Camera: camera.Camera, Generation: camera.Generation})
+	if err != nil {
+		return 0, err
+	}
+	for i, s := range segs {
+		if err := a.Delete(ctx, s); err != nil {
+			return i, err
+		}
+	}
+	// Blobs of the generation that the index lost track of.
+	infos, err := a.blobs.List(ctx, Prefix+string(camera.Camera)+"/"+strconv.FormatInt(camera.Generation, 10)+"/")
+	if err != nil {
+		return len(segs), err
+	}
+	for _, in := range infos {
+		a.blobs.Delete(ctx, in.Key)
+	}
+	return len(segs), nil
+}
+
+// Consistency is what Reconcile found and did.
+type Consistency struct {
+	Segments int `json:"segments"`
+	Blobs    int `json:"blobs"`
+	// OrphanBlobs are stored segments the index did not know (a crash
+	// between storing and indexing, or while deleting): removed.
+	OrphanBlobs int `json:"orphan_blobs"`
+	// MissingBlobs are index entries whose bytes were gone: removed.
+	MissingBlobs int `json:"missing_blobs"`
+	// Damaged are segments whose stored size or header did not match
+	// the index: removed.
+	Damaged int `json:"damaged"`
+}
+
+// OK reports whether index and blobs agreed.
+func (c Consistency) OK() bool { return c.OrphanBlobs == 0 && c.MissingBlobs == 0 && c.Damaged == 0 }
+
+// Reconcile makes the index and the blobs agree, as after a crash: blobs
+// without an index entry are removed, entries without a blob or whose
+// blob is damaged are dropped. With dryRun it only reports. Run it before
+// recording starts.
+func (a *Archive) Reconcile(ctx context.Context, dryRun bool) (Consistency, error) {
+	var c Consistency
+	infos, err := a.blobs.List(ctx, Prefix)
+	if err != nil {
+		return c, err
+	}
+	segs, err := a.idx.Segments(ctx, store.SegmentFilter{Generation: store.AnyGeneration})
+	if err != nil {
+		return c, err
+	}
+	c.Blobs, c.Segments = len(infos), len(segs)
+	stored := make(map[string]int64, len(infos))
+	for _, in := range infos {
+		stored[in.Key] = in.Size
+	}
+	indexed := make(map[string]bool, len(segs))
+	for _, s := range segs {
+		indexed[s.BlobKey] = true
+		size, ok := stored[s.BlobKey]
+		bad := false
+		switch {
+		case !ok:
+			c.MissingBlobs++
+			bad = true
+		case size != a.storedSize(s):
+			c.Damaged++
+			bad = true
+		}
+		if bad && !dryRun {
+			if err := a.Delete(ctx, s); err != nil {
+				return c, err
+			}
+		}
+	}
+	for _, in := range infos {
+		if indexed[in.Key] {
+			continue
+		}
+		c.OrphanBlobs++
+		if !dryRun {
+			if err := a.blobs.Delete(ctx, in.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+				return c, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// storedSize is a segment's size once sealed.
+func (a *Archive) storedSize(s domain.Segment) int64 {
+	if s.KeyID == "plaintext" {
+		return s.Size
+	}
+	return sealed.SealedSize(s.Size, sealed.DefaultChunkSize)
+}
+
+// ExportPrefix is where finished exports live in blob storage, sealed
+// like segments.
+const ExportPrefix = "exp/"
+
+func exportKey(id domain.ID) string { return ExportPrefix + string(id) + ".cvs" }
+
+// WriteExport seals what build writes with the camera generation's
+// current data key and stores it as export id; it returns the plaintext
+// size. The plaintext never reaches the disk.
+func (a *Archive) WriteExport(ctx context.Context, id domain.ID, camera domain.CameraRef, build func(io.Writer) error) (int64, domain.ID, error) {
+	keyID, key, err := a.ring.Current(ctx, camera)
+	if err != nil {
+		return 0, "", fmt.Errorf("record: data key: %w", err)
+	}
+	pr, pw := io.Pipe()
+	var n int64
+	go func() {
+		w, err := sealed.NewWriter(pw, key, string(keyID), sealed.DefaultChunkSize)
+		if err == nil {
+			cw := &countWriter{w: w}
+			if err = build(cw); err == nil {
+				err = w.Close()
+			}
+			n = cw.n
+		}
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
+	if _, err := a.blobs.Put(ctx, exportKey(id), pr); err != nil {
+		return 0, "", err
+	}
+	return n, keyID, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// OpenExport opens export id, sealed with the camera generation's key
+// keyID.
+func (a *Archive) OpenExport(ctx context.Context, id domain.ID, camera domain.CameraRef, keyID domain.ID, size int64) (*Reader, error) {
+	return a.Open(ctx, domain.Segment{ID: id, Camera: camera, KeyID: keyID, BlobKey: exportKey(id), Size: size})
+}
+
+// DeleteExport removes export id.
+func (a *Archive) DeleteExport(ctx context.Context, id domain.ID) error {
+	err := a.blobs.Delete(ctx, exportKey(id))
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// DeleteExports removes every stored export not in keep.
+func (a *Archive) DeleteExports(ctx context.Context, keep func(domain.ID) bool) (int, error) {
+	infos, err := a.blobs.List(ctx, ExportPrefix)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, in := range infos {
+		id := domain.ID(strings.TrimSuffix(strings.TrimPrefix(in.Key, ExportPrefix), ".cvs"))
+		if keep != nil && keep(id) {
+			continue
+		}
+		if err := a.blobs.Delete(ctx, in.Key); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}

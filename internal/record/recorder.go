@@ -1,0 +1,292 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
+)
+
+// Source is what the recorder records from: the service, which asks the
+// policy for each camera.
+type Source interface {
+	// RecordingCameras lists the settings of every camera that records.
+	RecordingCameras(ctx context.Context) ([]domain.RecordingSettings, error)
+	// OpenRecording opens the recorder's reader of a camera's live
+	// stream, with the camera as it is now and its settings.
+	// ErrNotRecording means the camera should not be recorded.
+	OpenRecording(ctx context.Context, camera domain.ID) (*media.Reader, domain.Camera, domain.RecordingSettings, error)
+}
+
+// ErrNotRecording: the camera does not record (any more).
+var ErrNotRecording = errors.New("record: camera does not record")
+
+// RecorderConfig configures a Recorder.
+type RecorderConfig struct {
+	Archive *Archive
+	Source  Source
+	Logger  *slog.Logger
+	// Segment is the target segment length; zero means DefaultSegment.
+	Segment time.Duration
+	// Rescan is how often the settings are read again; zero means 5 s.
+	Rescan time.Duration
+	// Written, if set, hears of every stored segment.
+	Written func(domain.Segment)
+}
+
+// Recorder records every camera whose settings say so, one worker per
+// camera.
+type Recorder struct {
+	cfg  RecorderConfig
+	log  *slog.Logger
+	kick chan struct{}
+
+	mu      sync.Mutex
+	workers map[domain.ID]*worker
+}
+
+// NewRecorder returns a recorder; Run starts it.
+func NewRecorder(cfg RecorderConfig) *Recorder {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Rescan <= 0 {
+		cfg.Rescan = 5 * time.Second
+	}
+	return &Recorder{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), workers: map[domain.ID]*worker{}}
+}
+
+// Kick makes the recorder read the settings again now.
+func (r *Recorder) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Trigger marks an event on camera at at: a camera recording on events
+// keeps its pre-roll before and its post-roll after. It reports whether
+// the camera is being recorded.
+func (r *Recorder) Trigger(camera domain.ID, at time.Time) bool {
+	r.mu.Lock()
+	w := r.workers[camera]
+	r.mu.Unlock()
+	if w == nil {
+		return false
+	}
+	w.trigger(at)
+	return true
+}
+
+// Recording lists the cameras being recorded.
+func (r *Recorder) Recording() []domain.ID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]domain.ID, 0, len(r.workers))
+	for id := range r.workers {
+		out = append(out, id)
+	}
+	return out
+}
+
+// Run records until ctx ends; then every worker stores the segment it
+// was writing and stops.
+func (r *Recorder) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(r.cfg.Rescan)
+	defer t.Stop()
+	for {
+		r.scan(ctx, &wg)
+		select {
+		case <-ctx.Done():
+			r.mu.Lock()
+			for _, w := range r.workers {
+				w.stop()
+			}
+			r.mu.Unlock()
+			return
+		case <-t.C:
+		case <-r.kick:
+		}
+	}
+}
+
+func (r *Recorder) scan(ctx context.Context, wg *sync.WaitGroup) {
+	list, err := r.cfg.Source.RecordingCameras(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("recording settings", "err", err)
+		}
+		return
+	}
+	want := map[domain.ID]domain.RecordingSettings{}
+	for _, s := range list {
+		want[s.CameraID] = s
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, w := range r.workers {
+		if s, ok := want[id]; !ok || s != w.settings() {
+			w.stop() // a changed setting restarts the worker with it
+			delete(r.workers, id)
+		}
+	}
+	for id, s := range want {
+		if _, ok := r.workers[id]; ok {
+			continue
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		w := &worker{r: r, camera: id, cancel: cancel, seg: Segmenter{Target: r.cfg.Segment}, cur: s, done: make(chan struct{})}
+		r.workers[id] = w
+		wg.Go(func() {
+			defer close(w.done)
+			w.run(wctx)
+			r.mu.Lock()
+			if r.workers[id] == w {
+				delete(r.workers, id)
+			}
+			r.mu.Unlock()
+		})
+	}
+}
+
+// worker records one camera.
+type worker struct {
+	r      *Recorder
+	camera domain.ID
+	cancel context.CancelFunc
+	seg    Segmenter
+	done   chan struct{}
+
+	mu        sync.Mutex
+	cur       domain.RecordingSettings
+	eventFrom time.Time // the open event window, when recording on events
+	eventTo   time.Time
+	preroll   []*Plain
+}
+
+func (w *worker) settings() domain.RecordingSettings {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cur
+}
+
+func (w *worker) stop() { w.cancel() }
+
+func (w *worker) trigger(at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	from, to := at.Add(-w.cur.PreRoll), at.Add(w.cur.PostRoll)
+	if w.eventTo.Before(from) { // a new window
+		w.eventFrom, w.eventTo = from, to
+		return
+	}
+	if to.After(w.eventTo) {
+		w.eventTo = to
+	}
+	if from.Before(w.eventFrom) {
+		w.eventFrom = from
+	}
+}
+
+func (w *worker) run(ctx context.Context) {
+	backoff := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		rd, cam, s, err := w.r.cfg.Source.OpenRecording(ctx, w.camera)
+		if errors.Is(err, ErrNotRecording) {
+			return
+		}
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		w.mu.Lock()
+		w.cur = s
+		w.mu.Unlock()
+		err = w.record(ctx, rd, cam)
+		rd.Close()
+		if err == nil || ctx.Err() != nil {
+			backoff = 500 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// record reads one reader until it ends, storing segments; the segment in
+// progress is stored when it ends.
+func (w *worker) record(ctx context.Context, rd *media.Reader, cam domain.Camera) error {
+	w.seg.Reset()
+	ref, home := cam.Ref(), cam.HomeID
+	defer func() {
+		if p, err := w.seg.Flush(); err == nil && p != nil {
+			w.store(context.WithoutCancel(ctx), ref, home, p)
+		}
+	}()
+	for {
+		au, err := rd.Read(ctx)
+		if err != nil {
+			return err
+		}
+		tr, ok := rd.Track()
+		if !ok {
+			continue
+		}
+		p, err := w.seg.Push(tr, au)
+		if err != nil {
+			w.r.log.Warn("segmenting", "camera", w.camera, "err", err)
+			w.seg.Reset()
+			continue
+		}
+		if p != nil {
+			w.store(ctx, ref, home, p)
+		}
+	}
+}
+
+// store keeps a finished segment according to the mode: every one when
+// recording continuously; on events, those that overlap an event window
+// (holding recent ones in memory as pre-roll).
+func (w *worker) store(ctx context.Context, ref domain.CameraRef, home domain.ID, p *Plain) {
+	w.mu.Lock()
+	var keep []*Plain
+	if w.cur.Mode == domain.RecordContinuous {
+		keep = []*Plain{p}
+	} else {
+		w.preroll = append(w.preroll, p)
+		var held []*Plain
+		for _, q := range w.preroll {
+			switch {
+			case !w.eventTo.IsZero() && q.Start.Before(w.eventTo) && q.End.After(w.eventFrom):
+				keep = append(keep, q)
+			case q.End.After(p.End.Add(-w.cur.PreRoll)):
+				held = append(held, q) // may still be someone's pre-roll
+			}
+		}
+		w.preroll = held
+	}
+	w.mu.Unlock()
+	for _, q := range keep {
+		seg, err := w.r.cfg.Archive.Write(ctx, ref, home, q)
+		if err != nil {
+			w.r.log.Error("storing segment", "camera", w.camera, "err", err)
+			continue
+		}
+		if w.r.cfg.Written != nil {
+			w.r.cfg.Written(seg)
+		}
+	}
+}
