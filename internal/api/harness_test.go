@@ -57,6 +57,9 @@ type env struct {
 	srv   *httptest.Server
 	clock *clock
 	ar    *record.Archive
+	// blobDir holds the sealed recordings; serverKey wraps their keys.
+	blobDir   string
+	serverKey []byte
 }
 
 func newEnv(t testing.TB) *env {
@@ -81,11 +84,12 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := localfs.Open(t.TempDir())
+	blobDir, serverKey := t.TempDir(), bytes.Repeat([]byte{9}, 32)
+	blobs, err := localfs.Open(blobDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := keys.New(st, bytes.Repeat([]byte{9}, 32))
+	ring, err := keys.New(st, serverKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +111,7 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk, ar: ar}
+	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk, ar: ar, blobDir: blobDir, serverKey: serverKey}
 }
 
 // user is an account with a session token.

@@ -159,8 +159,14 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, events
 		st.Close()
 		return nil, nil, fmt.Errorf("live.pull_networks: %w", err)
 	}
+	ar, err := openArchive(cfg, st, key, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("recordings: %w", err)
+	}
 	svc, err := service.New(service.Config{
-		Store: st, Logger: log, BaseURL: base, SecretKey: key,
+		Recordings: ar,
+		Store:      st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
 		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys, Devices: devices, Media: hub, Live: live,
 		PullNetworks: pullNets,
@@ -293,6 +299,9 @@ func Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	background.Go(func() { purgeGrants(ctx, oa, log) })
+	if err := startRecording(ctx, cfg, svc, svc.Archive(), log, background.Go); err != nil {
+		return fmt.Errorf("recordings: %w", err)
+	}
 	// Links revoked by another process (the admin command) end their
 	// streams here too.
 	background.Go(func() { svc.WatchRevokedLinks(ctx, 250*time.Millisecond) })

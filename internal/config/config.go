@@ -39,7 +39,19 @@ type Config struct {
 	Devices Devices `yaml:"devices"`
 	Live    Live    `yaml:"live"`
 	OAuth   OAuth   `yaml:"oauth"`
-	Log     Log     `yaml:"log"`
+	// Recordings configures what the server keeps of its cameras.
+	Recordings Recordings `yaml:"recordings"`
+	Log        Log        `yaml:"log"`
+}
+
+// Recordings configures recording storage and retention. What each
+// camera records is its owners' choice (off until they choose).
+type Recordings struct {
+	Dir           string   `yaml:"dir" help:"directory for recordings, sealed at rest (default: recordings in the data dir)"`
+	Segment       Duration `yaml:"segment" help:"target length of a recorded segment (cut at the next keyframe)"`
+	MaxDays       int      `yaml:"max_days" help:"delete any recording older than this many days (0: only the cameras' and homes' limits)"`
+	FreeFloorGB   float64  `yaml:"free_floor_gb" help:"delete the oldest recordings while less than this much disk space is free"`
+	CleanInterval Duration `yaml:"clean_interval" help:"how often retention and due deletions run"`
 }
 
 // OAuth configures the authorization server for integrations.
@@ -113,11 +125,12 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // Default returns the configuration used when nothing else is said.
 func Default() Config {
 	return Config{
-		DataDir: "./camvault-data",
-		Listen:  "127.0.0.1:8080",
-		Devices: Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555", Rate: 5, Burst: 60},
-		Live:    Live{RTSPListen: "127.0.0.1:8322", PullNetworks: netguard.DefaultNetworks},
-		OAuth:   OAuth{AccessTokenTTL: Duration(10 * time.Minute), RefreshTokenTTL: Duration(30 * 24 * time.Hour), NotifyInterval: Duration(5 * time.Second)},
+		DataDir:    "./camvault-data",
+		Listen:     "127.0.0.1:8080",
+		Devices:    Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555", Rate: 5, Burst: 60},
+		Live:       Live{RTSPListen: "127.0.0.1:8322", PullNetworks: netguard.DefaultNetworks},
+		OAuth:      OAuth{AccessTokenTTL: Duration(10 * time.Minute), RefreshTokenTTL: Duration(30 * 24 * time.Hour), NotifyInterval: Duration(5 * time.Second)},
+		Recordings: Recordings{Segment: Duration(4 * time.Second), FreeFloorGB: 1, CleanInterval: Duration(time.Minute)},
 		Auth: Auth{
 			SessionIdle: Duration(7 * 24 * time.Hour),
 			SessionMax:  Duration(30 * 24 * time.Hour),
@@ -195,7 +208,7 @@ func (c Config) LiveRTSPURL(port string) string {
 }
 
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Devices.validate, c.Live.validate, c.Log.validate} {
+	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Devices.validate, c.Live.validate, c.Recordings.validate, c.Log.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -270,6 +283,28 @@ func (l Live) validate() error {
 		return fmt.Errorf("live.pull_networks: %w", err)
 	}
 	return nil
+}
+
+func (r Recordings) validate() error {
+	switch {
+	case r.Segment < Duration(time.Second) || r.Segment > Duration(30*time.Second):
+		return fmt.Errorf("recordings.segment: must be 1s to 30s")
+	case r.MaxDays < 0:
+		return fmt.Errorf("recordings.max_days: must not be negative")
+	case r.FreeFloorGB < 0:
+		return fmt.Errorf("recordings.free_floor_gb: must not be negative")
+	case r.CleanInterval < Duration(time.Second):
+		return fmt.Errorf("recordings.clean_interval: must be at least 1s")
+	}
+	return nil
+}
+
+// RecordingsDir is where recordings live.
+func (c Config) RecordingsDir() string {
+	if c.Recordings.Dir != "" {
+		return c.Recordings.Dir
+	}
+	return filepath.Join(c.DataDir, "recordings")
 }
 
 func (t TLS) validate() error {

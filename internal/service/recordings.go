@@ -46,6 +46,10 @@ type recordings struct {
 	exports map[domain.ID]*export
 }
 
+// Archive is the recording archive, nil when the server keeps no
+// recordings.
+func (s *Service) Archive() *record.Archive { return s.cfg.Recordings }
+
 func (s *Service) archive() (*record.Archive, error) {
 	if s.cfg.Recordings == nil {
 		return nil, &Error{Kind: KindNotFound, Code: "no_recordings", Message: "this server keeps no recordings"}

@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/camvault/camvault/internal/blob/localfs"
+	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/record"
+	"github.com/camvault/camvault/internal/record/keys"
+	"github.com/camvault/camvault/internal/service"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// openArchive opens the recording archive: sealed segments on local disk
+// under the recordings dir, data keys in the store wrapped by the server
+// key.
+func openArchive(cfg config.Config, st store.Store, serverKey []byte, log *slog.Logger) (*record.Archive, error) {
+	blobs, err := localfs.Open(cfg.RecordingsDir())
+	if err != nil {
+		return nil, err
+	}
+	ring, err := keys.New(st, serverKey)
+	if err != nil {
+		return nil, err
+	}
+	return record.NewArchive(blobs, st, ring, log), nil
+}
+
+// startRecording reconciles the archive with its index (after a crash,
+// orphans go and broken entries are dropped), then records and runs
+// retention until ctx ends.
+func startRecording(ctx context.Context, cfg config.Config, svc *service.Service, ar *record.Archive, log *slog.Logger, goroutine func(func())) error {
+	c, err := ar.Reconcile(ctx, false)
+	if err != nil {
+		return err
+	}
+	if !c.OK() {
+		log.Warn("recordings repaired after an unclean stop", "orphan_blobs", c.OrphanBlobs, "missing_blobs", c.MissingBlobs, "damaged", c.Damaged)
+	}
+	rec := record.NewRecorder(record.RecorderConfig{Archive: ar, Source: svc, Logger: log.With("component", "recorder"),
+		Segment: time.Duration(cfg.Recordings.Segment)})
+	svc.SetRecorder(rec)
+	goroutine(func() { rec.Run(ctx) })
+	goroutine(func() { cleanRecordings(ctx, cfg, svc, ar, log) })
+	return nil
+}
+
+// cleanRecordings shreds what is due, applies retention and drops old
+// exports, every clean interval.
+func cleanRecordings(ctx context.Context, cfg config.Config, svc *service.Service, ar *record.Archive, log *slog.Logger) {
+	t := time.NewTicker(time.Duration(cfg.Recordings.CleanInterval))
+	defer t.Stop()
+	dir := cfg.RecordingsDir()
+	for {
+		if _, err := svc.ShredDue(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("shredding recordings", "err", err)
+		}
+		lim, err := svc.RetentionLimits(ctx)
+		if err == nil {
+			lim.MaxDays = cfg.Recordings.MaxDays
+			lim.FreeFloor = int64(cfg.Recordings.FreeFloorGB * (1 << 30))
+			lim.Free = func() (int64, error) { return diskFree(dir) }
+			var c record.Cleaned
+			if c, err = ar.Clean(ctx, lim); err == nil && c.ByAge+c.BySize+c.ByFloor > 0 {
+				log.Info("retention", "by_age", c.ByAge, "by_size", c.BySize, "by_disk_floor", c.ByFloor, "bytes", c.Bytes, "kept_in_use", c.Kept)
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("recording retention", "err", err)
+		}
+		svc.ExpireExports(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
