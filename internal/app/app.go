@@ -59,6 +59,8 @@ type Options struct {
 type Parts struct {
 	Service *service.Service
 	Media   *media.Hub
+	// DataDir is the data directory the server runs on.
+	DataDir string
 }
 
 // OpenStore opens the store named by a URL: sqlite:PATH or postgres://...
@@ -337,7 +339,7 @@ func Run(ctx context.Context, o Options) error {
 		log.Info("live RTSPS for viewers", "url", live.RTSPURL)
 	}
 	if o.Started != nil {
-		o.Started(Parts{Service: svc, Media: hub})
+		o.Started(Parts{Service: svc, Media: hub, DataDir: cfg.DataDir})
 	}
 	log.Info("camvault serving", "url", cfg.PublicURL(), "store", storeKind(cfg.StoreURL()))
 	if o.Ready != nil {

@@ -219,7 +219,7 @@ func (s *Segmenter) finish(endPTS time.Duration) (*Plain, error) {
 // mediaTime is t on the recording timeline: 90 kHz ticks since the Unix
 // epoch, so that every segment of every camera shares one timeline.
 func mediaTime(t time.Time) uint64 {
-	return uint64(t.UnixMicro()) * TimeScale / 1e6
+	return uint64(t.UnixMicro()) * (TimeScale / 10000) / 100 // µs × 9/100, without overflow
 }
 
 func marshalInit(track media.Track) ([]byte, error) {
