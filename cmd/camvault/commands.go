@@ -181,6 +181,8 @@ func admin(args []string, stdin io.Reader, stdout, stderr io.Writer, env []strin
        camvault admin integration add --name NAME --redirect-uri URI [--redirect-uri URI...] [--notify-url URL] [config flags]
        camvault admin integration disable|enable NAME [config flags]
        camvault admin integration list [config flags]
+       camvault admin recordings check [--repair] [config flags]
+       camvault admin rotate-key [config flags]
 
 Instance administration, run on the server's machine against its data dir.
 
@@ -196,21 +198,34 @@ Instance administration, run on the server's machine against its data dir.
                        to it is revoked, its tokens stop working and its
                        streams end. Enabling it again revives no link.
   integration list     the registered integrations.
+  recordings check     compare the recordings index with the stored files and
+                       print what disagrees (JSON); exits non-zero if anything
+                       does. --repair removes orphan files and index entries
+                       whose file is missing or damaged (the server does this
+                       itself when it starts).
+  rotate-key           replace the server key (secrets/server.key): every data
+                       key and every secret sealed with it is rewrapped under a
+                       new key in one step. Run it with the server stopped.
 `
 	usage := func(w io.Writer) { fmt.Fprint(w, adminUsage) }
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		usage(stdout)
 		return nil
 	}
-	if len(args) < 2 {
+	if len(args) < 2 && (len(args) == 0 || args[0] != "rotate-key") {
 		usage(stderr)
 		return errUsage
 	}
-	switch args[0] + " " + args[1] {
+	switch strings.Join(args[:min(2, len(args))], " ") {
 	case "user add":
 		return adminUserAdd(args[2:], stdin, stdout, stderr, env, usage)
 	case "integration add", "integration disable", "integration enable", "integration list":
 		return adminIntegration(args[1], args[2:], stdout, stderr, env, usage)
+	case "recordings check":
+		return adminRecordingsCheck(args[2:], stdout, stderr, env, usage)
+	}
+	if args[0] == "rotate-key" {
+		return adminRotateKey(args[1:], stdout, stderr, env, usage)
 	}
 	usage(stderr)
 	return errUsage

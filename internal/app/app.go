@@ -82,6 +82,9 @@ func OpenStore(ctx context.Context, u string) (store.Store, error) {
 // creating it (mode 0600) on first start.
 func ServerKey(dataDir string) ([]byte, error) {
 	dir := filepath.Join(dataDir, "secrets")
+	if _, err := os.Stat(filepath.Join(dir, "server.key.new")); err == nil {
+		return nil, errors.New("a server key rotation was cut short: run camvault admin rotate-key again to finish it")
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("secrets dir: %w", err)
 	}
@@ -247,7 +250,7 @@ func Run(ctx context.Context, o Options) error {
 	dem.pulling(svc, hub, log.With("component", "pull"))
 	defer dem.close()
 
-	key, err := ServerKey(cfg.DataDir)
+	key, err := OAuthKey(cfg.DataDir)
 	if err != nil {
 		return err
 	}

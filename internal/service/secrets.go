@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -52,4 +53,24 @@ func (b *secretBox) open(sealed, context string) (string, error) {
 		return "", errors.New("sealed secret does not open")
 	}
 	return string(plain), nil
+}
+
+// Resealer returns a function that reseals a secret sealed under the old
+// server key with the new one, for store.Rekey.
+func Resealer(oldKey, newKey []byte) (func(sealed, context string) (string, error), error) {
+	from, err := newSecretBox(oldKey)
+	if err != nil {
+		return nil, err
+	}
+	to, err := newSecretBox(newKey)
+	if err != nil {
+		return nil, err
+	}
+	return func(sealed, context string) (string, error) {
+		plain, err := from.open(sealed, context)
+		if err != nil {
+			return "", fmt.Errorf("a secret does not open with the current server key: %w", err)
+		}
+		return to.seal(plain, context), nil
+	}, nil
 }

@@ -205,6 +205,11 @@ type Store interface {
 	ReplaceWrappedKeys(ctx context.Context, wrapped map[domain.ID][]byte) error
 	// AllDataKeys lists every live data key.
 	AllDataKeys(ctx context.Context) ([]domain.DataKey, error)
+	// Rekey rewrites, in one transaction, everything sealed with the
+	// server key: live data keys' wrapped material, TOTP seeds and
+	// pulled cameras' credentials, through r. An error from r changes
+	// nothing.
+	Rekey(ctx context.Context, r Rekeying) (int, error)
 
 	// RecordingSettings returns a camera's recording settings;
 	// ErrNotFound if its owners never chose any.
@@ -298,4 +303,12 @@ type SegmentUsage struct {
 	Count  int
 	Bytes  int64
 	Oldest time.Time
+}
+
+// Rekeying says how to rewrite each kind of sealed value in Rekey.
+type Rekeying struct {
+	DataKey func(k domain.DataKey) ([]byte, error)
+	// Sealed rewrites a sealed string kept under context (as the
+	// service seals it).
+	Sealed func(sealed, context string) (string, error)
 }

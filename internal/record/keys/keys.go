@@ -173,3 +173,42 @@ func (r *Keyring) Key(ctx context.Context, camera domain.CameraRef, id domain.ID
 func (r *Keyring) Shred(ctx context.Context, camera domain.CameraRef) (int, error) {
 	return r.st.DestroyDataKeys(ctx, camera, r.now().UTC())
 }
+
+// Rewrapper returns a function that rewraps a data key from the old
+// server key to the new one, for store.Rekey.
+func Rewrapper(oldKey, newKey []byte) (func(domain.DataKey) ([]byte, error), error) {
+	from, err := keyEncryptionKey(oldKey)
+	if err != nil {
+		return nil, err
+	}
+	to, err := keyEncryptionKey(newKey)
+	if err != nil {
+		return nil, err
+	}
+	return func(k domain.DataKey) ([]byte, error) {
+		key, err := unwrap(from, k)
+		if err != nil {
+			return nil, fmt.Errorf("keys: data key %s: %w", k.ID, err)
+		}
+		return wrap(to, k, key), nil
+	}, nil
+}
+
+// Unwraps reports whether every live data key in st unwraps with the
+// server key (true when there are none).
+func Unwraps(ctx context.Context, st Store, serverKey []byte) (bool, error) {
+	kek, err := keyEncryptionKey(serverKey)
+	if err != nil {
+		return false, err
+	}
+	all, err := st.AllDataKeys(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range all {
+		if _, err := unwrap(kek, k); err != nil {
+			return false, nil
+		}
+	}
+	return true, nil
+}

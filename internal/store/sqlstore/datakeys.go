@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
 )
 
 const dataKeyCols = `id, camera_id, generation, wrapped, created_at, destroyed_at`
@@ -65,3 +66,70 @@ func (s *Store) ReplaceWrappedKeys(ctx context.Context, wrapped map[domain.ID][]
 	})
 }
 
+// Rekey implements store.Store.
+func (s *Store) Rekey(ctx context.Context, r store.Rekeying) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx querier) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+dataKeyCols+` FROM data_keys WHERE destroyed_at IS NULL`))
+		list, err := collect(rows, s.classify(err), scanDataKey)
+		if err != nil {
+			return err
+		}
+		for _, k := range list {
+			w, err := r.DataKey(k)
+			if err != nil {
+				return err
+			}
+			if err := s.execOne(ctx, tx, `UPDATE data_keys SET wrapped = ? WHERE id = ?`, w, k.ID); err != nil {
+				return err
+			}
+			n++
+		}
+		type sealed struct{ id, a, b string }
+		scan := func(row scanner) (sealed, error) {
+			var v sealed
+			return v, row.Scan(&v.id, &v.a, &v.b)
+		}
+		rows, err = tx.QueryContext(ctx, s.q(`SELECT id, totp_secret, '' FROM accounts WHERE totp_secret <> ''`))
+		accts, err := collect(rows, s.classify(err), scan)
+		if err != nil {
+			return err
+		}
+		for _, a := range accts {
+			v, err := r.Sealed(a.a, a.id)
+			if err != nil {
+				return err
+			}
+			if err := s.execOne(ctx, tx, `UPDATE accounts SET totp_secret = ? WHERE id = ?`, v, a.id); err != nil {
+				return err
+			}
+			n++
+		}
+		rows, err = tx.QueryContext(ctx, s.q(`SELECT id, pull_source, pull_snapshot FROM cameras WHERE pull_source <> '' OR pull_snapshot <> ''`))
+		cams, err := collect(rows, s.classify(err), scan)
+		if err != nil {
+			return err
+		}
+		for _, c := range cams {
+			src, snap := c.a, c.b
+			if src != "" {
+				if src, err = r.Sealed(src, "pull:"+c.id); err != nil {
+					return err
+				}
+				n++
+			}
+			if snap != "" {
+				if snap, err = r.Sealed(snap, "pull-snapshot:"+c.id); err != nil {
+					return err
+				}
+				n++
+			}
+			if err := s.execOne(ctx, tx, `UPDATE cameras SET pull_source = ?, pull_snapshot = ? WHERE id = ?`, src, snap, c.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}

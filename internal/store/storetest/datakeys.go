@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,4 +170,50 @@ func testRecordings(t *testing.T, s store.Store) {
 	equal(t, "home purges", ps, []domain.Purge{sooner})
 	must(t, "delete purge", s.DeletePurge(ctx, p.Camera))
 	mustErr(t, "delete purge twice", s.DeletePurge(ctx, p.Camera), store.ErrNotFound)
+}
+
+func testRekey(t *testing.T, s store.Store) {
+	a, home := accountHome(t, s, "rekey@example.org")
+	a.TOTPSecret = "v1:seed"
+	must(t, "totp", s.UpdateAccount(ctx, a))
+	cam := domain.Camera{ID: domain.NewID(), HomeID: home.ID, Name: "IP cam", Generation: 1, State: domain.CameraStatePulled,
+		CreatedAt: at(0), PullSource: "v1:src", PullSnapshot: "v1:snap"}
+	must(t, "camera", s.CreateCamera(ctx, cam))
+	k := domain.DataKey{ID: domain.NewID(), CameraID: cam.ID, Generation: 1, Wrapped: []byte{1}, CreatedAt: at(0)}
+	must(t, "key", s.CreateDataKey(ctx, k))
+	gone := domain.DataKey{ID: domain.NewID(), CameraID: cam.ID, Generation: 0, Wrapped: []byte{2}, CreatedAt: at(0)}
+	must(t, "old key", s.CreateDataKey(ctx, gone))
+	s.DestroyDataKeys(ctx, domain.CameraRef{Camera: cam.ID, Generation: 0}, at(time.Hour))
+
+	failing := store.Rekeying{
+		DataKey: func(k domain.DataKey) ([]byte, error) { return append(k.Wrapped, 9), nil },
+		Sealed: func(v, c string) (string, error) {
+			if strings.HasPrefix(c, "pull-snapshot:") {
+				return "", errors.New("does not open")
+			}
+			return v + "+" + c, nil
+		},
+	}
+	_, err := s.Rekey(ctx, failing)
+	if err == nil {
+		t.Fatal("a failing rekey succeeded")
+	}
+	got, _ := s.DataKey(ctx, k.ID)
+	equal(t, "a failed rekey changed nothing", got.Wrapped, []byte{1})
+	ok := failing
+	ok.Sealed = func(v, c string) (string, error) { return v + "+" + c, nil }
+	n, err := s.Rekey(ctx, ok)
+	must(t, "rekey", err)
+	if n < 4 {
+		t.Fatalf("rekey rewrote %d values, want at least 4", n)
+	}
+	got, _ = s.DataKey(ctx, k.ID)
+	equal(t, "rewrapped", got.Wrapped, []byte{1, 9})
+	acct, _ := s.Account(ctx, a.ID)
+	equal(t, "resealed seed", acct.TOTPSecret, "v1:seed+"+string(a.ID))
+	c, _ := s.Camera(ctx, cam.ID)
+	equal(t, "resealed source", c.PullSource, "v1:src+pull:"+string(cam.ID))
+	equal(t, "resealed snapshot", c.PullSnapshot, "v1:snap+pull-snapshot:"+string(cam.ID))
+	old, _ := s.DataKey(ctx, gone.ID)
+	equal(t, "a destroyed key stays destroyed", len(old.Wrapped), 0)
 }

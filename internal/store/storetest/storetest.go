@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OAuthTokens", testOAuthTokens},
 		{"DataKeys", testDataKeys},
 		{"Recordings", testRecordings},
+		{"Rekey", testRekey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/camvault/camvault/internal/app"
+)
+
+func adminRecordingsCheck(args []string, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
+	fs := flag.NewFlagSet("admin recordings check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr); fmt.Fprint(stderr, "\nFlags:\n"); fs.PrintDefaults() }
+	repair := fs.Bool("repair", false, "remove orphan files and broken index entries")
+	cfg, _, err := loadConfig(fs, args, env)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	svc, done, err := adminService(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	c, err := svc.Archive().Reconcile(ctx, !*repair)
+	if err != nil {
+		return err
+	}
+	out, _ := json.Marshal(map[string]any{"ok": c.OK(), "repaired": *repair && !c.OK(), "segments": c.Segments, "files": c.Blobs,
+		"orphan_files": c.OrphanBlobs, "missing_files": c.MissingBlobs, "damaged": c.Damaged})
+	fmt.Fprintln(stdout, string(out))
+	if !c.OK() && !*repair {
+		return errors.New("the recordings index and the stored files disagree (run with --repair)")
+	}
+	return nil
+}
+
+func adminRotateKey(args []string, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
+	fs := flag.NewFlagSet("admin rotate-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr); fmt.Fprint(stderr, "\nFlags:\n"); fs.PrintDefaults() }
+	cfg, _, err := loadConfig(fs, args, env)
+	if err != nil {
+		return err
+	}
+	n, err := app.RotateServerKey(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "server key rotated: %d wrapped keys and sealed secrets rewritten\n", n)
+	return nil
+}
