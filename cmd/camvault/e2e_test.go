@@ -131,8 +131,13 @@ func (s *server) stop(t *testing.T) {
 
 func post(t *testing.T, url string, body any, token string) (int, map[string]any) {
 	t.Helper()
+	return send(t, "POST", url, body, token)
+}
+
+func send(t *testing.T, method, url string, body any, token string) (int, map[string]any) {
+	t.Helper()
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(context.Background(), "POST", url, bytes.NewReader(b))
+	req, _ := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
