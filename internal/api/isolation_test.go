@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/camvault/camvault/internal/api"
+	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/record/recordtest"
@@ -27,6 +29,7 @@ type fixture struct {
 	seg                                   domain.Segment // recorded by cam1
 	export                                domain.ID      // ownerA's export of cam1
 	exportToken                           string
+	thumb                                 string // cam1's timeline still
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -109,6 +112,10 @@ func (f *fixture) record(t *testing.T) {
 			f.seg = seg
 		}
 	}
+	if err := f.e.ar.WriteThumbnail(ctx, cam.Ref(), f.seg.Start, clips.PorchFirstFrame); err != nil {
+		t.Fatal(err)
+	}
+	f.thumb = strconv.FormatInt(cam.Generation, 10) + "-" + strconv.FormatInt(f.seg.Start.UnixMicro(), 10)
 	x, err := f.e.svc.CreateExport(ctx, f.ownerA.caller, f.cam1, start, start.Add(8*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +270,15 @@ var homeCases = []homeCase{
 	}, statuses(200, 200, 200, 403)},
 	{"segment of another camera", "GET /api/v1/cameras/{camera}/recordings/segments/{segment}/media.m4s", func(f *fixture) (string, string, any) {
 		return "GET", "/api/v1/cameras/" + string(f.cam2) + "/recordings/segments/" + string(f.seg.ID) + "/media.m4s", nil
+	}, statuses(404, 404, 404, 404)},
+	{"thumbnails", "GET /api/v1/cameras/{camera}/recordings/thumbnails", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/recordings/thumbnails" + f.window(), nil
+	}, statuses(200, 200, 200, 403)},
+	{"thumbnail", "GET /api/v1/cameras/{camera}/recordings/thumbnails/{thumb}", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam1) + "/recordings/thumbnails/" + f.thumb, nil
+	}, statuses(200, 200, 200, 403)},
+	{"thumbnail of another camera", "GET /api/v1/cameras/{camera}/recordings/thumbnails/{thumb}", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/cameras/" + string(f.cam2) + "/recordings/thumbnails/" + f.thumb, nil
 	}, statuses(404, 404, 404, 404)},
 	{"create export", "POST /api/v1/cameras/{camera}/exports", func(f *fixture) (string, string, any) {
 		return "POST", "/api/v1/cameras/" + string(f.cam1) + "/exports", map[string]any{"since": f.seg.Start, "until": f.seg.End}

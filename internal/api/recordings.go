@@ -24,6 +24,8 @@ func (a *API) recordingRoutes() []httpserver.Route {
 		{Pattern: "GET /api/v1/cameras/{camera}/recordings/playlist.m3u8", Action: domain.ActionPlayback, Handler: a.playlist},
 		{Pattern: "GET /api/v1/cameras/{camera}/recordings/segments/{segment}/init.mp4", Action: domain.ActionPlayback, Handler: a.segmentInit},
 		{Pattern: "GET /api/v1/cameras/{camera}/recordings/segments/{segment}/media.m4s", Action: domain.ActionPlayback, Handler: a.segmentMedia},
+		{Pattern: "GET /api/v1/cameras/{camera}/recordings/thumbnails", Action: domain.ActionPlayback, Handler: a.thumbnails},
+		{Pattern: "GET /api/v1/cameras/{camera}/recordings/thumbnails/{thumb}", Action: domain.ActionPlayback, Handler: a.thumbnail},
 		{Pattern: "POST /api/v1/cameras/{camera}/exports", Action: domain.ActionExport, Handler: a.createExport},
 		{Pattern: "GET /api/v1/cameras/{camera}/exports", Action: domain.ActionExport, Handler: a.exports},
 		{Pattern: "GET /api/v1/cameras/{camera}/exports/{export}", Action: domain.ActionExport, Handler: a.export},
@@ -262,4 +264,37 @@ func (a *API) setHomeRecording(w http.ResponseWriter, r *http.Request, c service
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, v)
+}
+
+func (a *API) thumbnails(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	since, until, err := window(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	list, err := a.svc.Thumbnails(r.Context(), c, id(r, "camera"), since, until)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	type thumbJSON struct {
+		service.ThumbnailView
+		URL string `json:"url"`
+	}
+	out := []thumbJSON{}
+	for _, t := range list {
+		out = append(out, thumbJSON{t, "/api/v1/cameras/" + string(id(r, "camera")) + "/recordings/thumbnails/" + t.ID})
+	}
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) thumbnail(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	b, err := a.svc.Thumbnail(r.Context(), c, id(r, "camera"), r.PathValue("thumb"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.Write(b)
 }

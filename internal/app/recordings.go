@@ -7,6 +7,8 @@ import (
 
 	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/ffmpeg"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/record/keys"
 	"github.com/camvault/camvault/internal/service"
@@ -40,7 +42,7 @@ func startRecording(ctx context.Context, cfg config.Config, svc *service.Service
 		log.Warn("recordings repaired after an unclean stop", "orphan_blobs", c.OrphanBlobs, "missing_blobs", c.MissingBlobs, "damaged", c.Damaged)
 	}
 	rec := record.NewRecorder(record.RecorderConfig{Archive: ar, Source: svc, Logger: log.With("component", "recorder"),
-		Segment: time.Duration(cfg.Recordings.Segment)})
+		Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log)})
 	svc.SetRecorder(rec)
 	goroutine(func() { rec.Run(ctx) })
 	goroutine(func() { cleanRecordings(ctx, cfg, svc, ar, log) })
@@ -76,5 +78,23 @@ func cleanRecordings(ctx context.Context, cfg config.Config, svc *service.Servic
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// thumbnailer decodes keyframes into timeline stills with ffmpeg, through
+// pipes (no plaintext file); nil without ffmpeg, and the timeline has no
+// pictures.
+func thumbnailer(log *slog.Logger) func(context.Context, media.Track, *media.AccessUnit) ([]byte, error) {
+	path, err := ffmpeg.Path()
+	if err != nil {
+		log.Info("recordings: no timeline thumbnails (ffmpeg is not installed)")
+		return nil
+	}
+	return func(ctx context.Context, tr media.Track, au *media.AccessUnit) ([]byte, error) {
+		format := "h264"
+		if tr.Codec == media.H265 {
+			format = "hevc"
+		}
+		return ffmpeg.JPEG(ctx, path, format, ffmpeg.AnnexB([][]byte{tr.VPS, tr.SPS, tr.PPS}, au.NALUs), record.MaxThumbnail, nil)
 	}
 }

@@ -264,6 +264,9 @@ func (a *Archive) Shred(ctx context.Context, camera domain.CameraRef) (int, erro
 	for _, in := range infos {
 		a.blobs.Delete(ctx, in.Key)
 	}
+	if _, err := a.DeleteThumbnails(ctx, camera, time.Time{}, time.Time{}); err != nil {
+		return len(segs), err
+	}
 	return len(segs), nil
 }
 

@@ -36,6 +36,10 @@ type RecorderConfig struct {
 	Rescan time.Duration
 	// Written, if set, hears of every stored segment.
 	Written func(domain.Segment)
+	// Thumbnail, if set, makes a JPEG of a keyframe for the timeline;
+	// ThumbEvery is how far apart thumbnails are (zero means 2 minutes).
+	Thumbnail  func(ctx context.Context, track media.Track, key *media.AccessUnit) ([]byte, error)
+	ThumbEvery time.Duration
 }
 
 // Recorder records every camera whose settings say so, one worker per
@@ -56,6 +60,9 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	}
 	if cfg.Rescan <= 0 {
 		cfg.Rescan = 5 * time.Second
+	}
+	if cfg.ThumbEvery <= 0 {
+		cfg.ThumbEvery = 2 * time.Minute
 	}
 	return &Recorder{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), workers: map[domain.ID]*worker{}}
 }
@@ -168,6 +175,8 @@ type worker struct {
 	eventFrom time.Time // the open event window, when recording on events
 	eventTo   time.Time
 	preroll   []*Plain
+	lastThumb time.Time
+	thumbing  bool
 }
 
 func (w *worker) settings() domain.RecordingSettings {
@@ -288,5 +297,40 @@ func (w *worker) store(ctx context.Context, ref domain.CameraRef, home domain.ID
 		if w.r.cfg.Written != nil {
 			w.r.cfg.Written(seg)
 		}
+		w.thumbnail(ctx, ref, q)
 	}
+}
+
+// thumbnail makes a timeline still from a stored segment's keyframe when
+// the last one is old enough, in the background and one at a time.
+func (w *worker) thumbnail(ctx context.Context, ref domain.CameraRef, p *Plain) {
+	still := w.r.cfg.Thumbnail
+	if still == nil || p.Key == nil {
+		return
+	}
+	w.mu.Lock()
+	due := !w.thumbing && (w.lastThumb.IsZero() || p.Start.Sub(w.lastThumb) >= w.r.cfg.ThumbEvery || p.Start.Before(w.lastThumb))
+	if due {
+		w.thumbing, w.lastThumb = true, p.Start
+	}
+	w.mu.Unlock()
+	if !due {
+		return
+	}
+	go func() {
+		defer func() {
+			w.mu.Lock()
+			w.thumbing = false
+			w.mu.Unlock()
+		}()
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		jpeg, err := still(tctx, p.Track, p.Key)
+		if err == nil {
+			err = w.r.cfg.Archive.WriteThumbnail(tctx, ref, p.Start, jpeg)
+		}
+		if err != nil {
+			w.r.log.Debug("thumbnail", "camera", w.camera, "err", err)
+		}
+	}()
 }

@@ -126,6 +126,15 @@ func (a *Archive) Clean(ctx context.Context, lim Limits) (Cleaned, error) {
 			}
 		}
 	}
+	// Thumbnails go with the oldest video they illustrate.
+	if usage, err = a.idx.SegmentUsage(ctx); err != nil {
+		return c, err
+	}
+	for _, u := range usage {
+		if _, err := a.DeleteThumbnails(ctx, u.Camera, time.Time{}, u.Oldest); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 

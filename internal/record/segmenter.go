@@ -42,6 +42,10 @@ type Plain struct {
 	Data     []byte
 	InitSize int
 	Frames   int
+	// Track and Key are the stream's parameters and the segment's first
+	// picture (a keyframe), for thumbnails.
+	Track media.Track
+	Key   *media.AccessUnit
 }
 
 // Segmenter cuts a stream of access units into segments. It is not safe
@@ -58,6 +62,7 @@ type Segmenter struct {
 
 	track    media.Track
 	init     []byte
+	first    *media.AccessUnit
 	start    time.Duration // PTS of the segment's first unit
 	samples  []*fmp4.Sample
 	pending  *media.AccessUnit // the last unit, whose duration the next tells
@@ -177,7 +182,7 @@ func (s *Segmenter) begin(track media.Track, au *media.AccessUnit) error {
 		}
 		s.track, s.init = track, init
 	}
-	s.start, s.pending, s.samples = au.PTS, au, nil
+	s.start, s.pending, s.samples, s.first = au.PTS, au, nil, au
 	return nil
 }
 
@@ -211,7 +216,7 @@ func (s *Segmenter) finish(endPTS time.Duration) (*Plain, error) {
 	if err := part.Marshal(&buf); err != nil {
 		return nil, err
 	}
-	p := &Plain{Start: start, End: end, Data: buf.Bytes(), InitSize: len(s.init), Frames: len(s.samples)}
+	p := &Plain{Start: start, End: end, Data: buf.Bytes(), InitSize: len(s.init), Frames: len(s.samples), Track: s.track, Key: s.first}
 	s.samples = nil
 	return p, nil
 }

@@ -574,6 +574,13 @@ func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.
 			}
 			n++
 		}
+		from, to := since, until
+		if h := g.grant.HistoryFrom(); !all && h.After(from) {
+			from = h
+		}
+		if _, err := ar.DeleteThumbnails(ctx, g.camera.Ref(), from, to); err != nil {
+			return n, internal("delete thumbnails", err)
+		}
 		what := "everything"
 		if !all {
 			what = since.UTC().Format(time.RFC3339) + " to " + until.UTC().Format(time.RFC3339)
@@ -664,4 +671,85 @@ func (s *Service) RetentionLimits(ctx context.Context) (record.Limits, error) {
 		}
 	}
 	return lim, nil
+}
+
+// ThumbnailView is a timeline still the caller may see.
+type ThumbnailView struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+}
+
+// Thumbnails lists the timeline stills of [since, until) of the
+// generations the caller may play back.
+func (s *Service) Thumbnails(ctx context.Context, c Caller, camera domain.ID, since, until time.Time) ([]ThumbnailView, error) {
+	ar, err := s.archive()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWindow(since, until); err != nil {
+		return nil, err
+	}
+	groups, err := s.authorizeRecordings(ctx, c, camera, domain.ActionPlayback, since, until, "recordings.list", true)
+	if err != nil {
+		return nil, err
+	}
+	out := []ThumbnailView{}
+	for _, g := range groups {
+		from := since
+		if h := g.grant.HistoryFrom(); h.After(from) {
+			from = h
+		}
+		list, err := ar.Thumbnails(ctx, g.camera.Ref(), from, until)
+		if err != nil {
+			return nil, internal("list thumbnails", err)
+		}
+		for _, t := range list {
+			out = append(out, ThumbnailView{ID: t.ID(), At: t.At})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out, nil
+}
+
+// Thumbnail returns one timeline still, deciding "playback" on its
+// camera generation again.
+func (s *Service) Thumbnail(ctx context.Context, c Caller, camera domain.ID, id string) ([]byte, error) {
+	ar, err := s.archive()
+	if err != nil {
+		return nil, err
+	}
+	t, ok := record.ParseThumbnailID(camera, id)
+	probe := domain.Segment{ID: domain.ID(id), Camera: t.Camera, Start: t.At, End: t.At}
+	if ok {
+		// The still belongs to the home the camera was in then: the home
+		// of that generation's recordings.
+		segs, err := s.st.Segments(ctx, store.SegmentFilter{Camera: camera, Generation: t.Camera.Generation, Limit: 1})
+		if err != nil {
+			return nil, internal("load segments", err)
+		}
+		if cam, err := s.st.Camera(ctx, camera); err == nil && cam.Generation == t.Camera.Generation {
+			probe.HomeID = cam.HomeID
+		} else if len(segs) > 0 {
+			probe.HomeID = segs[0].HomeID
+		}
+	}
+	groups, err := s.authorizeSegments(ctx, c, camera, domain.ActionPlayback, []domain.Segment{probe}, "playback", true)
+	if err != nil {
+		return nil, err
+	}
+	allowed := false
+	for _, g := range groups {
+		for _, sg := range g.segs {
+			allowed = allowed || (ok && probe.HomeID != "" && sg.ID == probe.ID)
+		}
+	}
+	if !allowed {
+		s.audit(ctx, c, domain.AuditEvent{HomeID: groups[0].camera.HomeID, CameraID: camera, Action: "playback", Result: domain.ResultDenied, Detail: "thumbnail outside the caller's access"})
+		return nil, notFound()
+	}
+	b, err := ar.ReadThumbnail(ctx, t)
+	if err != nil {
+		return nil, s.segmentError(ctx, probe, err)
+	}
+	return b, nil
 }
