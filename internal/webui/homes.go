@@ -3,6 +3,7 @@ package webui
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,19 +87,93 @@ type cameraView struct {
 	Camera   service.CameraView
 	Manage   bool
 	Transfer bool
+	// Playback, Export and DeleteRecordings say what the caller may do
+	// with the recordings; Recording is the settings, for managers.
+	Playback, Export, DeleteRecordings bool
+	Recording                          *service.RecordingSettingsView
+	Modes                              []domain.RecordingMode
 }
 
 func newCameraView(cam service.CameraView) cameraView {
-	return cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage), Transfer: has(cam.Actions, domain.ActionTransfer) && cam.DeviceBacked()}
+	return cameraView{Camera: cam, Manage: has(cam.Actions, domain.ActionManage), Transfer: has(cam.Actions, domain.ActionTransfer) && cam.DeviceBacked(),
+		Playback: has(cam.Actions, domain.ActionPlayback), Export: has(cam.Actions, domain.ActionExport),
+		DeleteRecordings: has(cam.Actions, domain.ActionRecordingDelete),
+		Modes:            []domain.RecordingMode{domain.RecordOff, domain.RecordContinuous, domain.RecordEvents}}
+}
+
+// loadCameraView loads what the camera page shows.
+func (u *UI) loadCameraView(r *http.Request, c service.Caller, camera domain.ID) (cameraView, error) {
+	cam, err := u.svc.Camera(r.Context(), c, camera)
+	if err != nil {
+		return cameraView{}, err
+	}
+	v := newCameraView(cam)
+	if v.Manage {
+		rs, err := u.svc.CameraRecording(r.Context(), c, cam.ID)
+		if err != nil {
+			return cameraView{}, err
+		}
+		v.Recording = &rs
+	}
+	return v, nil
 }
 
 func (u *UI) camera(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	cam, err := u.svc.Camera(r.Context(), c, id(r, "camera"))
+	v, err := u.loadCameraView(r, c, id(r, "camera"))
 	if err != nil {
 		u.fail(w, r, c, err, "camera", page{})
 		return
 	}
-	u.render(w, c, http.StatusOK, "camera", page{Title: cam.Name, Data: newCameraView(cam)})
+	u.render(w, c, http.StatusOK, "camera", page{Title: v.Camera.Name, Data: v})
+}
+
+// cameraResult re-renders the camera page after a change, with err (if
+// any) or notice.
+func (u *UI) cameraResult(w http.ResponseWriter, r *http.Request, c service.Caller, camera domain.ID, err error, notice string) {
+	v, lerr := u.loadCameraView(r, c, camera)
+	if lerr != nil {
+		u.fail(w, r, c, lerr, "camera", page{})
+		return
+	}
+	p := page{Title: v.Camera.Name, Data: v, Notice: notice}
+	if err != nil {
+		u.fail(w, r, c, err, "camera", p)
+		return
+	}
+	u.render(w, c, http.StatusOK, "camera", p)
+}
+
+func (u *UI) setRecording(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	camID := id(r, "camera")
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "notfound", page{})
+		return
+	}
+	num := func(name string) float64 {
+		f, err := strconv.ParseFloat(strings.TrimSpace(r.PostFormValue(name)), 64)
+		if err != nil {
+			return -1 // refused by the service with a reason
+		}
+		return f
+	}
+	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("retain_days")))
+	if err != nil {
+		days = -1
+	}
+	v := service.RecordingSettingsView{Mode: domain.RecordingMode(r.PostFormValue("mode")), PreRollSecs: num("pre_roll_seconds"),
+		PostRollSecs: num("post_roll_seconds"), RetainDays: days, RetainGB: num("retain_gb")}
+	_, err = u.svc.SetCameraRecording(r.Context(), c, camID, v)
+	u.cameraResult(w, r, c, camID, err, "Recording settings saved.")
+}
+
+func (u *UI) deleteRecordings(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	camID := id(r, "camera")
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "notfound", page{})
+		return
+	}
+	n, err := u.svc.DeleteRecordings(r.Context(), c, camID, time.Time{}, time.Time{})
+	u.cameraResult(w, r, c, camID, err, strconv.Itoa(n)+" recorded segments deleted.")
 }
 
 func has(list []domain.Action, a domain.Action) bool {

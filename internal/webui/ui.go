@@ -164,6 +164,8 @@ func (u *UI) Routes() []httpserver.Route {
 		{Pattern: "POST /cameras/{camera}/rename", Action: domain.ActionManage, Handler: u.renameCamera},
 		{Pattern: "POST /cameras/{camera}/delete", Action: domain.ActionManage, Handler: u.deleteCamera},
 		{Pattern: "POST /cameras/{camera}/transfer", Action: domain.ActionTransfer, Handler: u.transferCamera},
+		{Pattern: "POST /cameras/{camera}/recording", Action: domain.ActionManage, Handler: u.setRecording},
+		{Pattern: "POST /cameras/{camera}/recordings/delete", Action: domain.ActionRecordingDelete, Handler: u.deleteRecordings},
 		{Pattern: "GET /claim", Action: domain.ActionHomeView, Handler: u.claimPage},
 		{Pattern: "POST /homes/{home}/cameras/claim", Action: domain.ActionCameraCreate, Handler: u.claimCamera},
 		{Pattern: "POST /homes/{home}/cameras/pull", Action: domain.ActionCameraCreate, Handler: u.pullCamera},

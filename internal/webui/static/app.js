@@ -253,6 +253,151 @@
     startLive(video, status);
   });
 
+  // Recordings: a day's timeline of spans and thumbnails; a click plays
+  // from that instant through the HLS VOD playlist; export one minute.
+  const recordings = document.querySelector("[data-recordings]");
+  if (recordings) timeline(recordings);
+
+  function timeline(section) {
+    const camera = section.dataset.recordings;
+    const base = "/api/v1/cameras/" + encodeURIComponent(camera) + "/recordings";
+    const dayInput = document.getElementById("rec-day");
+    const bar = document.getElementById("timeline");
+    const cursor = document.getElementById("timeline-cursor");
+    const thumbs = document.getElementById("thumbs");
+    const summary = document.getElementById("rec-summary");
+    const video = document.getElementById("playback");
+    const say = function (msg) { document.getElementById("playback-status").textContent = msg; };
+    const exportButton = document.getElementById("export-button");
+    const DAY = 24 * 3600 * 1000;
+    let dayStart = null, chosen = null, hls = null;
+    const pad = function (n) { return String(n).padStart(2, "0"); };
+    const clock = function (t) { return pad(t.getHours()) + ":" + pad(t.getMinutes()) + ":" + pad(t.getSeconds()); };
+    const query = function (from, to) {
+      return "?since=" + encodeURIComponent(from.toISOString()) + "&until=" + encodeURIComponent(to.toISOString());
+    };
+    const pct = function (t) { return Math.max(0, Math.min(100, (t - dayStart) / DAY * 100)); };
+    async function getJSON(url) {
+      const res = await fetch(url, { credentials: "same-origin" });
+      if (!res.ok) {
+        const data = await res.json().catch(function () { return {}; });
+        throw new Error((data.error && data.error.message) || res.statusText);
+      }
+      return res.json();
+    }
+    async function load() {
+      const d = dayInput.value ? new Date(dayInput.value + "T00:00:00") : new Date();
+      d.setHours(0, 0, 0, 0);
+      dayStart = d;
+      const end = new Date(d.getTime() + DAY);
+      bar.querySelectorAll(".span").forEach(function (el) { el.remove(); });
+      thumbs.textContent = "";
+      try {
+        const list = await getJSON(base + query(d, end));
+        let total = 0;
+        list.spans.forEach(function (sp) {
+          const a = new Date(sp.start), b = new Date(sp.end);
+          total += b - a;
+          const el = document.createElement("div");
+          el.className = "span";
+          el.style.left = pct(a) + "%";
+          el.style.width = Math.max(0.05, pct(b) - pct(a)) + "%";
+          el.title = clock(a) + "–" + clock(b);
+          bar.appendChild(el);
+        });
+        summary.textContent = list.spans.length ? Math.round(total / 60000) + " min recorded in " + list.spans.length + " span(s)" : "Nothing recorded this day.";
+        section.dataset.spans = String(list.spans.length);
+        const stills = await getJSON(base + "/thumbnails" + query(d, end));
+        stills.forEach(function (t) {
+          const img = document.createElement("img");
+          img.src = t.url;
+          img.alt = "Still at " + clock(new Date(t.at));
+          img.title = clock(new Date(t.at));
+          img.style.left = pct(new Date(t.at)) + "%";
+          img.addEventListener("click", function () { play(new Date(t.at)); });
+          thumbs.appendChild(img);
+        });
+      } catch (e) {
+        summary.textContent = "Recordings are not available: " + e.message;
+      }
+    }
+    async function play(at) {
+      chosen = at;
+      cursor.hidden = false;
+      cursor.style.left = pct(at) + "%";
+      if (exportButton) exportButton.disabled = false;
+      const end = new Date(dayStart.getTime() + DAY);
+      const url = base + "/playlist.m3u8" + query(at, end);
+      let offset = 0;
+      try {
+        const res = await fetch(url, { credentials: "same-origin" });
+        if (!res.ok) throw new Error("the playlist answered " + res.status);
+        const text = await res.text();
+        const m = text.match(/#EXT-X-PROGRAM-DATE-TIME:(\S+)/);
+        if (!m) { say("Nothing recorded from " + clock(at) + "."); return; }
+        offset = Math.max(0, (at - new Date(m[1])) / 1000);
+      } catch (e) {
+        say("Playback failed: " + e.message);
+        return;
+      }
+      video.hidden = false;
+      if (hls) { hls.destroy(); hls = null; }
+      const mse = window.MediaSource || window.ManagedMediaSource;
+      if (mse) await loadHls().catch(function () {});
+      if (window.Hls && window.Hls.isSupported()) {
+        hls = new window.Hls({ enableWorker: false, startPosition: offset });
+        hls.on(window.Hls.Events.ERROR, function (_, data) {
+          video.dataset.hlsError = data.details || "error";
+          if (data.fatal) say("Playback stopped (" + (data.details || "error") + ").");
+        });
+        hls.loadSource(url);
+        hls.attachMedia(video);
+      } else {
+        video.src = url;
+        video.addEventListener("loadedmetadata", function () { video.currentTime = offset; }, { once: true });
+      }
+      video.play().catch(function () {});
+      say("Playing from " + clock(at) + ".");
+      video.dataset.from = at.toISOString();
+    }
+    bar.addEventListener("click", function (ev) {
+      const r = bar.getBoundingClientRect();
+      play(new Date(dayStart.getTime() + (ev.clientX - r.left) / r.width * DAY));
+    });
+    if (exportButton) {
+      exportButton.addEventListener("click", async function () {
+        if (!chosen) return;
+        const progress = document.getElementById("export-progress");
+        const link = document.getElementById("export-link");
+        exportButton.disabled = true;
+        link.hidden = true;
+        progress.hidden = false;
+        progress.value = 0;
+        try {
+          let x = await post("/api/v1/cameras/" + encodeURIComponent(camera) + "/exports",
+            { since: chosen.toISOString(), until: new Date(chosen.getTime() + 60000).toISOString() });
+          while (x.status === "running") {
+            progress.value = x.progress;
+            await new Promise(function (r) { setTimeout(r, 500); });
+            x = await getJSON("/api/v1/cameras/" + encodeURIComponent(camera) + "/exports/" + encodeURIComponent(x.id));
+          }
+          if (x.status !== "done") throw new Error("the export failed");
+          progress.value = 1;
+          link.href = x.download_url;
+          link.hidden = false;
+        } catch (e) {
+          say("Export failed: " + e.message);
+        } finally {
+          exportButton.disabled = false;
+        }
+      });
+    }
+    const today = new Date();
+    dayInput.value = today.getFullYear() + "-" + pad(today.getMonth() + 1) + "-" + pad(today.getDate());
+    dayInput.addEventListener("change", load);
+    load();
+  }
+
   const add = document.getElementById("passkey-add");
   if (add) {
     add.addEventListener("click", async function () {
