@@ -1,0 +1,126 @@
+package record_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/record"
+	"github.com/camvault/camvault/internal/record/recordtest"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// hubSource records one camera from a hub with the policy's recorder
+// grant, as the service does.
+type hubSource struct {
+	hub *media.Hub
+	mu  sync.Mutex
+	cam domain.Camera
+	set domain.RecordingSettings
+}
+
+func (h *hubSource) RecordingCameras(context.Context) ([]domain.RecordingSettings, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.set.Mode == domain.RecordOff {
+		return nil, nil
+	}
+	return []domain.RecordingSettings{h.set}, nil
+}
+
+func (h *hubSource) OpenRecording(_ context.Context, camera domain.ID) (*media.Reader, domain.Camera, domain.RecordingSettings, error) {
+	h.mu.Lock()
+	cam, set := h.cam, h.set
+	h.mu.Unlock()
+	g, d := authz.AuthorizeRecording(cam, set, time.Now())
+	if !d.Allowed || camera != cam.ID {
+		return nil, cam, set, record.ErrNotRecording
+	}
+	r, err := h.hub.AddReader(g)
+	return r, cam, set, err
+}
+
+// recordClip runs a recorder over the porch clip published for d of
+// camera time (faster than real time), with trigger called before
+// publishing; it returns the stored segments.
+func recordClip(t *testing.T, set domain.RecordingSettings, d time.Duration, trigger func(r *record.Recorder, base time.Time)) []domain.Segment {
+	t.Helper()
+	rg := newRig(t)
+	hub := media.New(media.Config{MaxBitrate: 1 << 30, Queue: 4096, QueueBytes: 256 << 20})
+	c := domain.Camera{ID: domain.NewID(), HomeID: home, Generation: 1, State: domain.CameraStateClaimed}
+	set.CameraID = c.ID
+	src := &hubSource{hub: hub, cam: c, set: set}
+	rec := record.NewRecorder(record.RecorderConfig{Archive: rg.ar, Source: src, Rescan: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rec.Run(ctx); close(done) }()
+	for deadline := time.Now().Add(5 * time.Second); len(rec.Recording()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the recorder did not start")
+		}
+	}
+	tr, aus := recordtest.Units(d)
+	pub := hub.Publish(c.Ref(), tr)
+	for hub.Stats().Readers == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	base := time.Now()
+	if trigger != nil {
+		trigger(rec, base)
+	}
+	for _, au := range aus {
+		au.Origin = c.Ref()
+		au.Capture = base.Add(au.PTS)
+		if err := pub.Write(au); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel() // the recorder stores the segment in progress
+	<-done
+	segs, err := rg.st.Segments(context.Background(), store.SegmentFilter{Camera: c.ID, Generation: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs
+}
+
+// TestRecorderContinuous: every segment is stored, cut on keyframes,
+// covering the whole stream, the last one when the recorder stops.
+func TestRecorderContinuous(t *testing.T) {
+	segs := recordClip(t, domain.RecordingSettings{Mode: domain.RecordContinuous}, 20*time.Second, nil)
+	if len(segs) != 5 {
+		t.Fatalf("20 s made %d segments, want 5", len(segs))
+	}
+	if total := segs[len(segs)-1].End.Sub(segs[0].Start); total < 19*time.Second || total > 21*time.Second {
+		t.Fatalf("segments cover %s", total)
+	}
+}
+
+// TestRecorderEvents: on events, only what overlaps an event's pre-roll
+// and post-roll is kept — here an event 30 s into a minute, with 5 s
+// before and 6 s after.
+func TestRecorderEvents(t *testing.T) {
+	var base time.Time
+	segs := recordClip(t, domain.RecordingSettings{Mode: domain.RecordEvents, PreRoll: 5 * time.Second, PostRoll: 6 * time.Second},
+		60*time.Second, func(r *record.Recorder, b time.Time) {
+			base = b
+			if !r.Trigger(r.Recording()[0], b.Add(30*time.Second)) {
+				t.Fatal("trigger: the camera is not being recorded")
+			}
+		})
+	if len(segs) == 0 {
+		t.Fatal("nothing kept around the event")
+	}
+	from, to := segs[0].Start.Sub(base), segs[len(segs)-1].End.Sub(base)
+	// 4 s segments: the window [25 s, 36 s) is covered by [24 s, 36 s).
+	if from > 25*time.Second || from < 20*time.Second || to < 36*time.Second || to > 41*time.Second {
+		t.Fatalf("kept %s to %s around an event at 30 s (pre 5 s, post 6 s)", from, to)
+	}
+	t.Logf("kept %s to %s in %d segments", from.Round(time.Millisecond), to.Round(time.Millisecond), len(segs))
+}
