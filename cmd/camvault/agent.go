@@ -75,6 +75,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) error {
 	status := fs.String("status-listen", "127.0.0.1:8089", "loopback address of the status page (empty: off)")
 	serverCA := fs.String("server-ca", "", "PEM file with the CA of the server's HTTPS certificate (for --tls-self-signed servers)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	motion := fs.Float64("motion-factor", 3, "a predicted picture this many times the recent average size is motion (reported for event recording); 0 turns the detector off")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	a, err := agent.New(agent.Config{
 		Server: *server, StateDir: *stateDir, Source: src, StatusListen: *status,
-		Version: versionString(), Logger: log, Out: stdout, HTTPClient: hc,
+		Version: versionString(), Logger: log, Out: stdout, HTTPClient: hc, MotionFactor: motionFactor(*motion),
 	})
 	if err != nil {
 		return err
@@ -135,4 +136,12 @@ func agentReset(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "Factory reset done. The server could not be told (or the camera was never claimed);\nif a home still lists this camera, remove it there.")
 	}
 	return nil
+}
+
+// motionFactor maps the flag to agent.Config: 0 there means the default.
+func motionFactor(f float64) float64 {
+	if f <= 0 {
+		return -1
+	}
+	return f
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// Heartbeat is how often the agent reports status and pings; zero
 	// means control.PingInterval.
 	Heartbeat time.Duration
+	// MotionFactor is how many times the recent average size a
+	// predicted picture must reach to count as motion; zero means 3,
+	// negative turns the detector off.
+	MotionFactor float64
 }
 
 // State names what the agent is doing.
@@ -103,7 +107,8 @@ type Agent struct {
 
 	statusAddr atomic.Value // string: the status page's address
 
-	keyframe keyframeCache // the newest keyframe pushed, for snapshots
+	keyframe keyframeCache     // the newest keyframe pushed, for snapshots
+	motion   chan motionReport // motion to report to the server
 
 	mu     sync.Mutex // guards status
 	status Status
@@ -138,6 +143,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
+	if cfg.MotionFactor == 0 {
+		cfg.MotionFactor = 3
+	}
 	cfg.Server = strings.TrimRight(cfg.Server, "/")
 	key, created, err := loadOrCreateKey(cfg.StateDir)
 	if err != nil {
@@ -146,7 +154,7 @@ func New(cfg Config) (*Agent, error) {
 	if created {
 		cfg.Logger.Info("created a new device key", "state_dir", cfg.StateDir)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, key: key, started: time.Now(),
+	a := &Agent{cfg: cfg, log: cfg.Logger, key: key, started: time.Now(), motion: make(chan motionReport, 1),
 		api: &client{base: cfg.Server, http: cfg.HTTPClient, key: key, der: publicDER(key), ver: cfg.Version}}
 	a.status = Status{State: StateEnrolling, Server: cfg.Server, Source: cfg.Source.String()}
 	if st, err := loadServer(cfg.StateDir); err == nil {

@@ -258,3 +258,56 @@ func TestRecordingEndToEnd(t *testing.T) {
 		t.Fatalf("stranger's segment: %d", code)
 	}
 }
+
+// TestEventRecording: a camera recording on events keeps nothing while
+// nothing happens; motion the agent reports (its detector, or a sensor
+// through Agent.Motion) keeps the pre-roll before it and the post-roll
+// after it, and a trigger through the API does the same.
+func TestEventRecording(t *testing.T) {
+	s := startServer(t, nil)
+	o := s.setup("ana@example.org", "Casa")
+	ag, _ := runAgentSource(t, s, t.TempDir(), "builtin:porch")
+	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "Porch"}, 201)["id"].(string)
+	connected(t, ag)
+	s.must(o.token, "PUT", "/api/v1/cameras/"+cam+"/recording", map[string]any{"mode": "events", "pre_roll_seconds": 4, "post_roll_seconds": 4}, 200)
+	t0 := time.Now()
+	spans := func() []any {
+		q := "?since=" + t0.Add(-time.Minute).UTC().Format(time.RFC3339Nano) + "&until=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)
+		return s.must(o.token, "GET", "/api/v1/cameras/"+cam+"/recordings"+q, nil, 200)["spans"].([]any)
+	}
+	waitFor(t, "the camera to stream to the recorder", func() bool { return ag.Status().Streaming })
+	time.Sleep(8 * time.Second)
+	if n := len(spans()); n != 0 {
+		t.Fatalf("%d spans recorded before any event", n)
+	}
+	motion := time.Now()
+	if !ag.Motion(motion, 60) {
+		t.Fatal("motion report not queued")
+	}
+	var got []any
+	waitFor(t, "the event's recording", func() bool {
+		got = spans()
+		if len(got) == 0 {
+			return false
+		}
+		end, _ := time.Parse(time.RFC3339Nano, got[0].(map[string]any)["end"].(string))
+		return end.After(motion.Add(4 * time.Second))
+	})
+	sp := got[0].(map[string]any)
+	start, _ := time.Parse(time.RFC3339Nano, sp["start"].(string))
+	end, _ := time.Parse(time.RFC3339Nano, sp["end"].(string))
+	if start.After(motion.Add(-4*time.Second)) || start.Before(motion.Add(-12*time.Second)) || end.Sub(start) > 20*time.Second {
+		t.Fatalf("kept %s to %s around motion at %s", start, end, motion)
+	}
+	t.Logf("motion: kept %s before and %s after", motion.Sub(start).Round(time.Millisecond), end.Sub(motion).Round(time.Millisecond))
+	// A trigger through the API.
+	time.Sleep(12 * time.Second)
+	trig := time.Now()
+	s.must(o.token, "POST", "/api/v1/cameras/"+cam+"/events", map[string]any{"label": "doorbell"}, 202)
+	waitFor(t, "the triggered recording", func() bool { return len(spans()) == 2 })
+	sp = spans()[1].(map[string]any)
+	start, _ = time.Parse(time.RFC3339Nano, sp["start"].(string))
+	if start.After(trig.Add(-4 * time.Second)) {
+		t.Fatalf("the trigger's recording starts at %s, after its pre-roll (trigger %s)", start, trig)
+	}
+}

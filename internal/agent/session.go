@@ -143,6 +143,12 @@ func (a *Agent) session(ctx context.Context, cert *deviceCert) error {
 			if err := s.handle(ctx, m); err != nil {
 				return err
 			}
+		case mo := <-a.motion:
+			msg := control.Message{Type: control.TypeMotion, Motion: &control.Motion{At: mo.at.UnixMilli(), Score: mo.score}}
+			if err := s.send(ctx, msg); err != nil {
+				return err
+			}
+			a.log.Info("reported motion", "score", mo.score)
 		}
 	}
 }

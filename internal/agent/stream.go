@@ -217,6 +217,7 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 			fcancel()
 		}
 	}()
+	detector := motionDetector{Factor: a.cfg.MotionFactor, MinBytes: 512, Hold: 2 * time.Second}
 	for {
 		au, pts, err := src.next(fctx)
 		if err != nil {
@@ -231,8 +232,16 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 			return fmt.Errorf("source: %w", err)
 		}
 		now := time.Now()
-		if hasKey(src.codec(), au) {
+		key := hasKey(src.codec(), au)
+		if key {
 			a.keyframe.keep(src.codec(), gen, vps, sps, pps, au, now)
+		}
+		size := 0
+		for _, n := range au {
+			size += len(n)
+		}
+		if score := detector.frame(size, key, now); score > 0 {
+			a.Motion(now, score)
 		}
 		signed, err := signer.Sign(au, now)
 		if err != nil {

@@ -41,6 +41,10 @@ const (
 	TypeUpdateAvailable Type = "update_available"
 	TypeAck             Type = "ack"
 	TypeError           Type = "error"
+	// TypeMotion is the agent reporting motion (its own detector, or a
+	// sensor wired to it); a camera recording on events keeps the time
+	// around it.
+	TypeMotion Type = "motion"
 )
 
 // Timing of the channel.
@@ -66,6 +70,15 @@ type Message struct {
 	Rename *Rename `json:"rename,omitempty"`
 	Update *Update `json:"update,omitempty"`
 	Error  *Error  `json:"error,omitempty"`
+	Motion *Motion `json:"motion,omitempty"`
+}
+
+// Motion reports motion seen by the camera.
+type Motion struct {
+	// At is when, in Unix milliseconds.
+	At int64 `json:"at"`
+	// Score is how strong, 1 to 100.
+	Score int `json:"score"`
 }
 
 // Hello opens the session.
@@ -128,7 +141,7 @@ var (
 var payloads = map[Type]string{
 	TypeHello: "hello", TypeStatus: "status", TypeStartStream: "stream", TypeStopStream: "",
 	TypeSnapshot: "", TypeRename: "rename", TypeUnclaim: "", TypeUpdateAvailable: "update",
-	TypeAck: "", TypeError: "error",
+	TypeAck: "", TypeError: "error", TypeMotion: "motion",
 }
 
 // Limits on string fields.
@@ -173,7 +186,7 @@ func (m Message) payload() string {
 	set := ""
 	n := 0
 	for name, ok := range map[string]bool{"hello": m.Hello != nil, "status": m.Status != nil, "stream": m.Stream != nil,
-		"rename": m.Rename != nil, "update": m.Update != nil, "error": m.Error != nil} {
+		"rename": m.Rename != nil, "update": m.Update != nil, "error": m.Error != nil, "motion": m.Motion != nil} {
 		if ok {
 			set = name
 			n++
@@ -203,6 +216,8 @@ func (m Message) checkLengths() error {
 		bad = bad || long(m.Update.Version, maxVersion)
 	case m.Error != nil:
 		bad = bad || long(m.Error.Code, maxVersion) || long(m.Error.Message, maxText)
+	case m.Motion != nil:
+		bad = bad || m.Motion.At <= 0 || m.Motion.Score < 1 || m.Motion.Score > 100
 	}
 	if bad {
 		return fmt.Errorf("%w: field out of range", ErrMalformed)

@@ -17,6 +17,7 @@ func TestRoundTrip(t *testing.T) {
 		{Type: TypeUnclaim, ID: "7"},
 		{Type: TypeUpdateAvailable, ID: "8", Update: &Update{Version: "0.4.0"}},
 		{Type: TypeAck, ReplyTo: "3"},
+		{Type: TypeMotion, ID: "9", Motion: &Motion{At: 1764165600000, Score: 40}},
 		{Type: TypeError, ReplyTo: "5", Error: &Error{Code: CodeUnsupported, Message: "no video yet"}},
 	} {
 		b, err := Encode(m)
@@ -46,6 +47,8 @@ func TestRefused(t *testing.T) {
 		"not json":        {`hello`, ErrMalformed},
 		"long name":       {`{"v":1,"type":"rename","rename":{"name":"` + strings.Repeat("x", 300) + `"}}`, ErrMalformed},
 		"negative uptime": {`{"v":1,"type":"status","status":{"agent_version":"1","source_health":"ok","source_kind":"file","uptime_seconds":-1,"streaming":false}}`, ErrMalformed},
+		"motion score":    {`{"v":1,"type":"motion","motion":{"at":1764165600000,"score":101}}`, ErrMalformed},
+		"motion time":     {`{"v":1,"type":"motion","motion":{"at":-5,"score":10}}`, ErrMalformed},
 		"too large":       {`{"v":1,"type":"ack","id":"` + strings.Repeat("x", MaxMessageBytes) + `"}`, ErrTooLarge},
 	} {
 		if _, err := Decode([]byte(tc.in)); !errors.Is(err, tc.want) {
@@ -65,6 +68,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"v":1,"type":"hello","hello":{"agent_version":"0.1"}}`))
 	f.Add([]byte(`{"v":1,"type":"status","status":{"agent_version":"1","source_health":"ok","source_kind":"file","uptime_seconds":3,"streaming":true}}`))
 	f.Add([]byte(`{"v":1,"type":"format_disk"}`))
+	f.Add([]byte(`{"v":1,"type":"motion","motion":{"at":1764165600000,"score":40}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

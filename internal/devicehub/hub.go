@@ -294,6 +294,8 @@ func (h *Hub) run(ctx context.Context, s *session, log *slog.Logger) string {
 				if m.Type == control.TypeHello {
 					h.cfg.Hello(s.camera)
 				}
+			case control.TypeMotion:
+				h.svc.DeviceMotion(ctx, s.camera, time.UnixMilli(m.Motion.At))
 			case control.TypeAck, control.TypeError:
 				log.Debug("device answered", "type", m.Type, "reply_to", m.ReplyTo)
 			default:
