@@ -12,14 +12,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/videosig"
 )
 
 const verifyUsage = `Usage: camvault verify --key KEY.pem [--codec h264|h265] FILE
 
-Checks a capture or recording (H.264 or H.265 Annex-B) signed by a camvault
-camera: which camera and ownership generation signed which span, and every
-gap or tampering. KEY.pem is the camera's public key (PEM "PUBLIC KEY"), or
+Checks a capture or recording (H.264 or H.265 Annex-B, or an MP4 export or
+recorded segment) signed by a camvault camera: which camera and ownership
+generation signed which span, and every gap or tampering. KEY.pem is the camera's public key (PEM "PUBLIC KEY"), or
 the agent's device-key.pem. The last GOP of a file is never confirmed: its
 signature travels at the start of the next one.
 
@@ -56,6 +58,17 @@ func verifyCmd(args []string, stdout, stderr io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
+	}
+	if record.IsMP4(data) {
+		// An export or a recorded segment: back to the camera's stream.
+		c, stream, err := record.AnnexB(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		codec, data = videosig.H264, stream
+		if c == media.H265 {
+			codec = videosig.H265
+		}
 	}
 	spans, problems, err := videosig.Report(codec, data, keyDER)
 	if err != nil {
