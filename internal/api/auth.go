@@ -102,6 +102,21 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c service.C
 	w.WriteHeader(http.StatusNoContent)
 }
 
+func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if err := a.svc.DeleteAccount(r.Context(), c, req.Password); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpserver.ClearSessionCookie(w, a.cfg.TLS)
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (a *API) sessions(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	list, err := a.svc.Sessions(r.Context(), c)
 	if err != nil {

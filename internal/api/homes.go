@@ -47,6 +47,14 @@ func (a *API) home(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	httpserver.WriteJSON(w, http.StatusOK, homeView(h.Home, h.Role))
 }
 
+func (a *API) deleteHome(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	if err := a.svc.DeleteHome(r.Context(), c, id(r, "home")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (a *API) members(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	list, err := a.svc.Members(r.Context(), c, id(r, "home"))
 	if err != nil {

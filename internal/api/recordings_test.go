@@ -272,3 +272,82 @@ func (e *env) reenroll(d *device) string {
 	}
 	return en.ClaimCode
 }
+
+// TestDeleteHomeShreds: deleting a home crypto-shreds what it recorded —
+// of its cameras and of a camera that left it and waits out its export
+// window — releases its device cameras and ends its members' access;
+// deleting an account deletes the homes it alone owned.
+func TestDeleteHomeShreds(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner, member, other := e.newUser("owner"), e.newUser("member"), e.newUser("other")
+	h, _ := e.svc.CreateHome(ctx, owner.caller, "Casa")
+	e.join(owner, member, h.ID, service.InviteRequest{Role: domain.RoleMember})
+	dev := e.enrollDevice(e.nextAddr())
+	cv, err := e.svc.ClaimCamera(ctx, owner.caller, h.ID, dev.code, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, _ := e.svc.CreateCamera(ctx, owner.caller, h.ID, "Shed")
+	e.clock.Advance(time.Minute)
+	kept := e.recordAt(cv.ID, e.clock.Now(), 8*time.Second)
+	left := e.recordAt(gone.ID, e.clock.Now(), 8*time.Second)
+	if err := e.svc.DeleteCamera(ctx, owner.caller, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := e.st.Purges(ctx, h.ID); len(ps) != 1 || !ps[0].DueAt.After(e.clock.Now()) {
+		t.Fatalf("a removed camera's recordings should wait out the export window: %+v", ps)
+	}
+	if s, _ := e.do(member, "DELETE", "/api/v1/homes/"+string(h.ID), nil); s != 403 {
+		t.Fatalf("a member deleted the home: %d", s)
+	}
+	if s, _ := e.do(other, "DELETE", "/api/v1/homes/"+string(h.ID), nil); s != 404 {
+		t.Fatalf("a stranger deleted the home: %d", s)
+	}
+	if s, body := e.do(owner, "DELETE", "/api/v1/homes/"+string(h.ID), nil); s != 204 {
+		t.Fatalf("owner: %d %s", s, body)
+	}
+	for _, segs := range [][]domain.Segment{kept, left} {
+		for _, sg := range segs {
+			if _, err := os.Stat(filepath.Join(e.blobDir, filepath.FromSlash(sg.BlobKey))); !os.IsNotExist(err) {
+				t.Fatal("a deleted home's segment is still on disk")
+			}
+			ks, _ := e.st.DataKeys(ctx, sg.Camera)
+			for _, k := range ks {
+				if !k.Destroyed() {
+					t.Fatal("a deleted home's data key survives")
+				}
+			}
+		}
+	}
+	if ps, _ := e.st.Purges(ctx, h.ID); len(ps) != 0 {
+		t.Fatalf("purges left: %+v", ps)
+	}
+	cam, err := e.st.Camera(ctx, cv.ID)
+	if err != nil || cam.HomeID != "" || cam.State != domain.CameraStateUnclaimed {
+		t.Fatalf("the device camera after its home's deletion: %+v %v", cam, err)
+	}
+	if s, _ := e.do(member, "GET", "/api/v1/homes/"+string(h.ID), nil); s != 404 {
+		t.Fatalf("member after the deletion: %d", s)
+	}
+
+	// Account deletion: the home it alone owns goes with it.
+	h2, _ := e.svc.CreateHome(ctx, other.caller, "Other's")
+	c2, _ := e.svc.CreateCamera(ctx, other.caller, h2.ID, "Gate")
+	segs := e.recordAt(c2.ID, e.clock.Now(), 4*time.Second)
+	if s, _ := e.do(other, "DELETE", "/api/v1/me", map[string]any{"password": "wrong-password-1"}); s == 204 {
+		t.Fatal("account deleted with a wrong password")
+	}
+	if s, body := e.do(other, "DELETE", "/api/v1/me", map[string]any{"password": testPassword}); s != 204 {
+		t.Fatalf("delete account: %d %s", s, body)
+	}
+	if _, err := e.st.Home(ctx, h2.ID); err == nil {
+		t.Fatal("the account's own home survived it")
+	}
+	if _, err := os.Stat(filepath.Join(e.blobDir, filepath.FromSlash(segs[0].BlobKey))); !os.IsNotExist(err) {
+		t.Fatal("the deleted account's recordings are still on disk")
+	}
+	if s, _ := e.do(other, "GET", "/api/v1/me", nil); s != 401 {
+		t.Fatalf("the deleted account's session: %d", s)
+	}
+}

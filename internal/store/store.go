@@ -103,6 +103,13 @@ type Store interface {
 	// RenameCamera sets a camera's name.
 	RenameCamera(ctx context.Context, id domain.ID, name string) error
 	DeleteCamera(ctx context.Context, id domain.ID) error
+	// DeleteHome deletes a home with its memberships, invitations, links
+	// and recording settings; ErrConflict while a camera is still in it.
+	DeleteHome(ctx context.Context, id domain.ID) error
+	// DeleteAccount deletes an account with its sessions, credentials,
+	// memberships and links; ErrLastOwner while it is the only owner of
+	// a home.
+	DeleteAccount(ctx context.Context, id domain.ID) error
 
 	// EnrollDevice atomically creates an unclaimed, device-backed camera
 	// (c.DeviceKey set, c.HomeID empty) and its claim code. ErrConflict if

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
 )
 
@@ -149,4 +150,16 @@ func (u *UI) deletePasskey(w http.ResponseWriter, r *http.Request, c service.Cal
 		return
 	}
 	see(w, r, "/account")
+}
+
+func (u *UI) deleteAccount(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	if !u.posted(w, r, c) {
+		return
+	}
+	if err := u.svc.DeleteAccount(r.Context(), c, r.PostFormValue("password")); err != nil {
+		u.accountResult(w, r, c, err, "", nil)
+		return
+	}
+	httpserver.ClearSessionCookie(w, u.cfg.TLS)
+	see(w, r, "/login")
 }

@@ -41,6 +41,7 @@ type homeView struct {
 	Home    domain.HomeView
 	Cameras []service.CameraView
 	Manage  bool // the caller may add cameras and see members and the log
+	Owner   bool // the caller may delete the home
 }
 
 func (u *UI) loadHome(r *http.Request, c service.Caller, home domain.ID) (homeView, error) {
@@ -52,7 +53,7 @@ func (u *UI) loadHome(r *http.Request, c service.Caller, home domain.ID) (homeVi
 	if err != nil {
 		return homeView{}, err
 	}
-	return homeView{Home: h, Cameras: cams, Manage: h.Role == domain.RoleOwner || h.Role == domain.RoleAdmin}, nil
+	return homeView{Home: h, Cameras: cams, Manage: h.Role == domain.RoleOwner || h.Role == domain.RoleAdmin, Owner: h.Role == domain.RoleOwner}, nil
 }
 
 func (u *UI) home(w http.ResponseWriter, r *http.Request, c service.Caller) {
@@ -444,4 +445,22 @@ func (u *UI) pullCamera(w http.ResponseWriter, r *http.Request, c service.Caller
 		return
 	}
 	see(w, r, "/cameras/"+string(cam.ID))
+}
+
+func (u *UI) deleteHome(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "notfound", page{})
+		return
+	}
+	if err := u.svc.DeleteHome(r.Context(), c, home); err != nil {
+		v, lerr := u.loadHome(r, c, home)
+		if lerr != nil {
+			u.fail(w, r, c, lerr, "home", page{})
+			return
+		}
+		u.fail(w, r, c, err, "home", page{Title: v.Home.Name, Data: v})
+		return
+	}
+	see(w, r, "/homes")
 }

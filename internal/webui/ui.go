@@ -160,6 +160,7 @@ func (u *UI) Routes() []httpserver.Route {
 		{Pattern: "POST /homes", Action: domain.ActionHomeCreate, Handler: u.createHome},
 		{Pattern: "GET /homes/{home}", Action: domain.ActionHomeView, Handler: u.home},
 		{Pattern: "POST /homes/{home}/cameras", Action: domain.ActionCameraCreate, Handler: u.createCamera},
+		{Pattern: "POST /homes/{home}/delete", Action: domain.ActionHomeDelete, Handler: u.deleteHome},
 		{Pattern: "GET /cameras/{camera}", Action: domain.ActionCameraList, Handler: u.camera},
 		{Pattern: "POST /cameras/{camera}/rename", Action: domain.ActionManage, Handler: u.renameCamera},
 		{Pattern: "POST /cameras/{camera}/delete", Action: domain.ActionManage, Handler: u.deleteCamera},
@@ -177,6 +178,7 @@ func (u *UI) Routes() []httpserver.Route {
 
 		{Pattern: "GET /account", Action: self, Handler: u.account},
 		{Pattern: "POST /account/password", Action: self, Handler: u.changePassword},
+		{Pattern: "POST /account/delete", Action: self, Handler: u.deleteAccount},
 		{Pattern: "POST /account/sessions/{session}/revoke", Action: self, Handler: u.revokeSession},
 		{Pattern: "POST /account/tokens", Action: self, Handler: u.createToken},
 		{Pattern: "POST /account/totp", Action: self, Handler: u.beginTOTP},

@@ -208,3 +208,36 @@ func (s *Store) AcceptInvite(ctx context.Context, hash []byte, account domain.ID
 	// Return what a read would return (microsecond times, UTC).
 	return s.Membership(ctx, m.HomeID, m.AccountID)
 }
+
+// DeleteHome implements store.Store.
+func (s *Store) DeleteHome(ctx context.Context, id domain.ID) error {
+	return s.tx(ctx, func(tx querier) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM cameras WHERE home_id = ?`), id).Scan(&n); err != nil {
+			return s.classify(err)
+		}
+		if n > 0 {
+			return store.ErrConflict
+		}
+		if _, err := s.exec(ctx, tx, `DELETE FROM home_recording WHERE home_id = ?`, id); err != nil {
+			return err
+		}
+		return s.execOne(ctx, tx, `DELETE FROM homes WHERE id = ?`, id)
+	})
+}
+
+// DeleteAccount implements store.Store.
+func (s *Store) DeleteAccount(ctx context.Context, id domain.ID) error {
+	return s.tx(ctx, func(tx querier) error {
+		var n int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM memberships m WHERE m.account_id = ? AND m.role = 'owner'
+			AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.home_id = m.home_id AND o.role = 'owner' AND o.account_id <> m.account_id)`), id).Scan(&n)
+		if err != nil {
+			return s.classify(err)
+		}
+		if n > 0 {
+			return store.ErrLastOwner
+		}
+		return s.execOne(ctx, tx, `DELETE FROM accounts WHERE id = ?`, id)
+	})
+}

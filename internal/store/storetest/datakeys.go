@@ -217,3 +217,37 @@ func testRekey(t *testing.T, s store.Store) {
 	old, _ := s.DataKey(ctx, gone.ID)
 	equal(t, "a destroyed key stays destroyed", len(old.Wrapped), 0)
 }
+
+func testDeleteHomeAndAccount(t *testing.T, s store.Store) {
+	ana, home := accountHome(t, s, "leaver@example.org")
+	bob := mustAccount(t, s, "stays@example.org")
+	inv := invite(t, s, home.ID, ana.ID, domain.RoleMember)
+	_, err := s.AcceptInvite(ctx, inv.TokenHash, bob.ID, at(time.Minute))
+	must(t, "bob joins", err)
+	cam := domain.Camera{ID: domain.NewID(), HomeID: home.ID, Name: "Porch", Generation: 1, State: domain.CameraStateActive, CreatedAt: at(0)}
+	must(t, "camera", s.CreateCamera(ctx, cam))
+	must(t, "home settings", s.SetHomeRecording(ctx, domain.HomeRecording{HomeID: home.ID, ExportWindow: time.Hour}))
+
+	mustErr(t, "delete a home with a camera", s.DeleteHome(ctx, home.ID), store.ErrConflict)
+	mustErr(t, "delete the only owner", s.DeleteAccount(ctx, ana.ID), store.ErrLastOwner)
+	must(t, "delete the camera", s.DeleteCamera(ctx, cam.ID))
+	must(t, "delete the home", s.DeleteHome(ctx, home.ID))
+	mustErr(t, "delete it twice", s.DeleteHome(ctx, home.ID), store.ErrNotFound)
+	_, err = s.Home(ctx, home.ID)
+	mustErr(t, "deleted home", err, store.ErrNotFound)
+	_, err = s.Membership(ctx, home.ID, bob.ID)
+	mustErr(t, "a deleted home's membership", err, store.ErrNotFound)
+	_, err = s.HomeRecording(ctx, home.ID)
+	mustErr(t, "a deleted home's settings", err, store.ErrNotFound)
+
+	sess := domain.Session{ID: domain.NewID(), TokenHash: []byte("leaver-session"), AccountID: ana.ID, Kind: domain.SessionBrowser,
+		CreatedAt: at(0), LastSeen: at(0), ExpiresAt: at(time.Hour)}
+	must(t, "session", s.CreateSession(ctx, sess))
+	must(t, "delete the account", s.DeleteAccount(ctx, ana.ID))
+	_, err = s.Account(ctx, ana.ID)
+	mustErr(t, "deleted account", err, store.ErrNotFound)
+	mustErr(t, "delete it twice", s.DeleteAccount(ctx, ana.ID), store.ErrNotFound)
+	if _, err := s.Account(ctx, bob.ID); err != nil {
+		t.Fatalf("another account went too: %v", err)
+	}
+}

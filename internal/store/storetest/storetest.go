@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DataKeys", testDataKeys},
 		{"Recordings", testRecordings},
 		{"Rekey", testRekey},
+		{"DeleteHomeAndAccount", testDeleteHomeAndAccount},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

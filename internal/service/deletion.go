@@ -1,0 +1,152 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// DeleteHome deletes a home (owners only). Its cameras leave it — devices
+// wait for a new owner, registry and pulled cameras are deleted — and the
+// recordings it kept, of every camera that was ever in it, are
+// crypto-shredded now: their data keys destroyed, then their segments
+// deleted. Its members, invitations and links go with it; its audit log
+// stays.
+func (s *Service) DeleteHome(ctx context.Context, c Caller, home domain.ID) error {
+	h, _, err := s.authorizeHome(ctx, c, home, domain.ActionHomeDelete, "")
+	if err != nil {
+		return err
+	}
+	return s.deleteHome(ctx, c, h)
+}
+
+func (s *Service) deleteHome(ctx context.Context, c Caller, h domain.Home) error {
+	cams, err := s.st.Cameras(ctx, h.ID)
+	if err != nil {
+		return internal("list cameras", err)
+	}
+	for _, cam := range cams {
+		if cam.DeviceBacked() {
+			rel, err := s.st.ReleaseCamera(ctx, cam.ID, cam.Generation, domain.CameraStateUnclaimed, false)
+			switch {
+			case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+				return conflict("a camera changed meanwhile; try again")
+			case err != nil:
+				return internal("release camera", err)
+			}
+			s.presence().Released(cam.ID)
+			s.endCamera(cam.ID, rel.Generation)
+		} else {
+			if err := s.st.DeleteCamera(ctx, cam.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return internal("delete camera", err)
+			}
+			s.endCamera(cam.ID, 0)
+		}
+		s.scheduleShred(ctx, cam, true)
+	}
+	// Recordings of cameras that left earlier and wait out their export
+	// window go now too.
+	waiting, err := s.st.Purges(ctx, h.ID)
+	if err != nil {
+		return internal("list purges", err)
+	}
+	for _, p := range waiting {
+		p.DueAt = s.now()
+		if err := s.st.SchedulePurge(ctx, p); err != nil {
+			return internal("schedule purge", err)
+		}
+	}
+	links, err := s.st.RevokeLinks(ctx, store.LinkFilter{HomeID: h.ID}, s.now())
+	if err != nil {
+		return internal("revoke links", err)
+	}
+	s.revokeLinks(links)
+	members, err := s.st.Members(ctx, h.ID)
+	if err != nil {
+		return internal("list members", err)
+	}
+	if err := s.st.DeleteHome(ctx, h.ID); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return conflict("a camera joined the home meanwhile; try again")
+		}
+		return internal("delete home", err)
+	}
+	for _, m := range members {
+		s.revokeLive(m.AccountID)
+	}
+	s.dropExports(func(e *export) bool { return e.home == h.ID })
+	s.audit(ctx, c, domain.AuditEvent{HomeID: h.ID, Action: string(domain.ActionHomeDelete), Result: domain.ResultOK,
+		Detail: plural(len(cams), "camera") + " removed; recordings shredded"})
+	if _, err := s.ShredDue(ctx); err != nil {
+		s.log.Error("shredding a deleted home's recordings (retried by the cleaner)", "home", h.ID, "err", err)
+	}
+	return nil
+}
+
+// DeleteAccount deletes the caller's account after it confirms its
+// password. Homes it is the only owner of are deleted with their
+// recordings (see DeleteHome); it leaves the others.
+func (s *Service) DeleteAccount(ctx context.Context, c Caller, password string) error {
+	if err := s.self(c); err != nil {
+		return err
+	}
+	if err := s.recheckPassword(ctx, c, password); err != nil {
+		return err
+	}
+	homes, err := s.st.Homes(ctx, c.Account.ID)
+	if err != nil {
+		return internal("list homes", err)
+	}
+	for _, hv := range homes {
+		if hv.Role != domain.RoleOwner {
+			continue
+		}
+		members, err := s.st.Members(ctx, hv.ID)
+		if err != nil {
+			return internal("list members", err)
+		}
+		owners := 0
+		for _, m := range members {
+			if m.Role == domain.RoleOwner {
+				owners++
+			}
+		}
+		if owners == 1 {
+			if err := s.deleteHome(ctx, c, hv.Home); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.st.DeleteAccount(ctx, c.Account.ID); err != nil {
+		if errors.Is(err, store.ErrLastOwner) {
+			return conflict("you became the only owner of a home meanwhile; try again")
+		}
+		return internal("delete account", err)
+	}
+	s.revokeLive(c.Account.ID)
+	s.dropExports(func(e *export) bool { return e.account == c.Account.ID })
+	s.audit(ctx, c, domain.AuditEvent{Action: "account.delete", Result: domain.ResultOK})
+	return nil
+}
+
+// dropExports cancels and deletes the exports match selects.
+func (s *Service) dropExports(match func(*export) bool) {
+	ar := s.cfg.Recordings
+	s.rec.mu.Lock()
+	var gone []*export
+	for id, e := range s.rec.exports {
+		if match(e) {
+			e.cancel()
+			delete(s.rec.exports, id)
+			gone = append(gone, e)
+		}
+	}
+	s.rec.mu.Unlock()
+	if ar != nil {
+		for _, e := range gone {
+			ar.DeleteExport(context.Background(), e.id)
+		}
+	}
+}
