@@ -106,8 +106,17 @@ func RunDemo(ctx context.Context, o DemoOptions) error {
 			if err != nil {
 				return err
 			}
-			if _, err := svc.ClaimCamera(ctx, c, home.ID, code, name); err != nil {
+			cv, err := svc.ClaimCamera(ctx, c, home.ID, code, name)
+			if err != nil {
 				return fmt.Errorf("demo claim: %w", err)
+			}
+			if hi == 0 && i == 0 {
+				// One camera records continuously, so that its page's
+				// timeline fills while you look around.
+				if _, err := svc.SetCameraRecording(ctx, c, cv.ID, service.RecordingSettingsView{Mode: domain.RecordContinuous,
+					PreRollSecs: domain.DefaultPreRoll.Seconds(), PostRollSecs: domain.DefaultPostRoll.Seconds(), RetainDays: 1}); err != nil {
+					return fmt.Errorf("demo recording: %w", err)
+				}
 			}
 		}
 	}
@@ -117,6 +126,7 @@ func RunDemo(ctx context.Context, o DemoOptions) error {
 	}
 	fmt.Fprintf(o.Out, "\ncamvault demo is running: two homes with simulated cameras (data in %s).\n"+
 		"Open this one-time link within an hour to sign in as the owner of %q:\n\n    %s\n\n"+
+		"Its first camera records continuously: open it to play back from its timeline.\n"+
 		"The other home's camera is there too — and invisible to you. Stop with Ctrl-C.\n\n",
 		o.Config.DataDir, homes[0].name, link)
 	if o.Ready != nil {
