@@ -20,6 +20,12 @@ import (
 // browser starts headless Chromium from CAMVAULT_TEST_CHROMIUM, or skips.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserWithin(t, 90*time.Second)
+}
+
+// browserWithin is browser with a deadline of d for the whole test.
+func browserWithin(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
 	path := os.Getenv("CAMVAULT_TEST_CHROMIUM")
 	if path == "" {
 		t.Skip("CAMVAULT_TEST_CHROMIUM not set (path to Debian's chromium); skipping the browser test")
@@ -42,7 +48,7 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel3 := context.WithTimeout(ctx, d)
 	t.Cleanup(cancel3)
 	return ctx
 }
@@ -388,7 +394,7 @@ func TestBrowserConsent(t *testing.T) {
 // recorded, a click plays it from that instant through hls.js (not blank
 // frames), and the export button makes an MP4 the page links to.
 func TestBrowserRecordings(t *testing.T) {
-	ctx := browser(t)
+	ctx := browserWithin(t, 4*time.Minute)
 	s := openCameraPage(t, ctx, "")
 	err := chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS("#rec-mode"), "continuous"),
@@ -398,7 +404,7 @@ func TestBrowserRecordings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("recording settings form: %v", err)
 	}
-	time.Sleep(12 * time.Second)
+	time.Sleep(10 * time.Second)
 	err = chromedp.Do(ctx,
 		chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.CSS("#timeline .span")),

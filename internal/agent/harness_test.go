@@ -274,5 +274,11 @@ func claimed(t *testing.T, s *server, o owner, dir, source, name string) (string
 	ag, stop := runAgentSource(t, s, dir, source)
 	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": name}, 201)["id"].(string)
 	connected(t, ag)
+	// The agent counts itself connected once its side of the channel is
+	// up; the server registers it a moment later.
+	waitFor(t, "the server to see the camera online", func() bool {
+		_, c := s.call(o.token, "GET", "/api/v1/cameras/"+cam, nil)
+		return c["online"] == true
+	})
 	return cam, stop
 }

@@ -70,15 +70,6 @@ func blobKey(seg domain.Segment) string {
 		fmt.Sprintf("%016d", seg.Start.UnixMicro()) + "-" + string(seg.ID) + ".cvs"
 }
 
-// segmentID is the ID in a segment's blob key.
-func segmentID(key string) domain.ID {
-	i := strings.LastIndexByte(key, '-')
-	if i < 0 || !strings.HasSuffix(key, ".cvs") {
-		return ""
-	}
-	return domain.ID(strings.TrimSuffix(key[i+1:], ".cvs"))
-}
-
 // Write seals p with the camera generation's current data key, stores it
 // and indexes it. The segment is in the index only once its bytes are
 // safely stored; a failure leaves neither.

@@ -399,7 +399,7 @@ type RecordingList struct {
 const spanSlack = 1500 * time.Millisecond
 
 // MaxRecordingWindow bounds one listing or playlist.
-const MaxRecordingWindow = 31 * 24 * time.Hour
+const MaxRecordingWindow = 7 * 24 * time.Hour
 
 func checkWindow(since, until time.Time) error {
 	switch {
@@ -408,7 +408,7 @@ func checkWindow(since, until time.Time) error {
 	case !until.After(since):
 		return invalid("until must be after since")
 	case until.Sub(since) > MaxRecordingWindow:
-		return invalid("the window is at most 31 days")
+		return invalid("the window is at most 7 days")
 	}
 	return nil
 }
