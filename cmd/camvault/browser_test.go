@@ -413,12 +413,13 @@ func TestBrowserRecordings(t *testing.T) {
 		summary, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#rec-summary")))
 		t.Fatalf("no span on the timeline (%q): %v\nserver:\n%s", summary, err, s.stderr.String())
 	}
-	// Click the timeline 8 s ago.
+	// Click the timeline a little before the recording began (a pixel of
+	// the day's bar is minutes long): playback starts at the recording.
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
 		const bar = document.getElementById("timeline");
 		const r = bar.getBoundingClientRect();
 		const d = new Date(); d.setHours(0, 0, 0, 0);
-		const x = r.left + (Date.now() - 8000 - d.getTime()) / 86400000 * r.width;
+		const x = r.left + Math.max(0, Date.now() - 240000 - d.getTime()) / 86400000 * r.width;
 		bar.dispatchEvent(new MouseEvent("click", {clientX: x, bubbles: true}));
 		return true;
 	})()`))
@@ -450,13 +451,20 @@ func TestBrowserRecordings(t *testing.T) {
 	if spread < 50 {
 		t.Fatalf("the recording plays blank frames: luma spread %v", spread)
 	}
-	err = chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS("#export-button")),
-		chromedp.WaitVisible(chromedp.CSS("#export-link")),
-	)
-	if err != nil {
-		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#playback-status")))
-		t.Fatalf("export: %v (%q)", err, status)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.getElementById("export-button"); b.click(); return !b.disabled; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const l = document.getElementById("export-link"), p = document.getElementById("export-progress");
+			return (l.hidden ? "" : "done ") + p.value + " " + document.getElementById("playback-status").textContent;
+		})()`))
+		if err == nil && strings.HasPrefix(state, "done ") {
+			break
+		}
+		if err != nil || strings.Contains(state, "Export failed") || time.Now().After(deadline) {
+			t.Fatalf("export: %q %v\nserver:\n%s", state, err, s.stderr.String())
+		}
 	}
 	size, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`fetch(document.getElementById("export-link").href).then(r => r.ok ? r.arrayBuffer() : new ArrayBuffer(0)).then(b => b.byteLength)`,
 		chromedp.EvalAwaitPromise))

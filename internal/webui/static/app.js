@@ -335,7 +335,14 @@
         const text = await res.text();
         const m = text.match(/#EXT-X-PROGRAM-DATE-TIME:(\S+)/);
         if (!m) { say("Nothing recorded from " + clock(at) + "."); return; }
-        offset = Math.max(0, (at - new Date(m[1])) / 1000);
+        const first = new Date(m[1]);
+        if (first > at) {
+          // A click in a gap (a pixel of the day's bar is minutes long)
+          // plays from the next recording.
+          at = chosen = first;
+          cursor.style.left = pct(at) + "%";
+        }
+        offset = Math.max(0, (at - first) / 1000);
       } catch (e) {
         say("Playback failed: " + e.message);
         return;
