@@ -87,18 +87,18 @@ func (a *Archive) Write(ctx context.Context, camera domain.CameraRef, home domai
 			return seg, fmt.Errorf("record: data key: %w", err)
 		}
 		seg.KeyID = id
-		pr, pw := io.Pipe()
-		go func() {
-			w, err := sealed.NewWriter(pw, key, string(id), sealed.DefaultChunkSize)
-			if err == nil {
-				if _, err = w.Write(p.Data); err == nil {
-					err = w.Close()
-				}
+		// A segment is a few MB at most: seal it in memory, in one go.
+		buf := bytes.NewBuffer(make([]byte, 0, sealed.SealedSize(int64(len(p.Data)), sealed.DefaultChunkSize)))
+		w, err := sealed.NewWriter(buf, key, string(id), sealed.DefaultChunkSize)
+		if err == nil {
+			if _, err = w.Write(p.Data); err == nil {
+				err = w.Close()
 			}
-			pw.CloseWithError(err)
-		}()
-		defer pr.Close()
-		body = pr
+		}
+		if err != nil {
+			return seg, fmt.Errorf("record: seal segment: %w", err)
+		}
+		body = buf
 	}
 	if _, err := a.blobs.Put(ctx, seg.BlobKey, body); err != nil {
 		return seg, fmt.Errorf("record: store segment: %w", err)

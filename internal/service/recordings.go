@@ -689,7 +689,7 @@ func (s *Service) Thumbnails(ctx context.Context, c Caller, camera domain.ID, si
 	if err := checkWindow(since, until); err != nil {
 		return nil, err
 	}
-	groups, err := s.authorizeRecordings(ctx, c, camera, domain.ActionPlayback, since, until, "recordings.list", true)
+	groups, err := s.authorizeRecordings(ctx, c, camera, domain.ActionPlayback, since, until, "recordings.thumbnails", false)
 	if err != nil {
 		return nil, err
 	}
