@@ -42,6 +42,8 @@ type homeView struct {
 	Cameras []service.CameraView
 	Manage  bool // the caller may add cameras and see members and the log
 	Owner   bool // the caller may delete the home
+	// Recording is the home's retention and export window, for owners.
+	Recording *service.HomeRecordingView
 }
 
 func (u *UI) loadHome(r *http.Request, c service.Caller, home domain.ID) (homeView, error) {
@@ -53,7 +55,46 @@ func (u *UI) loadHome(r *http.Request, c service.Caller, home domain.ID) (homeVi
 	if err != nil {
 		return homeView{}, err
 	}
-	return homeView{Home: h, Cameras: cams, Manage: h.Role == domain.RoleOwner || h.Role == domain.RoleAdmin, Owner: h.Role == domain.RoleOwner}, nil
+	v := homeView{Home: h, Cameras: cams, Manage: h.Role == domain.RoleOwner || h.Role == domain.RoleAdmin, Owner: h.Role == domain.RoleOwner}
+	if v.Owner {
+		rec, err := u.svc.HomeRecording(r.Context(), c, home)
+		if err != nil {
+			return homeView{}, err
+		}
+		v.Recording = &rec
+	}
+	return v, nil
+}
+
+func (u *UI) setHomeRecording(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	if err := form(r); err != nil {
+		u.fail(w, r, c, err, "notfound", page{})
+		return
+	}
+	num := func(name string) float64 {
+		f, err := strconv.ParseFloat(strings.TrimSpace(r.PostFormValue(name)), 64)
+		if err != nil {
+			return -1 // refused by the service with a reason
+		}
+		return f
+	}
+	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("retain_days")))
+	if err != nil {
+		days = -1
+	}
+	_, err = u.svc.SetHomeRecording(r.Context(), c, home, service.HomeRecordingView{RetainDays: days, RetainGB: num("retain_gb"), ExportWindowDays: num("export_window_days")})
+	v, lerr := u.loadHome(r, c, home)
+	if lerr != nil {
+		u.fail(w, r, c, lerr, "home", page{})
+		return
+	}
+	p := page{Title: v.Home.Name, Data: v, Notice: "Recording settings saved."}
+	if err != nil {
+		u.fail(w, r, c, err, "home", p)
+		return
+	}
+	u.render(w, c, http.StatusOK, "home", p)
 }
 
 func (u *UI) home(w http.ResponseWriter, r *http.Request, c service.Caller) {

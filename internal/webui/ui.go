@@ -161,6 +161,7 @@ func (u *UI) Routes() []httpserver.Route {
 		{Pattern: "GET /homes/{home}", Action: domain.ActionHomeView, Handler: u.home},
 		{Pattern: "POST /homes/{home}/cameras", Action: domain.ActionCameraCreate, Handler: u.createCamera},
 		{Pattern: "POST /homes/{home}/delete", Action: domain.ActionHomeDelete, Handler: u.deleteHome},
+		{Pattern: "POST /homes/{home}/recording", Action: domain.ActionHomeRecording, Handler: u.setHomeRecording},
 		{Pattern: "GET /cameras/{camera}", Action: domain.ActionCameraList, Handler: u.camera},
 		{Pattern: "POST /cameras/{camera}/rename", Action: domain.ActionManage, Handler: u.renameCamera},
 		{Pattern: "POST /cameras/{camera}/delete", Action: domain.ActionManage, Handler: u.deleteCamera},
