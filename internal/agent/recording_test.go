@@ -58,7 +58,7 @@ func TestRecordingEndToEnd(t *testing.T) {
 		t.Fatalf("settings: %v", settings)
 	}
 	t0 := time.Now()
-	time.Sleep(secs + 8*time.Second)
+	time.Sleep(secs + 12*time.Second)
 
 	q := func(since, until time.Time) string {
 		return "?since=" + since.UTC().Format(time.RFC3339Nano) + "&until=" + until.UTC().Format(time.RFC3339Nano)
