@@ -177,6 +177,14 @@ type worker struct {
 	preroll   []*Plain
 	lastThumb time.Time
 	thumbing  bool
+
+	// The stream being recorded, across readers (run's goroutine only).
+	active  bool
+	ref     domain.CameraRef
+	home    domain.ID
+	lastPTS time.Duration
+	lastAt  time.Time
+	pending bool // the segmenter holds units not stored yet
 }
 
 func (w *worker) settings() domain.RecordingSettings {
@@ -204,13 +212,15 @@ func (w *worker) trigger(at time.Time) {
 }
 
 func (w *worker) run(ctx context.Context) {
+	defer w.flush(context.WithoutCancel(ctx))
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
 		rd, cam, s, err := w.r.cfg.Source.OpenRecording(ctx, w.camera)
-		if errors.Is(err, ErrNotRecording) {
-			return
-		}
 		if err != nil {
+			w.flush(ctx)
+			if errors.Is(err, ErrNotRecording) {
+				return
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -219,51 +229,79 @@ func (w *worker) run(ctx context.Context) {
 			backoff = min(2*backoff, 10*time.Second)
 			continue
 		}
+		backoff = 500 * time.Millisecond
 		w.mu.Lock()
 		w.cur = s
 		w.mu.Unlock()
-		err = w.record(ctx, rd, cam)
+		w.record(ctx, rd, cam)
 		rd.Close()
-		if err == nil || ctx.Err() != nil {
-			backoff = 500 * time.Millisecond
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
+		// Reopen at once: the grant ran out, or the stream moved on. A
+		// reader that picks up where this one ended continues the
+		// segment in progress.
 	}
 }
 
-// record reads one reader until it ends, storing segments; the segment in
-// progress is stored when it ends.
-func (w *worker) record(ctx context.Context, rd *media.Reader, cam domain.Camera) error {
-	w.seg.Reset()
+// quiet is how long a stream may pause before the segment in progress is
+// stored; a reopened reader within it continues the segment.
+const quiet = 5 * time.Second
+
+// record reads one reader until it ends, storing segments as they
+// finish. The segment in progress outlives the reader: the next one
+// continues it when it carries on the same stream (the hub starts a new
+// reader at the current GOP, whose units this one already had).
+func (w *worker) record(ctx context.Context, rd *media.Reader, cam domain.Camera) {
 	ref, home := cam.Ref(), cam.HomeID
-	defer func() {
-		if p, err := w.seg.Flush(); err == nil && p != nil {
-			w.store(context.WithoutCancel(ctx), ref, home, p)
-		}
-	}()
+	continuing := w.active && ref == w.ref && time.Since(w.lastAt) < quiet
+	if !continuing {
+		w.flush(ctx)
+	}
+	w.active, w.ref, w.home = true, ref, home
 	for {
-		au, err := rd.Read(ctx)
+		rctx, cancel := context.WithTimeout(ctx, quiet)
+		au, err := rd.Read(rctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			w.flush(ctx) // the stream paused: keep what came
+			continuing = false
+			continue
+		}
 		if err != nil {
-			return err
+			return
 		}
 		tr, ok := rd.Track()
 		if !ok {
 			continue
 		}
+		if continuing && au.PTS <= w.lastPTS {
+			continue // already recorded through the previous reader
+		}
+		continuing = false
+		if w.pending && time.Since(w.lastAt) >= quiet {
+			w.flush(ctx)
+		}
 		p, err := w.seg.Push(tr, au)
 		if err != nil {
 			w.r.log.Warn("segmenting", "camera", w.camera, "err", err)
 			w.seg.Reset()
+			w.pending = false
 			continue
 		}
+		w.lastPTS, w.lastAt, w.pending = au.PTS, time.Now(), true
 		if p != nil {
 			w.store(ctx, ref, home, p)
 		}
 	}
+}
+
+// flush stores the segment in progress, if any, and starts afresh.
+func (w *worker) flush(ctx context.Context) {
+	if w.pending {
+		if p, err := w.seg.Flush(); err == nil && p != nil {
+			w.store(context.WithoutCancel(ctx), w.ref, w.home, p)
+		}
+	}
+	w.seg.Reset()
+	w.pending = false
 }
 
 // store keeps a finished segment according to the mode: every one when

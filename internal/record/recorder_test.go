@@ -21,6 +21,7 @@ type hubSource struct {
 	mu  sync.Mutex
 	cam domain.Camera
 	set domain.RecordingSettings
+	now func() time.Time
 }
 
 func (h *hubSource) RecordingCameras(context.Context) ([]domain.RecordingSettings, error) {
@@ -36,7 +37,11 @@ func (h *hubSource) OpenRecording(_ context.Context, camera domain.ID) (*media.R
 	h.mu.Lock()
 	cam, set := h.cam, h.set
 	h.mu.Unlock()
-	g, d := authz.AuthorizeRecording(cam, set, time.Now())
+	now := time.Now
+	if h.now != nil {
+		now = h.now
+	}
+	g, d := authz.AuthorizeRecording(cam, set, now())
 	if !d.Allowed || camera != cam.ID {
 		return nil, cam, set, record.ErrNotRecording
 	}
@@ -49,11 +54,22 @@ func (h *hubSource) OpenRecording(_ context.Context, camera domain.ID) (*media.R
 // publishing; it returns the stored segments.
 func recordClip(t *testing.T, set domain.RecordingSettings, d time.Duration, trigger func(r *record.Recorder, base time.Time)) []domain.Segment {
 	t.Helper()
+	segs, _ := recordClipWith(t, set, d, trigger, -1)
+	return segs
+}
+
+// recordClipWith is recordClip; at unit jump, the clock jumps past the
+// recorder's grant, which the hub then refuses.
+func recordClipWith(t *testing.T, set domain.RecordingSettings, d time.Duration, trigger func(r *record.Recorder, base time.Time), jump int) ([]domain.Segment, *rig) {
+	t.Helper()
 	rg := newRig(t)
-	hub := media.New(media.Config{MaxBitrate: 1 << 30, Queue: 4096, QueueBytes: 256 << 20})
+	var clockMu sync.Mutex
+	skew := time.Duration(0)
+	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return time.Now().Add(skew) }
+	hub := media.New(media.Config{MaxBitrate: 1 << 30, Queue: 4096, QueueBytes: 256 << 20, Now: now})
 	c := domain.Camera{ID: domain.NewID(), HomeID: home, Generation: 1, State: domain.CameraStateClaimed}
 	set.CameraID = c.ID
-	src := &hubSource{hub: hub, cam: c, set: set}
+	src := &hubSource{hub: hub, cam: c, set: set, now: now}
 	rec := record.NewRecorder(record.RecorderConfig{Archive: rg.ar, Source: src, Rescan: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -72,7 +88,12 @@ func recordClip(t *testing.T, set domain.RecordingSettings, d time.Duration, tri
 	if trigger != nil {
 		trigger(rec, base)
 	}
-	for _, au := range aus {
+	for i, au := range aus {
+		if i == jump {
+			clockMu.Lock()
+			skew += authz.GrantTTL + time.Minute
+			clockMu.Unlock()
+		}
 		au.Origin = c.Ref()
 		au.Capture = base.Add(au.PTS)
 		if err := pub.Write(au); err != nil {
@@ -87,7 +108,7 @@ func recordClip(t *testing.T, set domain.RecordingSettings, d time.Duration, tri
 	if err != nil {
 		t.Fatal(err)
 	}
-	return segs
+	return segs, rg
 }
 
 // TestRecorderContinuous: every segment is stored, cut on keyframes,
@@ -123,4 +144,31 @@ func TestRecorderEvents(t *testing.T) {
 		t.Fatalf("kept %s to %s around an event at 30 s (pre 5 s, post 6 s)", from, to)
 	}
 	t.Logf("kept %s to %s in %d segments", from.Round(time.Millisecond), to.Round(time.Millisecond), len(segs))
+}
+
+// TestRecorderAcrossGrantRenewal: the recorder's grant runs out mid-
+// stream; the reader that replaces it continues the segment in progress,
+// so the recording has every picture once, without a short segment.
+func TestRecorderAcrossGrantRenewal(t *testing.T) {
+	segs, rg := recordClipWith(t, domain.RecordingSettings{Mode: domain.RecordContinuous}, 20*time.Second, nil, 100)
+	frames := 0
+	for i, s := range segs {
+		b, err := rg.ar.ReadAll(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, parts, err := record.Parse(b, s.InitSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			frames += len(p.Tracks[0].Samples)
+		}
+		if i > 0 && s.Start.Before(segs[i-1].End.Add(-time.Millisecond)) {
+			t.Fatalf("segment %d overlaps the previous one", i)
+		}
+	}
+	if frames != 20*15 || len(segs) != 5 {
+		t.Fatalf("%d pictures in %d segments, want 300 in 5", frames, len(segs))
+	}
 }
