@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -255,8 +256,18 @@ func livePlays(t *testing.T, ctx context.Context, logs func() string) (float64, 
 		time.Sleep(250 * time.Millisecond)
 	}
 	// Not blank: the clip is a colourful test pattern.
-	spread, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => {
-		const v = document.getElementById("live");
+	spread, err := lumaSpread(ctx, "live")
+	if err != nil || spread < 50 {
+		t.Fatalf("the video frames look blank: luma spread %v, err %v", spread, err)
+	}
+	return played, spread
+}
+
+// lumaSpread is the spread of brightness in the video element id's
+// current frame: near zero for a blank picture.
+func lumaSpread(ctx context.Context, id string) (float64, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[float64](`((id) => {
+		const v = document.getElementById(id);
 		const c = document.createElement("canvas");
 		c.width = 64; c.height = 36;
 		const g = c.getContext("2d");
@@ -265,11 +276,7 @@ func livePlays(t *testing.T, ctx context.Context, logs func() string) (float64, 
 		let min = 255, max = 0;
 		for (let i = 0; i < d.length; i += 4) { const y = (d[i] + d[i+1] + d[i+2]) / 3; min = Math.min(min, y); max = Math.max(max, y); }
 		return max - min;
-	})()`))
-	if err != nil || spread < 50 {
-		t.Fatalf("the video frames look blank: luma spread %v, err %v", spread, err)
-	}
-	return played, spread
+	})(`+strconv.Quote(id)+`)`))
 }
 
 // TestBrowserDemo is the newcomer's path: `camvault demo` prints a
@@ -437,17 +444,7 @@ func TestBrowserRecordings(t *testing.T) {
 			t.Fatalf("playback did not start (currentTime %v, status %q)\nserver:\n%s", played, status, s.stderr.String())
 		}
 	}
-	spread, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => {
-		const v = document.getElementById("playback");
-		const c = document.createElement("canvas");
-		c.width = 64; c.height = 36;
-		const g = c.getContext("2d");
-		g.drawImage(v, 0, 0, 64, 36);
-		const d = g.getImageData(0, 0, 64, 36).data;
-		let min = 255, max = 0;
-		for (let i = 0; i < d.length; i += 4) { const y = (d[i] + d[i+1] + d[i+2]) / 3; min = Math.min(min, y); max = Math.max(max, y); }
-		return max - min;
-	})()`))
+	spread, _ := lumaSpread(ctx, "playback")
 	if spread < 50 {
 		t.Fatalf("the recording plays blank frames: luma spread %v", spread)
 	}

@@ -34,8 +34,6 @@ type RecorderConfig struct {
 	Segment time.Duration
 	// Rescan is how often the settings are read again; zero means 5 s.
 	Rescan time.Duration
-	// Written, if set, hears of every stored segment.
-	Written func(domain.Segment)
 	// Thumbnail, if set, makes a JPEG of a keyframe for the timeline;
 	// ThumbEvery is how far apart thumbnails are (zero means 2 minutes).
 	Thumbnail  func(ctx context.Context, track media.Track, key *media.AccessUnit) ([]byte, error)
@@ -327,13 +325,9 @@ func (w *worker) store(ctx context.Context, ref domain.CameraRef, home domain.ID
 	}
 	w.mu.Unlock()
 	for _, q := range keep {
-		seg, err := w.r.cfg.Archive.Write(ctx, ref, home, q)
-		if err != nil {
+		if _, err := w.r.cfg.Archive.Write(ctx, ref, home, q); err != nil {
 			w.r.log.Error("storing segment", "camera", w.camera, "err", err)
 			continue
-		}
-		if w.r.cfg.Written != nil {
-			w.r.cfg.Written(seg)
 		}
 		w.thumbnail(ctx, ref, q)
 	}

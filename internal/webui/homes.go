@@ -72,18 +72,8 @@ func (u *UI) setHomeRecording(w http.ResponseWriter, r *http.Request, c service.
 		u.fail(w, r, c, err, "notfound", page{})
 		return
 	}
-	num := func(name string) float64 {
-		f, err := strconv.ParseFloat(strings.TrimSpace(r.PostFormValue(name)), 64)
-		if err != nil {
-			return -1 // refused by the service with a reason
-		}
-		return f
-	}
-	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("retain_days")))
-	if err != nil {
-		days = -1
-	}
-	_, err = u.svc.SetHomeRecording(r.Context(), c, home, service.HomeRecordingView{RetainDays: days, RetainGB: num("retain_gb"), ExportWindowDays: num("export_window_days")})
+	_, err := u.svc.SetHomeRecording(r.Context(), c, home, service.HomeRecordingView{RetainDays: formInt(r, "retain_days"),
+		RetainGB: formNumber(r, "retain_gb"), ExportWindowDays: formNumber(r, "export_window_days")})
 	v, lerr := u.loadHome(r, c, home)
 	if lerr != nil {
 		u.fail(w, r, c, lerr, "home", page{})
@@ -191,20 +181,9 @@ func (u *UI) setRecording(w http.ResponseWriter, r *http.Request, c service.Call
 		u.fail(w, r, c, err, "notfound", page{})
 		return
 	}
-	num := func(name string) float64 {
-		f, err := strconv.ParseFloat(strings.TrimSpace(r.PostFormValue(name)), 64)
-		if err != nil {
-			return -1 // refused by the service with a reason
-		}
-		return f
-	}
-	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("retain_days")))
-	if err != nil {
-		days = -1
-	}
-	v := service.RecordingSettingsView{Mode: domain.RecordingMode(r.PostFormValue("mode")), PreRollSecs: num("pre_roll_seconds"),
-		PostRollSecs: num("post_roll_seconds"), RetainDays: days, RetainGB: num("retain_gb")}
-	_, err = u.svc.SetCameraRecording(r.Context(), c, camID, v)
+	v := service.RecordingSettingsView{Mode: domain.RecordingMode(r.PostFormValue("mode")), PreRollSecs: formNumber(r, "pre_roll_seconds"),
+		PostRollSecs: formNumber(r, "post_roll_seconds"), RetainDays: formInt(r, "retain_days"), RetainGB: formNumber(r, "retain_gb")}
+	_, err := u.svc.SetCameraRecording(r.Context(), c, camID, v)
 	u.cameraResult(w, r, c, camID, err, "Recording settings saved.")
 }
 
@@ -504,4 +483,23 @@ func (u *UI) deleteHome(w http.ResponseWriter, r *http.Request, c service.Caller
 		return
 	}
 	see(w, r, "/homes")
+}
+
+// formNumber reads a number from a posted form; anything else reads as
+// -1, which the service refuses with a reason.
+func formNumber(r *http.Request, name string) float64 {
+	f, err := strconv.ParseFloat(strings.TrimSpace(r.PostFormValue(name)), 64)
+	if err != nil {
+		return -1
+	}
+	return f
+}
+
+// formInt is formNumber for whole numbers.
+func formInt(r *http.Request, name string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue(name)))
+	if err != nil {
+		return -1
+	}
+	return n
 }
