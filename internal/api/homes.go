@@ -239,14 +239,14 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, c service.Caller) {
 		}
 		f.Limit = n
 	}
-	list, err := a.svc.Audit(r.Context(), c, f)
+	log, err := a.svc.AuditLog(r.Context(), c, f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	out := []auditJSON{}
-	for _, e := range list {
-		out = append(out, auditView(e))
+	for _, e := range log.Events {
+		out = append(out, auditView(e, log))
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"events": out})
 }

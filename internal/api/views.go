@@ -80,19 +80,24 @@ func cameraView(c service.CameraView) cameraJSON {
 }
 
 type auditJSON struct {
-	ID        domain.ID     `json:"id"`
-	Time      time.Time     `json:"time"`
-	HomeID    domain.ID     `json:"home_id,omitempty"`
-	CameraID  domain.ID     `json:"camera_id,omitempty"`
-	Principal domain.ID     `json:"principal,omitempty"`
-	Action    string        `json:"action"`
-	Result    domain.Result `json:"result"`
-	Client    string        `json:"client,omitempty"`
-	Detail    string        `json:"detail,omitempty"`
+	ID        domain.ID `json:"id"`
+	Time      time.Time `json:"time"`
+	HomeID    domain.ID `json:"home_id,omitempty"`
+	CameraID  domain.ID `json:"camera_id,omitempty"`
+	Principal domain.ID `json:"principal,omitempty"`
+	// PrincipalName and CameraName are given for the home's current
+	// members and cameras only.
+	PrincipalName string        `json:"principal_name,omitempty"`
+	CameraName    string        `json:"camera_name,omitempty"`
+	Action        string        `json:"action"`
+	Result        domain.Result `json:"result"`
+	Client        string        `json:"client,omitempty"`
+	Detail        string        `json:"detail,omitempty"`
 }
 
-func auditView(e domain.AuditEvent) auditJSON {
+func auditView(e domain.AuditEvent, log service.AuditLog) auditJSON {
 	return auditJSON{ID: e.ID, Time: e.Time, HomeID: e.HomeID, CameraID: e.CameraID, Principal: e.Principal,
+		PrincipalName: log.Accounts[e.Principal], CameraName: log.Cameras[e.CameraID],
 		Action: e.Action, Result: e.Result, Client: e.Client, Detail: e.Detail}
 }
 

@@ -350,7 +350,7 @@ func (u *UI) removeMember(w http.ResponseWriter, r *http.Request, c service.Call
 // auditView is what the audit page shows.
 type auditView struct {
 	Home   domain.HomeView
-	Events []domain.AuditEvent
+	Rows   []auditRow
 	Filter map[string]string
 }
 
@@ -375,10 +375,12 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, c service.Caller) {
 		return
 	}
 	v.Home = h
-	if v.Events, err = u.svc.Audit(r.Context(), c, f); err != nil {
+	log, err := u.svc.AuditLog(r.Context(), c, f)
+	if err != nil {
 		u.fail(w, r, c, err, "audit", page{Title: "Audit log", Data: v})
 		return
 	}
+	v.Rows = auditRows(log)
 	u.render(w, c, http.StatusOK, "audit", page{Title: "Audit log of " + h.Name, Data: v})
 }
 

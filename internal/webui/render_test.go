@@ -49,8 +49,10 @@ func TestRenderEveryPage(t *testing.T) {
 			Actions: domain.GuestActions, Invite: &service.InviteLink{URL: "http://camvault.test/invite/cvi_x", ExpiresAt: now}, Self: acctID},
 			[]string{"gus@example.org", `id="invite-url"`, `value="http://camvault.test/invite/cvi_x"`, `data-copy="invite-url"`, "/role", "/remove", `name="access_until"`, `name="no_history"`}},
 		{"invite", inviteView{Info: service.InviteInfo{HomeName: "Casa", Role: domain.RoleGuest, ExpiresAt: now}, Token: "cvi_x"}, []string{"Join Casa", "guest", `action="/invite/cvi_x"`}},
-		{"audit", auditView{Home: home, Events: []domain.AuditEvent{{ID: domain.NewID(), Time: now, Principal: acctID, Action: "camera.create", Result: domain.ResultAllowed, Detail: "Porch"}},
-			Filter: map[string]string{}}, []string{"camera.create", string(acctID), "allowed", "Porch"}},
+		{"audit", auditView{Home: home, Rows: auditRows(service.AuditLog{
+			Events:   []domain.AuditEvent{{ID: domain.NewID(), Time: now, Principal: acctID, CameraID: camID, Action: "camera.create", Result: domain.ResultAllowed, Detail: "Porch"}},
+			Accounts: map[domain.ID]string{acctID: "gus@example.org"}, Cameras: map[domain.ID]string{camID: "Porch"}}),
+			Filter: map[string]string{}}, []string{"camera.create", "gus@example.org", `title="` + string(acctID) + `"`, "allowed", "Porch"}},
 		{"account", accountView{Account: acct, Current: sessID, RecoveryLeft: 5, NewToken: "cvt_secret", RecoveryCodes: []string{"aaaa-bbbb"},
 			Sessions: []domain.Session{{ID: sessID, Kind: "browser", CreatedAt: now, LastSeen: now, ExpiresAt: now}},
 			Passkeys: []passkeyView{{ID: "AQID", Credential: domain.Credential{ID: []byte{1, 2, 3}, Name: "Phone", CreatedAt: now}}}},
