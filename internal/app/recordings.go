@@ -2,10 +2,15 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/blob/localfs"
+	"github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/media"
@@ -16,10 +21,10 @@ import (
 )
 
 // openArchive opens the recording archive: sealed segments on local disk
-// under the recordings dir, data keys in the store wrapped by the server
-// key.
+// under the recordings dir or in an S3 bucket, data keys in the store
+// wrapped by the server key.
 func openArchive(cfg config.Config, st store.Store, serverKey []byte, log *slog.Logger) (*record.Archive, error) {
-	blobs, err := localfs.Open(cfg.RecordingsDir())
+	blobs, err := openBlobs(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -28,6 +33,22 @@ func openArchive(cfg config.Config, st store.Store, serverKey []byte, log *slog.
 		return nil, err
 	}
 	return record.NewArchive(blobs, st, ring, log), nil
+}
+
+// openBlobs opens the object storage the configuration names.
+func openBlobs(cfg config.Config) (blob.Store, error) {
+	c := cfg.Blob.S3
+	if !c.Enabled() {
+		return localfs.Open(cfg.RecordingsDir())
+	}
+	secret, err := os.ReadFile(c.SecretKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("blob.s3.secret_key_file: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s3.Open(ctx, s3.Config{Endpoint: c.Endpoint, Secure: !c.Insecure, Region: c.Region, Bucket: c.Bucket,
+		Prefix: c.Prefix, AccessKey: c.AccessKey, SecretKey: strings.TrimSpace(string(secret))})
 }
 
 // startRecording reconciles the archive with its index (after a crash,
@@ -63,7 +84,9 @@ func cleanRecordings(ctx context.Context, cfg config.Config, svc *service.Servic
 		if err == nil {
 			lim.MaxDays = cfg.Recordings.MaxDays
 			lim.FreeFloor = int64(cfg.Recordings.FreeFloorGB * (1 << 30))
-			lim.Free = func() (int64, error) { return diskFree(dir) }
+			if !cfg.Blob.S3.Enabled() {
+				lim.Free = func() (int64, error) { return diskFree(dir) }
+			}
 			var c record.Cleaned
 			if c, err = ar.Clean(ctx, lim); err == nil && c.ByAge+c.BySize+c.ByFloor > 0 {
 				log.Info("retention", "by_age", c.ByAge, "by_size", c.BySize, "by_disk_floor", c.ByFloor, "bytes", c.Bytes, "kept_in_use", c.Kept)

@@ -41,7 +41,51 @@ type Config struct {
 	OAuth   OAuth   `yaml:"oauth"`
 	// Recordings configures what the server keeps of its cameras.
 	Recordings Recordings `yaml:"recordings"`
-	Log        Log        `yaml:"log"`
+	// Blob says where recordings are stored: local disk unless an
+	// S3-compatible bucket is given.
+	Blob Blob `yaml:"blob"`
+	Log  Log  `yaml:"log"`
+}
+
+// Blob selects the object storage for recordings.
+type Blob struct {
+	S3 S3 `yaml:"s3"`
+}
+
+// S3 is an S3-compatible bucket for recordings. Segments are sealed before
+// they are uploaded: the bucket only ever holds ciphertext.
+type S3 struct {
+	Endpoint      string `yaml:"endpoint" help:"S3-compatible server as host:port; empty keeps recordings on local disk"`
+	Bucket        string `yaml:"bucket" help:"bucket for recordings (must exist)"`
+	Prefix        string `yaml:"prefix" help:"key prefix inside the bucket, to share one bucket"`
+	Region        string `yaml:"region" help:"the bucket's region (empty: ask the server)"`
+	Insecure      bool   `yaml:"insecure" help:"plain HTTP to the object store; allowed for a loopback endpoint only"`
+	AccessKey     string `yaml:"access_key" help:"access key ID"`
+	SecretKeyFile string `yaml:"secret_key_file" help:"file holding the secret access key"`
+}
+
+// Enabled reports whether recordings go to S3.
+func (s S3) Enabled() bool { return s.Endpoint != "" }
+
+func (s S3) validate() error {
+	if !s.Enabled() {
+		if s.Bucket != "" || s.AccessKey != "" || s.SecretKeyFile != "" {
+			return fmt.Errorf("blob.s3.endpoint: required when the other blob.s3 settings are given")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s.Endpoint)
+	switch {
+	case err != nil || port == "" || strings.Contains(s.Endpoint, "/"):
+		return fmt.Errorf("blob.s3.endpoint: %q is not host:port", s.Endpoint)
+	case s.Insecure && !isLoopback(host):
+		return fmt.Errorf("blob.s3.insecure: plain HTTP is allowed for a loopback endpoint only, not %q", host)
+	case s.Bucket == "":
+		return fmt.Errorf("blob.s3.bucket: required")
+	case s.AccessKey == "" || s.SecretKeyFile == "":
+		return fmt.Errorf("blob.s3: access_key and secret_key_file are required")
+	}
+	return nil
 }
 
 // Recordings configures recording storage and retention. What each
@@ -208,7 +252,7 @@ func (c Config) LiveRTSPURL(port string) string {
 }
 
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Devices.validate, c.Live.validate, c.Recordings.validate, c.Log.validate} {
+	for _, check := range []func() error{c.validateServer, c.TLS.validate, c.Auth.validate, c.Devices.validate, c.Live.validate, c.Recordings.validate, c.Blob.S3.validate, c.Log.validate} {
 		if err := check(); err != nil {
 			return err
 		}

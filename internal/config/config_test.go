@@ -55,6 +55,16 @@ func TestLoadErrors(t *testing.T) {
 		{"bad store", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_STORE=mysql://x"}} }, "store"},
 		{"bad level", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_LOG_LEVEL=loud"}} }, "log.level"},
 		{"missing file", func(t *testing.T) Sources { return Sources{File: "/nonexistent/camvault.yaml"} }, "config file"},
+		{"s3 without endpoint", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_BLOB_S3_BUCKET=rec"}} }, "blob.s3.endpoint"},
+		{"s3 endpoint with scheme", func(t *testing.T) Sources {
+			return Sources{File: writeFile(t, "blob:\n  s3:\n    endpoint: https://s3.example.org\n    bucket: rec\n")}
+		}, "host:port"},
+		{"s3 plain http off loopback", func(t *testing.T) Sources {
+			return Sources{File: writeFile(t, "blob:\n  s3:\n    endpoint: s3.example.org:443\n    insecure: true\n    bucket: rec\n")}
+		}, "loopback"},
+		{"s3 without credentials", func(t *testing.T) Sources {
+			return Sources{File: writeFile(t, "blob:\n  s3:\n    endpoint: s3.example.org:443\n    bucket: rec\n")}
+		}, "secret_key_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
