@@ -206,6 +206,8 @@ Instance administration, run on the server's machine against its data dir.
   rotate-key           replace the server key (secrets/server.key): every data
                        key and every secret sealed with it is rewrapped under a
                        new key in one step. Run it with the server stopped.
+  cluster-secrets DIR  make a new cluster's shared secrets in DIR (server key,
+                       OAuth key, device CA), once; every node gets a copy.
 `
 	usage := func(w io.Writer) { fmt.Fprint(w, adminUsage) }
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -226,6 +228,9 @@ Instance administration, run on the server's machine against its data dir.
 	}
 	if args[0] == "rotate-key" {
 		return adminRotateKey(args[1:], stdout, stderr, env, usage)
+	}
+	if args[0] == "cluster-secrets" {
+		return adminClusterSecrets(args[1:], stdout, stderr, usage)
 	}
 	usage(stderr)
 	return errUsage

@@ -23,9 +23,9 @@ import (
 	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/control"
-	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/devicehub"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
 	"github.com/camvault/camvault/internal/integrations/smarthome"
@@ -137,20 +137,26 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 // that act on the data dir directly (camvault admin). Close the store when
 // done.
 func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig) (*service.Service, store.Store, error) {
-	return newService(ctx, cfg, log, events, devices, nil, service.LiveConfig{})
+	return newService(ctx, cfg, log, events, devices, nil, service.LiveConfig{}, nil)
 }
 
-func newService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig) (*service.Service, store.Store, error) {
+func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus) (*service.Service, store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data dir: %w", err)
 	}
-	key, err := ServerKey(cfg.DataDir)
+	key, err := serverKey(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	st, err := OpenStore(ctx, cfg.StoreURL())
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.ClusterMode() {
+		if err := checkIdentity(ctx, st, key); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
 	}
 	base := cfg.PublicURL()
 	var passkeys *service.WebAuthnConfig
@@ -173,7 +179,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, events
 		Recordings: ar,
 		Store:      st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
-		OpenSignup: cfg.Auth.OpenSignup, Events: events, WebAuthn: passkeys, Devices: devices, Media: hub, Live: live,
+		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Media: hub, Live: live,
 		PullNetworks: pullNets,
 	})
 	if err != nil {
@@ -217,7 +223,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("device listener: %w", err)
 		}
 		defer devL.Close()
-		if devices.CA, err = deviceca.Open(filepath.Join(cfg.DataDir, "devices")); err != nil {
+		if devices.CA, err = deviceCA(cfg); err != nil {
 			return err
 		}
 		_, port, _ := net.SplitHostPort(devL.Addr().String())
@@ -241,7 +247,12 @@ func Run(ctx context.Context, o Options) error {
 	dem := &demand{}
 	obs := &observer{metrics: metrics, log: log.With("component", "media")}
 	hub := media.New(media.Config{Demand: dem, Observer: obs})
-	svc, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub, live)
+	bus, closeBus, err := openBus(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeBus()
+	svc, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub, live, bus)
 	if err != nil {
 		return err
 	}
@@ -250,7 +261,7 @@ func Run(ctx context.Context, o Options) error {
 	dem.pulling(svc, hub, log.With("component", "pull"))
 	defer dem.close()
 
-	key, err := OAuthKey(cfg.DataDir)
+	key, err := oauthKey(cfg)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,9 @@ func OAuthKey(dataDir string) ([]byte, error) {
 // after the transaction leaves secrets/server.key.new; running it again
 // finishes it.
 func RotateServerKey(ctx context.Context, cfg config.Config) (int, error) {
+	if cfg.ClusterMode() {
+		return 0, errors.New("rotate-key rotates a single server's own key; a cluster's server key is given to every node (cluster.server_key_file) and cannot be rotated with it yet")
+	}
 	if err := finishRotation(ctx, cfg); err != nil {
 		return 0, err
 	}

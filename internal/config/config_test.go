@@ -55,6 +55,14 @@ func TestLoadErrors(t *testing.T) {
 		{"bad store", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_STORE=mysql://x"}} }, "store"},
 		{"bad level", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_LOG_LEVEL=loud"}} }, "log.level"},
 		{"missing file", func(t *testing.T) Sources { return Sources{File: "/nonexistent/camvault.yaml"} }, "config file"},
+		{"cluster without nats", func(t *testing.T) Sources {
+			return Sources{Env: []string{"CAMVAULT_CLUSTER_ENABLED=true", "CAMVAULT_STORE=postgres://db/camvault"}}
+		}, "bus.nats"},
+		{"cluster on sqlite", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_CLUSTER_ENABLED=true"}} }, "postgres"},
+		{"cluster without secrets", func(t *testing.T) Sources {
+			return Sources{File: writeFile(t, "store: postgres://db/camvault\nbus:\n  nats: nats://127.0.0.1:4222\nblob:\n  s3:\n    endpoint: s3.example.org:443\n    bucket: rec\n    access_key: k\n    secret_key_file: /s\n")}
+		}, "never generated"},
+		{"bad nats url", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_BUS_NATS=http://x"}} }, "bus.nats"},
 		{"s3 without endpoint", func(t *testing.T) Sources { return Sources{Env: []string{"CAMVAULT_BLOB_S3_BUCKET=rec"}} }, "blob.s3.endpoint"},
 		{"s3 endpoint with scheme", func(t *testing.T) Sources {
 			return Sources{File: writeFile(t, "blob:\n  s3:\n    endpoint: https://s3.example.org\n    bucket: rec\n")}
@@ -85,11 +93,12 @@ func TestPublicWithTLS(t *testing.T) {
 func TestPrintRedacts(t *testing.T) {
 	c := Default()
 	c.Store = "postgres://camvault:hunter2secret@db/camvault"
+	c.Bus.NATS = "nats://camvault:natssecret@nats:4222"
 	var b bytes.Buffer
 	if err := c.Print(&b); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(b.String(), "hunter2secret") || !strings.Contains(b.String(), "REDACTED") {
+	if strings.Contains(b.String(), "hunter2secret") || strings.Contains(b.String(), "natssecret") || !strings.Contains(b.String(), "REDACTED") {
 		t.Fatalf("not redacted:\n%s", b.String())
 	}
 	if !strings.Contains(b.String(), `listen: "127.0.0.1:8080"`) || !strings.Contains(b.String(), `auth.session_idle: "168h0m0s"`) {

@@ -206,6 +206,9 @@ func (c Config) Print(w io.Writer) error {
 		if f.key == "store" {
 			val = redactURL(c.StoreURL())
 		}
+		if f.key == "bus.nats" {
+			val = redactURL(val)
+		}
 		if _, err := fmt.Fprintf(w, "%s: %q\n", f.key, val); err != nil {
 			return err
 		}

@@ -115,6 +115,21 @@ func Open(dir string) (*CA, error) {
 	return parse(certPEM, keyPEM)
 }
 
+// Load opens the CA in dir without creating one: a cluster's nodes share
+// a CA made once (Create), and a node that finds none must not make its
+// own.
+func Load(dir string) (*CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, certFile))
+	if err != nil {
+		return nil, fmt.Errorf("deviceca: %w", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, keyFile))
+	if err != nil {
+		return nil, fmt.Errorf("deviceca: %w", err)
+	}
+	return parse(certPEM, keyPEM)
+}
+
 func parse(certPEM, keyPEM []byte) (*CA, error) {
 	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)

@@ -253,6 +253,12 @@ type Store interface {
 	// DeletePurge removes a done purge.
 	DeletePurge(ctx context.Context, camera domain.CameraRef) error
 
+	// ClusterIdentity records mac as the installation's identity when
+	// none is recorded yet, and returns ErrConflict when a different one
+	// is: a node whose server key differs from the cluster's must not
+	// run.
+	ClusterIdentity(ctx context.Context, mac []byte, at time.Time) error
+
 	Close() error
 }
 

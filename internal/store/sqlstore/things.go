@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"strings"
 	"time"
@@ -145,4 +146,19 @@ func (s *Store) Audit(ctx context.Context, f domain.AuditFilter) ([]domain.Audit
 		e.Time = time.UnixMicro(t).UTC()
 		return e, err
 	})
+}
+
+// ClusterIdentity implements store.Store.
+func (s *Store) ClusterIdentity(ctx context.Context, mac []byte, at time.Time) error {
+	if _, err := s.exec(ctx, s.pool, `INSERT INTO cluster_identity (id, mac, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING`, mac, micros(at)); err != nil {
+		return err
+	}
+	var have []byte
+	if err := s.pool.QueryRowContext(ctx, s.q(`SELECT mac FROM cluster_identity WHERE id = 1`)).Scan(&have); err != nil {
+		return s.classify(err)
+	}
+	if subtle.ConstantTimeCompare(have, mac) != 1 {
+		return store.ErrConflict
+	}
+	return nil
 }

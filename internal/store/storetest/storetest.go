@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Recordings", testRecordings},
 		{"Rekey", testRekey},
 		{"DeleteHomeAndAccount", testDeleteHomeAndAccount},
+		{"ClusterIdentity", testClusterIdentity},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

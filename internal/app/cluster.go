@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/deviceca"
+	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/events/natsbus"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// serverKey is the key that seals secrets and wraps recording keys: the
+// data dir's own on a single server (made on first start), the given
+// file on a cluster node (never made).
+func serverKey(cfg config.Config) ([]byte, error) {
+	if !cfg.ClusterMode() {
+		return ServerKey(cfg.DataDir)
+	}
+	return readKey("cluster.server_key_file", cfg.Cluster.ServerKeyFile)
+}
+
+// oauthKey is the key that signs integrations' grants.
+func oauthKey(cfg config.Config) ([]byte, error) {
+	if !cfg.ClusterMode() {
+		return OAuthKey(cfg.DataDir)
+	}
+	return readKey("cluster.oauth_key_file", cfg.Cluster.OAuthKeyFile)
+}
+
+// deviceCA opens the device CA: the data dir's own (made on first start),
+// or the cluster's given one.
+func deviceCA(cfg config.Config) (*deviceca.CA, error) {
+	if !cfg.ClusterMode() {
+		return deviceca.Open(filepath.Join(cfg.DataDir, "devices"))
+	}
+	return deviceca.Load(cfg.Cluster.DeviceCADir)
+}
+
+// readKey reads a 32-byte key file.
+func readKey(setting, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", setting, err)
+	}
+	if len(b) != 32 {
+		return nil, fmt.Errorf("%s: %s holds %d bytes, want a 32-byte key (camvault admin cluster-secrets makes one)", setting, path, len(b))
+	}
+	return b, nil
+}
+
+// identityLabel is what the cluster identity MACs.
+const identityLabel = "camvault cluster identity v1"
+
+// checkIdentity makes sure every node of an installation runs with the
+// same server key: the first records a MAC of a fixed string under its
+// key, and a node whose MAC differs refuses to start, instead of failing
+// later on every sealed secret.
+func checkIdentity(ctx context.Context, st store.Store, key []byte) error {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(identityLabel))
+	err := st.ClusterIdentity(ctx, m.Sum(nil), time.Now())
+	if errors.Is(err, store.ErrConflict) {
+		return errors.New("this node's server key is not the one the store was set up with: " +
+			"give every node the same cluster.server_key_file (a node with another key would fail on every sealed secret)")
+	}
+	if err != nil {
+		return fmt.Errorf("cluster identity: %w", err)
+	}
+	return nil
+}
+
+// openBus opens the event bus: NATS when configured, else this process
+// only. The returned close is never nil.
+func openBus(cfg config.Config, log *slog.Logger) (events.Bus, func(), error) {
+	if cfg.Bus.NATS == "" {
+		return &events.Local{}, func() {}, nil
+	}
+	b, err := natsbus.Open(cfg.Bus.NATS, cfg.Bus.Subject, log.With("component", "bus"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("bus.nats: %w", err)
+	}
+	return b, b.Close, nil
+}
+
+// MakeClusterSecrets writes a new cluster's shared secrets into dir:
+// server.key and oauth.key (32 random bytes each) and the device CA in
+// devices/. It refuses to overwrite any of them. Copy dir to every node.
+func MakeClusterSecrets(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, name := range []string{"server.key", "oauth.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return fmt.Errorf("%s exists already: a cluster's secrets are made once", filepath.Join(dir, name))
+		}
+	}
+	if _, err := deviceca.Load(filepath.Join(dir, "devices")); err == nil {
+		return fmt.Errorf("%s holds a device CA already: a cluster's secrets are made once", filepath.Join(dir, "devices"))
+	}
+	for _, name := range []string{"server.key", "oauth.key"} {
+		b := make([]byte, 32)
+		rand.Read(b)
+		if err := writeFileAtomic(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	_, err := deviceca.Open(filepath.Join(dir, "devices"))
+	return err
+}
