@@ -22,4 +22,3 @@ func adminClusterSecrets(args []string, stdout, stderr io.Writer, usage func(io.
 		"  --cluster-server-key-file %[1]s/server.key --cluster-oauth-key-file %[1]s/oauth.key --cluster-device-ca-dir %[1]s/devices\n", dir)
 	return nil
 }
-
