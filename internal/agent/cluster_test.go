@@ -2,8 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"database/sql"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/camvault/camvault/internal/app"
 	"github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/blob/s3/s3test"
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store/postgres/pgtest"
 )
 
 // clusterEnv is what the nodes of one test cluster share: a fresh
@@ -31,31 +28,15 @@ type clusterEnv struct {
 // newClusterEnv skips t unless PostgreSQL, NATS and versitygw are there.
 func newClusterEnv(t *testing.T) clusterEnv {
 	t.Helper()
-	base, natsURL := os.Getenv("CAMVAULT_TEST_POSTGRES"), os.Getenv("CAMVAULT_TEST_NATS")
-	if base == "" || natsURL == "" {
+	natsURL := os.Getenv("CAMVAULT_TEST_NATS")
+	if os.Getenv("CAMVAULT_TEST_POSTGRES") == "" || natsURL == "" {
 		t.Skip("CAMVAULT_TEST_POSTGRES and CAMVAULT_TEST_NATS are not both set; skipping the cluster test")
 	}
+	storeURL := pgtest.SchemaURL(t)
 	bucket := s3test.Start(t)
 	if _, err := s3.Open(context.Background(), bucket); err != nil { // creates it
 		t.Fatal(err)
 	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "camvault_test_" + string(domain.NewID())
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	secrets := filepath.Join(t.TempDir(), "secrets")
 	if err := app.MakeClusterSecrets(secrets); err != nil {
 		t.Fatal(err)
@@ -63,7 +44,7 @@ func newClusterEnv(t *testing.T) clusterEnv {
 	if err := os.WriteFile(filepath.Join(secrets, "s3-secret"), []byte(bucket.SecretKey), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return clusterEnv{store: u.String(), nats: natsURL, subject: "camvault.test." + string(domain.NewID()), bucket: bucket, secrets: secrets}
+	return clusterEnv{store: storeURL, nats: natsURL, subject: "camvault.test." + string(domain.NewID()), bucket: bucket, secrets: secrets}
 }
 
 // node is the configuration of one node of the cluster.

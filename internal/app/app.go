@@ -314,8 +314,10 @@ func Run(ctx context.Context, o Options) error {
 	defer background.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	background.Go(func() { purgeGrants(ctx, oa, log) })
-	if err := startRecording(ctx, cfg, svc, svc.Archive(), log, background.Go); err != nil {
+	background.Go(func() {
+		chore(ctx, st, "oauth.purge", choreRetry, log, func(ctx context.Context) { purgeGrants(ctx, oa, log) })
+	})
+	if err := startRecording(ctx, cfg, st, svc, svc.Archive(), log, background.Go); err != nil {
 		return fmt.Errorf("recordings: %w", err)
 	}
 	// Links revoked by another process (the admin command) end their
@@ -324,7 +326,7 @@ func Run(ctx context.Context, o Options) error {
 	// Platforms that take change notifications hear of their links'
 	// cameras.
 	reporter := smarthome.NewReporter(svc, smarthome.HTTPNotifier{}, time.Duration(cfg.OAuth.NotifyInterval), log.With("component", "notify"))
-	background.Go(func() { reporter.Run(ctx) })
+	background.Go(func() { chore(ctx, st, "smarthome.notify", choreRetry, log, reporter.Run) })
 	errc := make(chan error, 2)
 	servers := 1
 	if devL != nil {

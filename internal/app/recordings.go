@@ -54,24 +54,50 @@ func openBlobs(cfg config.Config) (blob.Store, error) {
 // startRecording reconciles the archive with its index (after a crash,
 // orphans go and broken entries are dropped), then records and runs
 // retention until ctx ends.
-func startRecording(ctx context.Context, cfg config.Config, svc *service.Service, ar *record.Archive, log *slog.Logger, goroutine func(func())) error {
-	c, err := ar.Reconcile(ctx, false)
-	if err != nil {
-		return err
-	}
-	if !c.OK() {
-		log.Warn("recordings repaired after an unclean stop", "orphan_blobs", c.OrphanBlobs, "missing_blobs", c.MissingBlobs, "damaged", c.Damaged)
+func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc *service.Service, ar *record.Archive, log *slog.Logger, goroutine func(func())) error {
+	if cfg.ClusterMode() {
+		// Another node may be between storing a segment and indexing
+		// it: what looks like an orphan here may be its upload. The
+		// index and the bucket are compared by hand (camvault admin
+		// recordings check) until uploads carry their state.
+		log.Info("cluster node: the recordings index is not reconciled at start")
+	} else {
+		c, err := ar.Reconcile(ctx, false)
+		if err != nil {
+			return err
+		}
+		if !c.OK() {
+			log.Warn("recordings repaired after an unclean stop", "orphan_blobs", c.OrphanBlobs, "missing_blobs", c.MissingBlobs, "damaged", c.Damaged)
+		}
 	}
 	rec := record.NewRecorder(record.RecorderConfig{Archive: ar, Source: svc, Logger: log.With("component", "recorder"),
 		Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log)})
 	svc.SetRecorder(rec)
 	goroutine(func() { rec.Run(ctx) })
-	goroutine(func() { cleanRecordings(ctx, cfg, svc, ar, log) })
+	goroutine(func() {
+		chore(ctx, st, "recordings.retention", choreRetry, log, func(ctx context.Context) { cleanRecordings(ctx, cfg, svc, ar, log) })
+	})
+	goroutine(func() { expireExports(ctx, svc, time.Duration(cfg.Recordings.CleanInterval)) })
 	return nil
 }
 
-// cleanRecordings shreds what is due, applies retention and drops old
-// exports, every clean interval.
+// expireExports drops this process's old exports every interval.
+func expireExports(ctx context.Context, svc *service.Service, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		svc.ExpireExports(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// cleanRecordings shreds what is due and applies retention every clean
+// interval. One node of a cluster runs it (the chore
+// "recordings.retention").
 func cleanRecordings(ctx context.Context, cfg config.Config, svc *service.Service, ar *record.Archive, log *slog.Logger) {
 	t := time.NewTicker(time.Duration(cfg.Recordings.CleanInterval))
 	defer t.Stop()
@@ -95,7 +121,6 @@ func cleanRecordings(ctx context.Context, cfg config.Config, svc *service.Servic
 		if err != nil && ctx.Err() == nil {
 			log.Warn("recording retention", "err", err)
 		}
-		svc.ExpireExports(ctx)
 		select {
 		case <-ctx.Done():
 			return

@@ -28,6 +28,15 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 )
 
+// Lease is a chore held by this process (Store.Lead).
+type Lease interface {
+	// Check reports an error when the lease may be lost (its holding
+	// connection broke): the holder must stop the chore.
+	Check(ctx context.Context) error
+	// Release gives the chore up.
+	Release()
+}
+
 // Errors returned by every backend.
 var (
 	// ErrNotFound: the thing asked for does not exist.
@@ -258,6 +267,11 @@ type Store interface {
 	// is: a node whose server key differs from the cluster's must not
 	// run.
 	ClusterIdentity(ctx context.Context, mac []byte, at time.Time) error
+	// Lead leases the chore name to this process, or returns nil when
+	// another holds it. A lease lasts until Release, or until its holder
+	// dies: on PostgreSQL it is a session advisory lock, which the
+	// database drops with the holder's connection.
+	Lead(ctx context.Context, name string) (Lease, error)
 
 	Close() error
 }

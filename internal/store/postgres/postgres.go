@@ -47,9 +47,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, err
 	}
 	return sqlstore.New(db, sqlstore.Dialect{
-		Numbered:  true,
-		TxOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
-		Classify:  classify,
+		Numbered:      true,
+		TxOptions:     &sql.TxOptions{Isolation: sql.LevelSerializable},
+		Classify:      classify,
+		AdvisoryLocks: true,
 	}), nil
 }
 

@@ -35,6 +35,11 @@ type Dialect struct {
 	// violation), store.ErrNotFound (foreign key violation) or errRetry
 	// (serialization failure or deadlock); nil leaves err as it is.
 	Classify func(err error) error
+	// AdvisoryLocks says the database has session advisory locks
+	// (PostgreSQL): leases hold one on a connection of their own.
+	// Without them a lease is held within this process only, which is
+	// right for a database that one process uses (SQLite).
+	AdvisoryLocks bool
 }
 
 // ErrRetry is what Dialect.Classify returns for errors after which the
@@ -47,6 +52,9 @@ type Store struct {
 	d     Dialect
 	stmts *stmtCache
 	pool  querier // db, with prepared statements
+
+	leaseMu sync.Mutex      // guards leased
+	leased  map[string]bool // chores leased in this process
 }
 
 var _ store.Store = (*Store)(nil)

@@ -44,3 +44,27 @@ func testClusterIdentity(t *testing.T, s store.Store) {
 	}
 	mustErr(t, "other identity later", s.ClusterIdentity(ctx, other, at(100)), store.ErrConflict)
 }
+
+// testLead: a chore is leased to one holder at a time, and free again once
+// released.
+func testLead(t *testing.T, s store.Store) {
+	l, err := s.Lead(ctx, "retention")
+	if err != nil || l == nil {
+		t.Fatalf("first lease: %v %v", l, err)
+	}
+	must(t, "check", l.Check(ctx))
+	if again, err := s.Lead(ctx, "retention"); err != nil || again != nil {
+		t.Fatalf("second lease while held: %v %v", again, err)
+	}
+	other, err := s.Lead(ctx, "exports")
+	if err != nil || other == nil {
+		t.Fatalf("another chore: %v %v", other, err)
+	}
+	other.Release()
+	l.Release()
+	l2, err := s.Lead(ctx, "retention")
+	if err != nil || l2 == nil {
+		t.Fatalf("lease after release: %v %v", l2, err)
+	}
+	l2.Release()
+}

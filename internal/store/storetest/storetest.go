@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Rekey", testRekey},
 		{"DeleteHomeAndAccount", testDeleteHomeAndAccount},
 		{"ClusterIdentity", testClusterIdentity},
+		{"Lead", testLead},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/store/postgres"
+	"github.com/camvault/camvault/internal/store/postgres/pgtest"
+)
+
+// TestChoreOneNodeAtATime: two nodes on one PostgreSQL database run a chore
+// one at a time; when the holder dies (its connections end), the other
+// takes the chore over within the retry period.
+func TestChoreOneNodeAtATime(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	ctx := context.Background()
+	a, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var running, ranA, ranB, overlap atomic.Int32 // overlap: fn entered while another ran
+	work := func(ran *atomic.Int32) func(context.Context) {
+		return func(ctx context.Context) {
+			if running.Add(1) > 1 {
+				overlap.Add(1)
+			}
+			ran.Add(1)
+			<-ctx.Done()
+			running.Add(-1)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	const retry = 50 * time.Millisecond
+	actx, stopA := context.WithCancel(ctx)
+	doneA := make(chan struct{})
+	go func() { chore(actx, a, "test", retry, log, work(&ranA)); close(doneA) }()
+	waitUntil(t, "node A to run the chore", func() bool { return ranA.Load() == 1 })
+	bctx, stopB := context.WithCancel(ctx)
+	doneB := make(chan struct{})
+	go func() { chore(bctx, b, "test", retry, log, work(&ranB)); close(doneB) }()
+	defer func() { stopB(); <-doneB }()
+	// While A holds the chore, B asks again and again and is refused.
+	time.Sleep(10 * retry)
+	if ranB.Load() != 0 || overlap.Load() != 0 {
+		t.Fatal("node B ran the chore while node A held it")
+	}
+
+	// Node A dies the hard way: its database connections go, and with
+	// them the lock; its chore loop notices on its next check.
+	a.Close()
+	waitUntil(t, "node B to take the chore over", func() bool { return ranB.Load() == 1 })
+	stopA()
+	<-doneA
+	if ranA.Load() != 1 {
+		t.Fatalf("node A ran the chore %d times", ranA.Load())
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
