@@ -276,7 +276,20 @@ func Run(ctx context.Context, o Options) error {
 	}
 	routes := api.New(api.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)}).Routes()
 	routes = append(routes, ui.Routes()...)
-	routes = append(routes, opsRoutes(svc, metrics)...)
+	checks := []readiness{{"store", svc.Ready}}
+	if r, ok := bus.(interface{ Ready() error }); ok {
+		checks = append(checks, readiness{"bus", func(context.Context) error { return r.Ready() }})
+	}
+	if cfg.Blob.S3.Enabled() {
+		blobs, err := openBlobs(cfg)
+		if err != nil {
+			return fmt.Errorf("recordings: %w", err)
+		}
+		if p, ok := blobs.(interface{ Ping(context.Context) error }); ok {
+			checks = append(checks, readiness{"blob", p.Ping})
+		}
+	}
+	routes = append(routes, opsRoutes(metrics, checks)...)
 	routes = append(routes, oa.Routes()...)
 	verify := func(ctx context.Context, token string) (domain.ID, domain.ID, error) {
 		g, err := oa.Verify(ctx, token)
@@ -586,14 +599,15 @@ func dedupe(in []string) []string {
 }
 
 // opsRoutes are health, readiness and metrics.
-func opsRoutes(svc *service.Service, m *httpserver.Metrics) []httpserver.Route {
+func opsRoutes(m *httpserver.Metrics, checks []readiness) []httpserver.Route {
 	return []httpserver.Route{
 		{Pattern: "GET /healthz", Public: "liveness probe; says only that the process serves", Handler: func(w http.ResponseWriter, r *http.Request, _ service.Caller) {
 			httpserver.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},
-		{Pattern: "GET /readyz", Public: "readiness probe; says only whether the store answers", Handler: func(w http.ResponseWriter, r *http.Request, _ service.Caller) {
-			if err := svc.Ready(r.Context()); err != nil {
-				httpserver.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		{Pattern: "GET /readyz", Public: "readiness probe; names the parts that do not answer (store, bus, blob), never why", Handler: func(w http.ResponseWriter, r *http.Request, _ service.Caller) {
+			failing := notReady(r.Context(), checks)
+			if len(failing) > 0 {
+				httpserver.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failing": failing})
 				return
 			}
 			httpserver.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -117,3 +117,22 @@ func MakeClusterSecrets(dir string) error {
 	_, err := deviceca.Open(filepath.Join(dir, "devices"))
 	return err
 }
+
+// readiness is one part /readyz asks.
+type readiness struct {
+	name  string
+	check func(context.Context) error
+}
+
+// notReady names the parts that fail their check, each bounded to 2 s.
+func notReady(ctx context.Context, checks []readiness) []string {
+	failing := []string{}
+	for _, c := range checks {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := c.check(cctx); err != nil {
+			failing = append(failing, c.name)
+		}
+		cancel()
+	}
+	return failing
+}

@@ -122,3 +122,11 @@ func (b *Bus) Close() {
 	b.sub.Unsubscribe()
 	b.nc.Close()
 }
+
+// Ready reports an error while the connection to NATS is down.
+func (b *Bus) Ready() error {
+	if !b.nc.IsConnected() {
+		return errors.New("events: not connected to NATS")
+	}
+	return nil
+}

@@ -2,11 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store/postgres"
 	"github.com/camvault/camvault/internal/store/postgres/pgtest"
 )
@@ -72,5 +77,36 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReadyzNamesFailingParts: /readyz names each part that does not answer
+// and nothing of why.
+func TestReadyzNamesFailingParts(t *testing.T) {
+	ok := func(context.Context) error { return nil }
+	broken := func(context.Context) error { return errors.New("dial tcp 10.0.0.7:4222: secret detail") }
+	for _, tc := range []struct {
+		name   string
+		checks []readiness
+		code   int
+		body   string
+	}{
+		{"all answer", []readiness{{"store", ok}, {"bus", ok}, {"blob", ok}}, 200, `{"status":"ready"}`},
+		{"bus down", []readiness{{"store", ok}, {"bus", broken}, {"blob", ok}}, 503, `{"failing":["bus"],"status":"unavailable"}`},
+		{"store and blob down", []readiness{{"store", broken}, {"blob", broken}}, 503, `{"failing":["store","blob"],"status":"unavailable"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h httpserver.Route
+			for _, r := range opsRoutes(httpserver.NewMetrics(), tc.checks) {
+				if r.Pattern == "GET /readyz" {
+					h = r
+				}
+			}
+			rec := httptest.NewRecorder()
+			h.Handler(rec, httptest.NewRequest("GET", "/readyz", nil), service.Caller{})
+			if rec.Code != tc.code || strings.TrimSpace(rec.Body.String()) != tc.body {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		})
 	}
 }
