@@ -6,10 +6,8 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -19,9 +17,6 @@ import (
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlstore"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Store is the PostgreSQL store.
 type Store = sqlstore.Store
@@ -55,7 +50,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
-	fsys, err := fs.Sub(migrations, "migrations")
+	fsys, err := sqlstore.Migrations(sqlstore.Postgres)
 	if err != nil {
 		return err
 	}

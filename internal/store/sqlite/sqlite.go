@@ -7,10 +7,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"time"
@@ -22,9 +20,6 @@ import (
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlstore"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Store is the SQLite store.
 type Store = sqlstore.Store
@@ -64,7 +59,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
-	fsys, err := fs.Sub(migrations, "migrations")
+	fsys, err := sqlstore.Migrations(sqlstore.SQLite)
 	if err != nil {
 		return err
 	}

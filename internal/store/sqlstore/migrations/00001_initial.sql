@@ -18,7 +18,7 @@ CREATE TABLE first_account (
 
 CREATE TABLE recovery_codes (
     account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    hash       BYTEA NOT NULL,
+    hash       {{bytes}} NOT NULL,
     PRIMARY KEY (account_id, hash)
 );
 
@@ -43,7 +43,7 @@ CREATE INDEX memberships_account ON memberships (account_id);
 
 CREATE TABLE invites (
     id           TEXT PRIMARY KEY,
-    token_hash   BYTEA NOT NULL UNIQUE,
+    token_hash   {{bytes}} NOT NULL UNIQUE,
     home_id      TEXT NOT NULL REFERENCES homes (id) ON DELETE CASCADE,
     role         TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'guest')),
     cameras      TEXT NOT NULL,
@@ -70,7 +70,7 @@ CREATE INDEX cameras_home ON cameras (home_id);
 
 CREATE TABLE sessions (
     id         TEXT PRIMARY KEY,
-    token_hash BYTEA NOT NULL UNIQUE,
+    token_hash {{bytes}} NOT NULL UNIQUE,
     account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     kind       TEXT NOT NULL,
     name       TEXT NOT NULL,
@@ -83,10 +83,10 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_account ON sessions (account_id);
 
 CREATE TABLE credentials (
-    id         BYTEA PRIMARY KEY,
+    id         {{bytes}} PRIMARY KEY,
     account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     name       TEXT NOT NULL,
-    data       BYTEA NOT NULL,
+    data       {{bytes}} NOT NULL,
     created_at BIGINT,
     last_used  BIGINT
 );
@@ -94,7 +94,7 @@ CREATE INDEX credentials_account ON credentials (account_id);
 
 -- The audit log outlives what it mentions: no foreign keys.
 CREATE TABLE audit (
-    seq       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    seq       {{serial}},
     id        TEXT NOT NULL UNIQUE,
     at        BIGINT NOT NULL,
     home_id   TEXT NOT NULL,

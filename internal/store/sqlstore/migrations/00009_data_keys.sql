@@ -4,7 +4,7 @@
 CREATE TABLE data_keys (
     id           TEXT PRIMARY KEY,
     camera_id    TEXT NOT NULL,
-    wrapped      BYTEA,
+    wrapped      {{bytes}},
     created_at   BIGINT,
     destroyed_at BIGINT
 );

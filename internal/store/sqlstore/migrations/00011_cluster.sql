@@ -4,7 +4,7 @@
 -- run instead of failing later on every sealed secret.
 CREATE TABLE cluster_identity (
     id         INTEGER PRIMARY KEY,
-    mac        BYTEA NOT NULL,
+    mac        {{bytes}} NOT NULL,
     created_at BIGINT NOT NULL
 );
 
