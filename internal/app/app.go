@@ -35,6 +35,7 @@ import (
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/oauth"
+	"github.com/camvault/camvault/internal/pki"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -101,36 +102,10 @@ func ServerKey(dataDir string) ([]byte, error) {
 	}
 	b = make([]byte, 32)
 	rand.Read(b)
-	if err := writeFileAtomic(path, b, 0o600); err != nil {
+	if err := pki.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
 	}
 	return b, nil
-}
-
-// writeFileAtomic writes data to path with mode perm via a temporary file
-// and rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // NewService opens the store and builds the service for cfg, for commands

@@ -16,6 +16,7 @@ import (
 	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/events/natsbus"
+	"github.com/camvault/camvault/internal/pki"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -110,7 +111,7 @@ func MakeClusterSecrets(dir string) error {
 	for _, name := range []string{"server.key", "oauth.key"} {
 		b := make([]byte, 32)
 		rand.Read(b)
-		if err := writeFileAtomic(filepath.Join(dir, name), b, 0o600); err != nil {
+		if err := pki.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			return err
 		}
 	}

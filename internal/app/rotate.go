@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/pki"
 	"github.com/camvault/camvault/internal/record/keys"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
@@ -49,14 +50,14 @@ func RotateServerKey(ctx context.Context, cfg config.Config) (int, error) {
 		return 0, err
 	}
 	if _, err := os.Stat(secretPath(cfg.DataDir, "oauth.key")); errors.Is(err, os.ErrNotExist) {
-		if err := writeFileAtomic(secretPath(cfg.DataDir, "oauth.key"), oldKey, 0o600); err != nil {
+		if err := pki.WriteFile(secretPath(cfg.DataDir, "oauth.key"), oldKey, 0o600); err != nil {
 			return 0, err
 		}
 	}
 	newKey := make([]byte, 32)
 	rand.Read(newKey)
 	pending := secretPath(cfg.DataDir, "server.key.new")
-	if err := writeFileAtomic(pending, newKey, 0o600); err != nil {
+	if err := pki.WriteFile(pending, newKey, 0o600); err != nil {
 		return 0, err
 	}
 	st, err := OpenStore(ctx, cfg.StoreURL())

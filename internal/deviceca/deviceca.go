@@ -11,25 +11,19 @@ package deviceca
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/pki"
 )
 
 // File names in the CA's directory.
@@ -86,192 +80,65 @@ func IdentityOf(cert *x509.Certificate) (Identity, error) {
 
 // CA is the device certificate authority.
 type CA struct {
-	cert    *x509.Certificate
-	certPEM []byte
-	key     crypto.Signer
-	pool    *x509.CertPool
+	ca *pki.CA
 }
+
+var names = pki.Names{Cert: certFile, Key: keyFile, CommonName: "camvault device CA", Organization: "camvault", Lifetime: caLifetime}
 
 // Open loads the CA kept in dir, creating it on first use.
 func Open(dir string) (*CA, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("deviceca: %w", err)
-	}
-	certPath, keyPath := filepath.Join(dir, certFile), filepath.Join(dir, keyFile)
-	certPEM, err := os.ReadFile(certPath)
-	if errors.Is(err, os.ErrNotExist) {
-		if err := create(certPath, keyPath); err != nil {
-			return nil, err
-		}
-		certPEM, err = os.ReadFile(certPath)
-	}
+	ca, err := pki.Open(dir, names)
 	if err != nil {
 		return nil, fmt.Errorf("deviceca: %w", err)
 	}
-	keyPEM, err := os.ReadFile(keyPath)
-	if err != nil {
-		return nil, fmt.Errorf("deviceca: %w", err)
-	}
-	return parse(certPEM, keyPEM)
+	return &CA{ca: ca}, nil
 }
 
 // Load opens the CA in dir without creating one: a cluster's nodes share
-// a CA made once (Create), and a node that finds none must not make its
-// own.
+// a CA made once, and a node that finds none must not make its own.
 func Load(dir string) (*CA, error) {
-	certPEM, err := os.ReadFile(filepath.Join(dir, certFile))
+	ca, err := pki.Load(dir, names)
 	if err != nil {
 		return nil, fmt.Errorf("deviceca: %w", err)
 	}
-	keyPEM, err := os.ReadFile(filepath.Join(dir, keyFile))
-	if err != nil {
-		return nil, fmt.Errorf("deviceca: %w", err)
-	}
-	return parse(certPEM, keyPEM)
-}
-
-func parse(certPEM, keyPEM []byte) (*CA, error) {
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	if cb == nil || kb == nil {
-		return nil, errors.New("deviceca: CA files are not PEM")
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("deviceca: CA certificate: %w", err)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("deviceca: CA key: %w", err)
-	}
-	key, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, errors.New("deviceca: CA key cannot sign")
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &CA{cert: cert, certPEM: pem.EncodeToMemory(cb), key: key, pool: pool}, nil
-}
-
-func create(certPath, keyPath string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "camvault device CA", Organization: []string{"camvault"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(caLifetime),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := writeFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return err
-	}
-	return writeFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-}
-
-// writeFile writes atomically with mode.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("deviceca: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func serial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	return n
+	return &CA{ca: ca}, nil
 }
 
 // CertPEM returns the CA certificate, which agents pin.
-func (ca *CA) CertPEM() []byte { return ca.certPEM }
+func (ca *CA) CertPEM() []byte { return ca.ca.CertPEM() }
 
 // Pool returns a pool holding only the CA certificate.
-func (ca *CA) Pool() *x509.CertPool { return ca.pool }
+func (ca *CA) Pool() *x509.CertPool { return ca.ca.Pool() }
 
 // IssueDevice issues a client certificate for the device key pub, naming
 // id, valid from now for DeviceLifetime. It returns the certificate PEM.
 func (ca *CA) IssueDevice(pub crypto.PublicKey, id Identity, now time.Time) ([]byte, time.Time, error) {
-	notAfter := now.Add(DeviceLifetime)
-	if notAfter.After(ca.cert.NotAfter) {
-		notAfter = ca.cert.NotAfter
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: string(id.Camera), Organization: []string{"camvault device"}},
-		URIs:         []*url.URL{id.URI()},
-		NotBefore:    now.Add(-5 * time.Minute),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		Subject:     pkix.Name{CommonName: string(id.Camera), Organization: []string{"camvault device"}},
+		URIs:        []*url.URL{id.URI()},
+		NotBefore:   now.Add(-5 * time.Minute),
+		NotAfter:    now.Add(DeviceLifetime),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
+	der, err := ca.ca.Sign(tmpl, pub)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("deviceca: issue: %w", err)
+		return nil, time.Time{}, fmt.Errorf("deviceca: %w", err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), notAfter, nil
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), tmpl.NotAfter, nil
 }
 
 // ServerCertificate issues a fresh server certificate for the device
 // listener, for hosts (names or IP addresses).
 func (ca *CA) ServerCertificate(hosts []string, now time.Time) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "camvault device endpoint"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(serverLifetime),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else if h != "" {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("deviceca: server certificate: %w", err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+	return ca.ca.ServerCertificate("camvault device endpoint", hosts, serverLifetime, now)
 }
 
 // Verify checks that chain[0] is a currently valid device certificate of
 // this CA and returns its identity. Whether the identity is still current
 // is for the caller to check against the store.
 func (ca *CA) Verify(cert *x509.Certificate, now time.Time) (Identity, error) {
-	_, err := cert.Verify(x509.VerifyOptions{Roots: ca.pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	_, err := cert.Verify(x509.VerifyOptions{Roots: ca.ca.Pool(), CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	if err != nil {
 		return Identity{}, fmt.Errorf("deviceca: %w", err)
 	}
