@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/domain"
@@ -322,18 +323,38 @@ func truncate(s string, n int) string {
 }
 
 // cleanName trims a display name and checks its length (1–64 runes, no
-// control characters).
+// control characters). It also refuses the bidirectional overrides and
+// isolates (U+202A–U+202E, U+2066–U+2069), with which a name can make the
+// text after it read backwards, and names made only of invisible
+// characters, which show as nothing at all.
 func cleanName(s, what string) (string, error) {
 	s = strings.TrimSpace(s)
-	n := 0
+	n, visible := 0, false
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			return "", invalid(what + " must not contain control characters")
+		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			return "", invalid(what + " must not contain text-direction controls")
+		}
+		if !invisible(r) {
+			visible = true
 		}
 		n++
 	}
 	if n < 1 || n > 64 {
 		return "", invalid(what + " must be 1 to 64 characters")
 	}
+	if !visible {
+		return "", invalid(what + " must contain a visible character")
+	}
 	return s, nil
+}
+
+// invisible reports whether r shows as nothing: white space, format
+// characters (zero-width spaces and joiners, marks, the byte-order mark),
+// variation selectors and the other default-ignorable code points.
+func invisible(r rune) bool {
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) ||
+		r == 0x115f || r == 0x1160 || r == 0x3164 || r == 0xffa0 || r == 0x2800
 }
