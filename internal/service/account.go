@@ -186,7 +186,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	if a.TOTPEnabled || a.TOTPSecret == "" {
 		return nil, conflict("start setting up an authenticator app first")
 	}
-	if !s.validTOTP(a, code) {
+	if !s.validTOTP(ctx, a, code) {
 		return nil, &Error{Kind: KindInvalid, Code: "wrong_code", Message: "that code is not right; check the time on your device"}
 	}
 	codes, hashes := authn.NewRecoveryCodes(10)
@@ -243,12 +243,24 @@ func plural(n int, what string) string {
 	return strconv.Itoa(n) + " " + what + "s"
 }
 
-// validTOTP checks a code against the account's sealed TOTP seed.
-func (s *Service) validTOTP(a domain.Account, code string) bool {
+// validTOTP checks a code against the account's sealed TOTP seed and uses
+// up its time step: a code, and any code of an earlier step, is refused
+// once one was accepted, also under racing requests.
+func (s *Service) validTOTP(ctx context.Context, a domain.Account, code string) bool {
 	secret, err := s.box.open(a.TOTPSecret, string(a.ID))
 	if err != nil {
 		s.log.Error("totp seed does not open", "account", a.ID)
 		return false
 	}
-	return authn.ValidateTOTP(secret, code, s.now())
+	step, ok := authn.MatchTOTP(secret, code, s.now())
+	if !ok {
+		return false
+	}
+	if err := s.st.UseTOTPStep(ctx, a.ID, step); err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			s.log.Error("record totp step failed", "account", a.ID, "err", err)
+		}
+		return false
+	}
+	return true
 }

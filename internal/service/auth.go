@@ -218,7 +218,7 @@ func (s *Service) loginFailed(ctx context.Context, c Caller, keys []authn.Key, a
 
 // checkSecondFactor accepts a current TOTP code or an unused recovery code.
 func (s *Service) checkSecondFactor(ctx context.Context, a domain.Account, code string) bool {
-	if s.validTOTP(a, code) {
+	if s.validTOTP(ctx, a, code) {
 		return true
 	}
 	if err := s.st.UseRecoveryCode(ctx, a.ID, authn.HashRecoveryCode(code)); err == nil {

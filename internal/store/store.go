@@ -69,6 +69,11 @@ type Store interface {
 	UseRecoveryCode(ctx context.Context, account domain.ID, hash []byte) error
 	// CountRecoveryCodes returns the number of unused recovery codes.
 	CountRecoveryCodes(ctx context.Context, account domain.ID) (int, error)
+	// UseTOTPStep atomically records that the account used a TOTP code of
+	// time step step; ErrConflict if it used that step or a later one
+	// already (so a code is accepted at most once, also under racing
+	// callers), ErrNotFound if there is no such account.
+	UseTOTPStep(ctx context.Context, account domain.ID, step int64) error
 
 	// CreateHome atomically creates a home with owner as its first owner.
 	CreateHome(ctx context.Context, h domain.Home, owner domain.ID) error

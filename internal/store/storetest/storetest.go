@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccountTimes", testAccountTimes},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"RecoveryCodeRace", testRecoveryCodeRace},
+		{"TOTPSteps", testTOTPSteps},
+		{"TOTPStepRace", testTOTPStepRace},
 		{"Homes", testHomes},
 		{"Memberships", testMemberships},
 		{"LastOwner", testLastOwner},
@@ -511,6 +513,30 @@ func testRecoveryCodeRace(t *testing.T, s store.Store) {
 	n, err := s.CountRecoveryCodes(ctx, a.ID)
 	must(t, "count", err)
 	equal(t, "codes after the race", n, 1)
+}
+
+func testTOTPSteps(t *testing.T, s store.Store) {
+	a := mustAccount(t, s, "steps@example.org")
+	b := mustAccount(t, s, "other@example.org")
+	step := at(0).Unix() / 30
+	must(t, "first use", s.UseTOTPStep(ctx, a.ID, step))
+	mustErr(t, "same step again", s.UseTOTPStep(ctx, a.ID, step), store.ErrConflict)
+	mustErr(t, "earlier step", s.UseTOTPStep(ctx, a.ID, step-1), store.ErrConflict)
+	must(t, "same step, other account", s.UseTOTPStep(ctx, b.ID, step))
+	must(t, "later step", s.UseTOTPStep(ctx, a.ID, step+1))
+	mustErr(t, "the step before the latest", s.UseTOTPStep(ctx, a.ID, step), store.ErrConflict)
+	mustErr(t, "unknown account", s.UseTOTPStep(ctx, domain.NewID(), step), store.ErrNotFound)
+	// Updating the account (as enrolment does) keeps the last step.
+	got, err := s.Account(ctx, a.ID)
+	must(t, "load", err)
+	must(t, "update", s.UpdateAccount(ctx, got))
+	mustErr(t, "step after update", s.UseTOTPStep(ctx, a.ID, step+1), store.ErrConflict)
+}
+
+func testTOTPStepRace(t *testing.T, s store.Store) {
+	a := mustAccount(t, s, "steprace@example.org")
+	errs := race(8, func(int) error { return s.UseTOTPStep(ctx, a.ID, 1000) })
+	oneWinner(t, "racing uses of one step", errs, store.ErrConflict)
 }
 
 // ---------------------------------------------------------------------------
