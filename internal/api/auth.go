@@ -87,6 +87,21 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"account": accountView(acct)})
 }
 
+func (a *API) reauth(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	var req struct {
+		Password string `json:"password"`
+		TOTPCode string `json:"totp_code"`
+	}
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if _, err := a.svc.Reauthenticate(r.Context(), c, service.ReauthRequest{Password: req.Password, TOTPCode: req.TOTPCode}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	var req struct {
 		Current string `json:"current_password"`

@@ -156,6 +156,7 @@ func TestLastOwner(t *testing.T) {
 func TestTOTPLogin(t *testing.T) {
 	e := newEnv(t)
 	u := e.newUser("ana")
+	e.reauth(u)
 	code, b := e.do(u, "POST", "/api/v1/me/totp", nil)
 	if code != 200 {
 		t.Fatalf("begin: %d %s", code, b)
@@ -283,6 +284,7 @@ func FuzzInviteToken(f *testing.F) {
 // clock then moves to the next step, so the confirming code is spent.
 func (e *env) enableTOTP(t *testing.T, u *user) string {
 	t.Helper()
+	e.reauth(u)
 	code, b := e.do(u, "POST", "/api/v1/me/totp", nil)
 	if code != 200 {
 		t.Fatalf("begin totp: %d %s", code, b)

@@ -113,6 +113,7 @@ func TestSessionsAndPasswordChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.reauth(u)
 	apiTok, _, err := e.svc.CreateAPIToken(ctx, u.caller, "script")
 	if err != nil {
 		t.Fatal(err)

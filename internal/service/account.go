@@ -40,7 +40,7 @@ func (s *Service) Me(ctx context.Context, c Caller) (domain.Account, error) {
 // recheckPassword verifies the caller's current password before a
 // sensitive change, throttled like a login.
 func (s *Service) recheckPassword(ctx context.Context, c Caller, password string) error {
-	keys := authn.LoginKeys(c.Account.Email, c.Addr)
+	keys := s.recheckKeys(c)
 	if wait := s.throttle.Wait(keys...); wait > 0 {
 		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
 	}
@@ -56,8 +56,18 @@ func (s *Service) recheckPassword(ctx context.Context, c Caller, password string
 	return nil
 }
 
-// ChangePassword replaces the caller's password and ends every other
-// session and API token of the account.
+// recheckKeys are the throttle keys a signed-in caller's password or code
+// recheck counts against: those of a login from its address.
+func (s *Service) recheckKeys(c Caller) []authn.Key {
+	return authn.LoginKeys(c.Account.Email, c.Addr)
+}
+
+// ChangePassword replaces the caller's password, ends every other session
+// and API token of the account, and removes the passkeys that other
+// sessions added in the last PasskeySweep: whoever else held a session
+// and registered a passkey (the reason to change a password) loses it,
+// while passkeys registered long ago, or by the session making the
+// change, stay.
 func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next string) (err error) {
 	defer func() {
 		if err == nil {
@@ -87,7 +97,12 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next st
 	if err != nil {
 		return internal("end sessions", err)
 	}
-	s.audit(ctx, c, domain.AuditEvent{Action: "password.change", Result: domain.ResultOK, Detail: plural(n, "other session ended")})
+	gone, err := s.st.DeleteCredentialsAddedSince(ctx, a.ID, c.SessionID, s.now().Add(-PasskeySweep))
+	if err != nil {
+		return internal("remove passkeys", err)
+	}
+	s.audit(ctx, c, domain.AuditEvent{Action: "password.change", Result: domain.ResultOK,
+		Detail: plural(n, "other session ended") + ", " + plural(len(gone), "passkey") + " of other sessions removed"})
 	return nil
 }
 
@@ -132,6 +147,9 @@ func (s *Service) CreateAPIToken(ctx context.Context, c Caller, name string) (st
 	if err := s.self(c); err != nil {
 		return "", domain.Session{}, err
 	}
+	if err := s.reauthenticated(c); err != nil {
+		return "", domain.Session{}, err
+	}
 	name, err := cleanName(name, "token name")
 	if err != nil {
 		return "", domain.Session{}, err
@@ -153,6 +171,9 @@ func (s *Service) CreateAPIToken(ctx context.Context, c Caller, name string) (st
 // (not yet in force) and returns it with its otpauth:// URL.
 func (s *Service) BeginTOTP(ctx context.Context, c Caller) (secret, url string, err error) {
 	if err := s.self(c); err != nil {
+		return "", "", err
+	}
+	if err := s.reauthenticated(c); err != nil {
 		return "", "", err
 	}
 	a, err := s.st.Account(ctx, c.Account.ID)
@@ -179,6 +200,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	if err := s.self(c); err != nil {
 		return nil, err
 	}
+	if err := s.reauthenticated(c); err != nil {
+		return nil, err
+	}
 	a, err := s.st.Account(ctx, c.Account.ID)
 	if err != nil {
 		return nil, internal("load account", err)
@@ -201,12 +225,17 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	return codes, nil
 }
 
-// DisableTOTP turns the authenticator off after rechecking the password.
+// DisableTOTP turns the authenticator off after rechecking the password,
+// or, when password is empty, if the session re-authenticated recently.
 func (s *Service) DisableTOTP(ctx context.Context, c Caller, password string) error {
 	if err := s.self(c); err != nil {
 		return err
 	}
-	if err := s.recheckPassword(ctx, c, password); err != nil {
+	if password == "" {
+		if err := s.reauthenticated(c); err != nil {
+			return err
+		}
+	} else if err := s.recheckPassword(ctx, c, password); err != nil {
 		return err
 	}
 	a, err := s.st.Account(ctx, c.Account.ID)

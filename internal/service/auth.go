@@ -295,7 +295,7 @@ func (s *Service) Authenticate(ctx context.Context, token, addr, userAgent strin
 			s.log.Warn("touch session failed", "err", err)
 		}
 	}
-	return Caller{Account: a, SessionID: sess.ID, Addr: addr, UserAgent: userAgent}, nil
+	return Caller{Account: a, SessionID: sess.ID, Addr: addr, UserAgent: userAgent, ReauthAt: sess.ReauthAt}, nil
 }
 
 // Logout ends the caller's current session.

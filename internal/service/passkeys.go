@@ -109,10 +109,15 @@ func badPasskey() error {
 	return &Error{Kind: KindInvalid, Code: "passkey_failed", Message: "the passkey could not be verified"}
 }
 
-// BeginPasskeyRegistration starts adding a passkey to the caller's account.
+// BeginPasskeyRegistration starts adding a passkey to the caller's account;
+// the session must have re-authenticated within ReauthWindow, as for
+// finishing it and for removing a passkey.
 // It returns the options for navigator.credentials.create and a ceremony id.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, c Caller) (*protocol.CredentialCreation, string, error) {
 	if err := s.self(c); err != nil {
+		return nil, "", err
+	}
+	if err := s.reauthenticated(c); err != nil {
 		return nil, "", err
 	}
 	if s.passkeys == nil {
@@ -142,6 +147,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, c Caller, cerem
 	if err := s.self(c); err != nil {
 		return err
 	}
+	if err := s.reauthenticated(c); err != nil {
+		return err
+	}
 	if s.passkeys == nil {
 		return errNoPasskeys
 	}
@@ -169,7 +177,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, c Caller, cerem
 	if err != nil {
 		return internal("encode passkey", err)
 	}
-	if err := s.st.AddCredential(ctx, domain.Credential{ID: cred.ID, AccountID: c.Account.ID, Name: name, Data: data, CreatedAt: s.now()}); err != nil {
+	if err := s.st.AddCredential(ctx, domain.Credential{ID: cred.ID, AccountID: c.Account.ID, Name: name, Data: data, CreatedAt: s.now(), AddedBy: c.SessionID}); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return conflict("this passkey is registered already")
 		}
@@ -194,6 +202,9 @@ func (s *Service) Passkeys(ctx context.Context, c Caller) ([]domain.Credential, 
 // DeletePasskey removes one of the caller's passkeys.
 func (s *Service) DeletePasskey(ctx context.Context, c Caller, id []byte) error {
 	if err := s.self(c); err != nil {
+		return err
+	}
+	if err := s.reauthenticated(c); err != nil {
 		return err
 	}
 	if err := s.st.DeleteCredential(ctx, c.Account.ID, id); err != nil {

@@ -151,6 +151,9 @@ type Caller struct {
 	// and the account's rights, and re-authorization goes through it
 	// again.
 	Link domain.ID
+	// ReauthAt is when the session last re-authenticated (password or
+	// second factor); Authenticate and Reauthenticate set it.
+	ReauthAt time.Time
 }
 
 // Anonymous reports whether no account is signed in.
