@@ -33,6 +33,7 @@ func (a *API) setup(w http.ResponseWriter, r *http.Request, c service.Caller) {
 
 func (a *API) loggedIn(w http.ResponseWriter, token string, acct domain.Account) {
 	httpserver.SetSessionCookie(w, token, a.cfg.SessionMax, a.cfg.TLS)
+	httpserver.SetKnownDeviceCookie(w, a.svc.KnownDeviceToken(acct.ID), service.KnownDeviceTTL, a.cfg.TLS)
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"session_token": token, "account": accountView(acct)})
 }
 
@@ -45,7 +46,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	if !a.decode(w, r, &req) {
 		return
 	}
-	tok, acct, err := a.svc.Login(r.Context(), c, service.LoginRequest{Email: req.Email, Password: req.Password, TOTPCode: req.TOTPCode})
+	tok, acct, err := a.svc.Login(r.Context(), c, service.LoginRequest{
+		Email: req.Email, Password: req.Password, TOTPCode: req.TOTPCode, KnownDevice: httpserver.KnownDevice(r),
+	})
 	if err != nil {
 		a.fail(w, r, err)
 		return

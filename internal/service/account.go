@@ -49,7 +49,7 @@ func (s *Service) recheckPassword(ctx context.Context, c Caller, password string
 		return internal("load account", err)
 	}
 	if ok, err := authn.VerifyPassword(a.PasswordHash, password); err != nil || !ok {
-		s.throttle.Fail(keys...)
+		s.recheckFailed(c, keys)
 		s.audit(ctx, c, domain.AuditEvent{Action: "password.recheck", Result: domain.ResultFailed})
 		return &Error{Kind: KindInvalid, Code: "wrong_password", Message: "your current password is wrong"}
 	}
@@ -57,9 +57,18 @@ func (s *Service) recheckPassword(ctx context.Context, c Caller, password string
 }
 
 // recheckKeys are the throttle keys a signed-in caller's password or code
-// recheck counts against: those of a login from its address.
+// recheck waits on: those of a login from its address (but not the
+// account-wide one, which strangers can trip: a session is a known
+// device) and the session's own, so that a stolen session cannot guess
+// from many addresses. Failures count against the account too.
 func (s *Service) recheckKeys(c Caller) []authn.Key {
-	return authn.LoginKeys(c.Account.Email, c.Addr)
+	keys := authn.LoginKeys(c.Account.Email, c.Addr)
+	return []authn.Key{keys[0], keys[1], {Name: "session\x00" + string(c.SessionID), Policy: authn.PairPolicy}}
+}
+
+// recheckFailed records a failed recheck against keys and the account.
+func (s *Service) recheckFailed(c Caller, keys []authn.Key) {
+	s.throttle.Fail(append(keys, authn.LoginKeys(c.Account.Email, c.Addr)[2])...)
 }
 
 // ChangePassword replaces the caller's password, ends every other session

@@ -171,26 +171,44 @@ func (s *Service) Signup(ctx context.Context, c Caller, email, password string) 
 // LoginRequest is a password login.
 type LoginRequest struct {
 	Email, Password, TOTPCode string
+	// KnownDevice is the token from KnownDeviceToken the browser kept
+	// from an earlier sign-in, if any.
+	KnownDevice string
 }
 
 // Login checks a password (and second factor, when enabled) and starts a
 // browser session. Wrong emails, wrong passwords, wrong codes and disabled
 // accounts all answer the same; repeated failures are throttled per
-// account, per address and per pair.
+// address and account pair, per address, and per account. The
+// account-wide throttle, which anyone can trip by guessing from many
+// addresses, does not hold up a sign-in from a known device of the
+// account or one that brings a TOTP code: those must still get the
+// password (and code) right, within the per-address limits.
 func (s *Service) Login(ctx context.Context, c Caller, req LoginRequest) (token string, a domain.Account, err error) {
 	email := domain.NormalizeEmail(req.Email)
 	keys := authn.LoginKeys(email, c.Addr)
-	if wait := s.throttle.Wait(keys...); wait > 0 {
-		s.audit(ctx, c, domain.AuditEvent{Action: "login", Result: domain.ResultDenied, Detail: "throttled"})
-		return "", domain.Account{}, &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
+	throttled := func(wait time.Duration) error {
+		s.audit(ctx, c, domain.AuditEvent{Principal: a.ID, Action: "login", Result: domain.ResultDenied, Detail: "throttled"})
+		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
+	}
+	if wait := s.throttle.Wait(keys[0], keys[1]); wait > 0 {
+		return "", domain.Account{}, throttled(wait)
 	}
 	a, err = s.st.AccountByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", domain.Account{}, internal("load account", err)
+	}
+	known := err == nil && s.knownDevice(req.KnownDevice, a.ID)
+	withCode := err == nil && a.TOTPEnabled && strings.TrimSpace(req.TOTPCode) != ""
+	if !known && !withCode {
+		if wait := s.throttle.Wait(keys[2]); wait > 0 {
+			return "", domain.Account{}, throttled(wait)
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		authn.DummyVerify(req.Password, s.cfg.Password)
 		return "", domain.Account{}, s.loginFailed(ctx, c, keys, "", "unknown email")
-	case err != nil:
-		return "", domain.Account{}, internal("load account", err)
 	}
 	ok, err := authn.VerifyPassword(a.PasswordHash, req.Password)
 	if err != nil || !ok || a.Disabled {
@@ -205,7 +223,9 @@ func (s *Service) Login(ctx context.Context, c Caller, req LoginRequest) (token 
 			return "", domain.Account{}, s.loginFailed(ctx, c, keys, a.ID, "wrong second factor")
 		}
 	}
-	s.throttle.Reset(keys[0], keys[2])
+	// Only the pair's failures are forgiven: the owner signing in must
+	// not reset the count of someone guessing from elsewhere.
+	s.throttle.Reset(keys[0])
 	s.rehashIfNeeded(ctx, a, req.Password)
 	return s.startSession(ctx, c, a, "password")
 }

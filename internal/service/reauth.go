@@ -80,7 +80,7 @@ func (s *Service) recheckTOTP(ctx context.Context, c Caller, code string) error 
 		return internal("load account", err)
 	}
 	if !a.TOTPEnabled || !s.validTOTP(ctx, a, code) {
-		s.throttle.Fail(keys...)
+		s.recheckFailed(c, keys)
 		s.audit(ctx, c, domain.AuditEvent{Action: "totp.recheck", Result: domain.ResultFailed})
 		return &Error{Kind: KindInvalid, Code: "wrong_code", Message: "that code is not right; check the time on your device"}
 	}
