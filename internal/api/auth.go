@@ -275,7 +275,7 @@ func (a *API) deletePasskey(w http.ResponseWriter, r *http.Request, c service.Ca
 }
 
 func (a *API) passkeyLoginBegin(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	opts, cer, err := a.svc.BeginPasskeyLogin(r.Context())
+	opts, cer, err := a.svc.BeginPasskeyLogin(r.Context(), c)
 	if err != nil {
 		a.fail(w, r, err)
 		return
