@@ -164,6 +164,7 @@ func TestBrowserPasskey(t *testing.T) {
 		chromedp.Navigate(s.url+"/account"),
 		chromedp.WaitVisible(chromedp.CSS("#passkey-add")),
 		chromedp.SendKeys(chromedp.CSS("#passkey-name"), "Test key"),
+		chromedp.SendKeys(chromedp.CSS("#passkey-password"), e2ePassword),
 		chromedp.Click(chromedp.CSS("#passkey-add")),
 		chromedp.WaitVisible(chromedp.CSS(".passkey-item")),
 	)

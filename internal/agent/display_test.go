@@ -222,7 +222,8 @@ func TestOAuthAttacks(t *testing.T) {
 	refused := func(t *testing.T, what string, edit func(q url.Values), code string) {
 		t.Helper()
 		to, err := authorize(edit)
-		if err != nil || to.Query().Get("error") != code || to.Query().Get("code") != "" || !strings.HasPrefix(to.String(), redirectURI+"?") {
+		if err != nil || to.Query().Get("error") != code || to.Query().Get("code") != "" || !strings.HasPrefix(to.String(), redirectURI+"?") ||
+			to.Query().Get("iss") != s.url {
 			t.Fatalf("%s: redirected to %v (err %v), want error %s at the redirect URI", what, to, err, code)
 		}
 	}

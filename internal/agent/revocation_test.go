@@ -78,6 +78,7 @@ func TestRevocationEndsStreams(t *testing.T) {
 	check("session revoked", end(at))
 
 	tok, _, _ = member("member", nil)
+	s.must(tok, "POST", "/api/v1/me/reauth", map[string]any{"password": password}, 204)
 	api := s.must(tok, "POST", "/api/v1/me/tokens", map[string]any{"name": "nvr"}, 201)
 	end = watch(api["token"].(string))
 	at = time.Now()

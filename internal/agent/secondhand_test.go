@@ -41,6 +41,7 @@ func TestSecondHandCamera(t *testing.T) {
 
 	// Home A's credentials for the camera: the owner's session, a
 	// personal API token, and a guest limited to this camera.
+	s.must(a.token, "POST", "/api/v1/me/reauth", map[string]any{"password": password}, 204)
 	apiToken := s.must(a.token, "POST", "/api/v1/me/tokens", map[string]any{"name": "script"}, 201)["token"].(string)
 	inv := s.must(a.token, "POST", "/api/v1/homes/"+a.home+"/invites", map[string]any{"role": "guest", "cameras": []string{camX}, "actions": []string{"live"}}, 201)
 	s.must("", "POST", "/api/v1/invites/"+inv["token"].(string)+"/accept", map[string]any{"email": "gina@example.org", "password": password}, 200)

@@ -63,6 +63,7 @@ func (a *API) Routes() []httpserver.Route {
 		{Pattern: "POST /api/v1/logout", Action: domain.ActionAccountSelf, Handler: a.logout},
 		{Pattern: "GET /api/v1/me", Action: domain.ActionAccountSelf, Handler: a.me},
 		{Pattern: "DELETE /api/v1/me", Action: domain.ActionAccountSelf, Handler: a.deleteAccount},
+		{Pattern: "POST /api/v1/me/reauth", Action: domain.ActionAccountSelf, Handler: a.reauth},
 		{Pattern: "POST /api/v1/me/password", Action: domain.ActionAccountSelf, Handler: a.changePassword},
 		{Pattern: "GET /api/v1/me/sessions", Action: domain.ActionAccountSelf, Handler: a.sessions},
 		{Pattern: "DELETE /api/v1/me/sessions/{session}", Action: domain.ActionAccountSelf, Handler: a.revokeSession},

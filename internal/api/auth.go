@@ -33,6 +33,7 @@ func (a *API) setup(w http.ResponseWriter, r *http.Request, c service.Caller) {
 
 func (a *API) loggedIn(w http.ResponseWriter, token string, acct domain.Account) {
 	httpserver.SetSessionCookie(w, token, a.cfg.SessionMax, a.cfg.TLS)
+	httpserver.SetKnownDeviceCookie(w, a.svc.KnownDeviceToken(acct.ID), service.KnownDeviceTTL, a.cfg.TLS)
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"session_token": token, "account": accountView(acct)})
 }
 
@@ -45,7 +46,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	if !a.decode(w, r, &req) {
 		return
 	}
-	tok, acct, err := a.svc.Login(r.Context(), c, service.LoginRequest{Email: req.Email, Password: req.Password, TOTPCode: req.TOTPCode})
+	tok, acct, err := a.svc.Login(r.Context(), c, service.LoginRequest{
+		Email: req.Email, Password: req.Password, TOTPCode: req.TOTPCode, KnownDevice: httpserver.KnownDevice(r),
+	})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -85,6 +88,21 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, c service.Caller) {
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"account": accountView(acct)})
+}
+
+func (a *API) reauth(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	var req struct {
+		Password string `json:"password"`
+		TOTPCode string `json:"totp_code"`
+	}
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if _, err := a.svc.Reauthenticate(r.Context(), c, service.ReauthRequest{Password: req.Password, TOTPCode: req.TOTPCode}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c service.Caller) {
@@ -257,7 +275,7 @@ func (a *API) deletePasskey(w http.ResponseWriter, r *http.Request, c service.Ca
 }
 
 func (a *API) passkeyLoginBegin(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	opts, cer, err := a.svc.BeginPasskeyLogin(r.Context())
+	opts, cer, err := a.svc.BeginPasskeyLogin(r.Context(), c)
 	if err != nil {
 		a.fail(w, r, err)
 		return

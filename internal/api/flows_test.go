@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -155,6 +156,7 @@ func TestLastOwner(t *testing.T) {
 func TestTOTPLogin(t *testing.T) {
 	e := newEnv(t)
 	u := e.newUser("ana")
+	e.reauth(u)
 	code, b := e.do(u, "POST", "/api/v1/me/totp", nil)
 	if code != 200 {
 		t.Fatalf("begin: %d %s", code, b)
@@ -192,6 +194,8 @@ func TestTOTPLogin(t *testing.T) {
 	if c := login("123456"); c != 401 {
 		t.Fatalf("wrong code: %d", c)
 	}
+	// The confirming code's step is used up; the next step's code works.
+	e.clock.Advance(30 * time.Second)
 	code2, _ := totp.GenerateCode(secret, e.clock.Now())
 	if c := login(code2); c != 200 {
 		t.Fatalf("right code: %d", c)
@@ -274,4 +278,59 @@ func FuzzInviteToken(f *testing.F) {
 			t.Fatalf("token %q: status %d", token, resp.StatusCode)
 		}
 	})
+}
+
+// enableTOTP turns on an authenticator for u and returns its secret; the
+// clock then moves to the next step, so the confirming code is spent.
+func (e *env) enableTOTP(t *testing.T, u *user) string {
+	t.Helper()
+	e.reauth(u)
+	code, b := e.do(u, "POST", "/api/v1/me/totp", nil)
+	if code != 200 {
+		t.Fatalf("begin totp: %d %s", code, b)
+	}
+	secret := decodeBody(t, b)["secret"].(string)
+	now, _ := totp.GenerateCode(secret, e.clock.Now())
+	if code, b := e.do(u, "POST", "/api/v1/me/totp/confirm", map[string]any{"code": now}); code != 200 {
+		t.Fatalf("confirm totp: %d %s", code, b)
+	}
+	e.clock.Advance(30 * time.Second)
+	return secret
+}
+
+// TestTOTPCodeSingleUse: a TOTP code signs in once; the same code again,
+// and a code of an earlier step still inside the drift window, are
+// refused.
+func TestTOTPCodeSingleUse(t *testing.T) {
+	e := newEnv(t)
+	u := e.newUser("ana")
+	secret := e.enableTOTP(t, u)
+	email := u.caller.Account.Email
+	login := func(addr, code string) int {
+		t.Helper()
+		body := `{"email":"` + email + `","password":"` + testPassword + `","totp_code":"` + code + `"}`
+		req := httptest.NewRequest("POST", "/api/v1/login", strings.NewReader(body))
+		req.RemoteAddr = addr + ":40000"
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	earlier, _ := totp.GenerateCode(secret, e.clock.Now().Add(-30*time.Second))
+	now, _ := totp.GenerateCode(secret, e.clock.Now())
+	if c := login("192.0.2.71", now); c != 200 {
+		t.Fatalf("first use of the code: %d", c)
+	}
+	// Another address, so that no throttle explains the refusal.
+	if c := login("192.0.2.72", now); c != 401 {
+		t.Fatalf("the same code replayed: %d, want 401", c)
+	}
+	if c := login("192.0.2.73", earlier); c != 401 {
+		t.Fatalf("an earlier step's code after a later one: %d, want 401", c)
+	}
+	e.clock.Advance(30 * time.Second)
+	next, _ := totp.GenerateCode(secret, e.clock.Now())
+	if c := login("192.0.2.74", next); c != 200 {
+		t.Fatalf("the next step's code: %d", c)
+	}
 }

@@ -140,6 +140,20 @@ func (e *env) newUser(name string) *user {
 	return &user{name: name, token: tok, caller: c}
 }
 
+// reauth re-authenticates u's session with its password, as a credential
+// change needs, and refreshes u.caller.
+func (e *env) reauth(u *user) {
+	e.t.Helper()
+	if code, b := e.do(u, "POST", "/api/v1/me/reauth", map[string]any{"password": testPassword}); code != http.StatusNoContent {
+		e.t.Fatalf("reauth: %d %s", code, b)
+	}
+	c, err := e.svc.Authenticate(context.Background(), u.token, "192.0.2.1", "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u.caller = c
+}
+
 // join invites u into home with req, made by inviter, and accepts it.
 func (e *env) join(inviter, u *user, home domain.ID, req service.InviteRequest) {
 	e.t.Helper()

@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -9,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
 )
 
@@ -113,6 +119,7 @@ func TestSessionsAndPasswordChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.reauth(u)
 	apiTok, _, err := e.svc.CreateAPIToken(ctx, u.caller, "script")
 	if err != nil {
 		t.Fatal(err)
@@ -151,5 +158,113 @@ func TestSessionExpiry(t *testing.T) {
 	e.clock.Advance(8 * 24 * time.Hour) // past the 7-day idle limit
 	if code, _ := e.do(u, "GET", "/api/v1/me", nil); code != 401 {
 		t.Fatalf("idle session still works: %d", code)
+	}
+}
+
+// loginWith signs in from addr with an optional TOTP code and
+// known-device cookie, and returns the status and the known-device
+// cookie set, if any.
+func (e *env) loginWith(addr, email, password, code, device string) (int, string) {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password, "totp_code": code})
+	req := httptest.NewRequest("POST", "/api/v1/login", bytes.NewReader(body))
+	req.RemoteAddr = addr + ":40000"
+	req.Header.Set("Content-Type", "application/json")
+	if device != "" {
+		req.AddCookie(&http.Cookie{Name: httpserver.KnownDeviceCookie, Value: device})
+	}
+	rec := httptest.NewRecorder()
+	e.srv.Config.Handler.ServeHTTP(rec, req)
+	for _, ck := range rec.Result().Cookies() {
+		if ck.Name == httpserver.KnownDeviceCookie {
+			return rec.Code, ck.Value
+		}
+	}
+	return rec.Code, ""
+}
+
+// TestOwnerNotLockedOut: wrong passwords for one account from many
+// addresses trip the account-wide throttle, but the owner still gets in
+// with the right password from a browser that signed in before, or with
+// the right password and a TOTP code; a stranger's own known-device
+// cookie does not help, and each guessing address stays throttled.
+func TestOwnerNotLockedOut(t *testing.T) {
+	e := newEnv(t)
+	ana, bob := e.newUser("ana"), e.newUser("bob")
+	email := ana.caller.Account.Email
+	code, device := e.loginWith("198.51.100.7", email, testPassword, "", "")
+	if code != 200 || device == "" {
+		t.Fatalf("first sign-in: %d, device cookie %q", code, device)
+	}
+	_, bobsDevice := e.loginWith("203.0.113.200", bob.caller.Account.Email, testPassword, "", "")
+
+	// 51 wrong passwords from 38 addresses: no address is past its own
+	// limit, the account is past its own.
+	for i := range 51 {
+		addr := fmt.Sprintf("203.0.113.%d", i%38+1)
+		if c, _ := e.loginWith(addr, email, "wrong-password-guess", "", ""); c != 401 {
+			t.Fatalf("guess %d from %s: %d, want 401", i, addr, c)
+		}
+	}
+	if c, _ := e.loginWith("192.0.2.50", email, testPassword, "", ""); c != http.StatusTooManyRequests {
+		t.Fatalf("right password from an unknown browser: %d, want 429", c)
+	}
+	if c, _ := e.loginWith("192.0.2.51", email, testPassword, "", bobsDevice); c != http.StatusTooManyRequests {
+		t.Fatalf("right password with another account's device cookie: %d, want 429", c)
+	}
+	if c, _ := e.loginWith("192.0.2.52", email, testPassword, "", device+"x"); c != http.StatusTooManyRequests {
+		t.Fatalf("right password with a forged device cookie: %d, want 429", c)
+	}
+	if c, _ := e.loginWith("192.0.2.53", email, testPassword, "", device); c != 200 {
+		t.Fatalf("the owner's known browser with the right password: %d, want 200", c)
+	}
+	// A known browser does not make a wrong password right, and the
+	// owner's success does not reset the strangers' count.
+	if c, _ := e.loginWith("192.0.2.53", email, "wrong-password-guess", "", device); c != 401 {
+		t.Fatalf("known browser, wrong password: %d, want 401", c)
+	}
+	if c, _ := e.loginWith("192.0.2.54", email, testPassword, "", ""); c != http.StatusTooManyRequests {
+		t.Fatalf("after the owner's sign-in, an unknown browser: %d, want 429", c)
+	}
+	// Each guessing address is held per pair: the fourth guess starts the
+	// delay, the fifth waits, whatever cookie it brings.
+	for i := range 4 {
+		if c, _ := e.loginWith("203.0.113.99", email, "wrong-password-guess", "", device); c != 401 {
+			t.Fatalf("pair guess %d: %d, want 401", i, c)
+		}
+	}
+	if c, _ := e.loginWith("203.0.113.99", email, testPassword, "", device); c != http.StatusTooManyRequests {
+		t.Fatalf("a throttled pair with the right password: %d, want 429", c)
+	}
+	// The cookie expires.
+	e.clock.Advance(366 * 24 * time.Hour)
+	for i := range 51 {
+		e.loginWith(fmt.Sprintf("203.0.114.%d", i%38+1), email, "wrong-password-guess", "", "")
+	}
+	if c, _ := e.loginWith("192.0.2.55", email, testPassword, "", device); c != http.StatusTooManyRequests {
+		t.Fatalf("an expired device cookie: %d, want 429", c)
+	}
+}
+
+// TestOwnerWithTOTPNotLockedOut: with the account-wide throttle tripped,
+// the right password with a right TOTP code still signs in; a wrong code
+// is a failure like a wrong password.
+func TestOwnerWithTOTPNotLockedOut(t *testing.T) {
+	e := newEnv(t)
+	ana := e.newUser("ana")
+	secret := e.enableTOTP(t, ana)
+	email := ana.caller.Account.Email
+	for i := range 51 {
+		e.loginWith(fmt.Sprintf("203.0.113.%d", i%38+1), email, "wrong-password-guess", "", "")
+	}
+	if c, _ := e.loginWith("192.0.2.60", email, testPassword, "", ""); c != http.StatusTooManyRequests {
+		t.Fatalf("right password without a code: %d, want 429", c)
+	}
+	if c, _ := e.loginWith("192.0.2.61", email, testPassword, "000000", ""); c != 401 {
+		t.Fatalf("right password, wrong code: %d, want 401", c)
+	}
+	now, _ := totp.GenerateCode(secret, e.clock.Now())
+	if c, _ := e.loginWith("192.0.2.62", email, testPassword, now, ""); c != 200 {
+		t.Fatalf("right password and code: %d, want 200", c)
 	}
 }

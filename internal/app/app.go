@@ -240,7 +240,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	oa, err := oauth.New(oauth.Config{Store: st, Secret: key, CheckLink: svc.CheckLink, Logger: log.With("component", "oauth"),
+	oa, err := oauth.New(oauth.Config{Store: st, Secret: key, CheckLink: svc.CheckLink, Issuer: cfg.PublicURL(), Logger: log.With("component", "oauth"),
 		AccessTokenTTL: time.Duration(cfg.OAuth.AccessTokenTTL), RefreshTokenTTL: time.Duration(cfg.OAuth.RefreshTokenTTL)})
 	if err != nil {
 		return err

@@ -137,13 +137,26 @@ func TestTOTP(t *testing.T) {
 		ok bool
 	}{
 		{now, true}, {now.Add(30 * time.Second), true}, {now.Add(-30 * time.Second), true},
+		{now.Add(60 * time.Second), false}, {now.Add(-60 * time.Second), false},
 		{now.Add(90 * time.Second), false}, {now.Add(-90 * time.Second), false},
 	} {
-		if got := ValidateTOTP(secret, code, tc.at); got != tc.ok {
-			t.Errorf("ValidateTOTP at %v = %v, want %v", tc.at.Sub(now), got, tc.ok)
+		step, ok := MatchTOTP(secret, code, tc.at)
+		if ok != tc.ok {
+			t.Errorf("MatchTOTP at %v = %v, want %v", tc.at.Sub(now), ok, tc.ok)
+		}
+		// The step is the code's, whatever the drift, so that callers
+		// can refuse it a second time.
+		if ok && step != now.Unix()/30 {
+			t.Errorf("MatchTOTP at %v: step %d, want %d", tc.at.Sub(now), step, now.Unix()/30)
 		}
 	}
-	if ValidateTOTP(secret, "", now) || ValidateTOTP(secret, "12345", now) || ValidateTOTP(secret, "abcdef", now) {
+	if _, ok := MatchTOTP(secret, "", now); ok {
+		t.Error("empty code accepted")
+	}
+	if _, ok := MatchTOTP(secret, "12345", now); ok {
+		t.Error("short code accepted")
+	}
+	if _, ok := MatchTOTP(secret, "abcdef", now); ok {
 		t.Error("malformed code accepted")
 	}
 }

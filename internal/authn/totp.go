@@ -3,6 +3,7 @@ package authn
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"strings"
 	"time"
 
@@ -20,15 +21,31 @@ func NewTOTP(issuer, account string) (secret, url string, err error) {
 	return key.Secret(), key.URL(), nil
 }
 
-// ValidateTOTP reports whether code is valid for secret at now, allowing
-// one 30-second step of clock drift either way.
-func ValidateTOTP(secret, code string, now time.Time) bool {
+// TOTPPeriod is the length of a TOTP time step.
+const TOTPPeriod = 30 * time.Second
+
+// MatchTOTP reports whether code is valid for secret at now, allowing one
+// step of clock drift either way, and returns the time step it belongs
+// to. A code must be accepted at most once: callers remember the step
+// (store.UseTOTPStep) and refuse it and every earlier step afterwards.
+func MatchTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 	if len(code) != 6 {
-		return false
+		return 0, false
 	}
-	ok, err := totp.ValidateCustom(code, secret, now, totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	return err == nil && ok
+	cur := now.Unix() / int64(TOTPPeriod/time.Second)
+	// The latest step first, so that a code valid for two steps (a
+	// one-in-a-million coincidence) counts as the later one.
+	for _, st := range []int64{cur + 1, cur, cur - 1} {
+		want, err := totp.GenerateCodeCustom(secret, time.Unix(st*int64(TOTPPeriod/time.Second), 0).UTC(), totp.ValidateOpts{Period: uint(TOTPPeriod / time.Second), Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			return 0, false
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return st, true
+		}
+	}
+	return 0, false
 }
 
 // recoveryAlphabet has no easily confused characters (no 0/O, 1/I/L).

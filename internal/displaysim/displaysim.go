@@ -254,6 +254,11 @@ func (c *Client) Authorize(ctx context.Context, b *Browser, consent Consent) (Au
 		return Authorization{}, err
 	}
 	q := to.Query()
+	// RFC 9207: the answer names the server that gave it, so that an
+	// answer from another server (a mix-up) is not taken for this one's.
+	if q.Get("iss") != c.Server {
+		return Authorization{}, fmt.Errorf("the redirect names issuer %q, not %q", q.Get("iss"), c.Server)
+	}
 	if e := q.Get("error"); e != "" {
 		return Authorization{Redirect: to}, &OAuthError{Code: e, Description: q.Get("error_description")}
 	}

@@ -329,6 +329,9 @@ type Session struct {
 	ExpiresAt time.Time // absolute expiry
 	Client    string    // client address at creation
 	UserAgent string
+	// ReauthAt is when the holder last re-authenticated in this session
+	// (password or second factor); zero if never.
+	ReauthAt time.Time
 }
 
 // Credential is a WebAuthn passkey registered to an account.
@@ -339,6 +342,9 @@ type Credential struct {
 	Data      []byte // the library's serialised credential (public key, flags, counters)
 	CreatedAt time.Time
 	LastUsed  time.Time
+	// AddedBy is the session that registered the passkey; empty if
+	// unknown.
+	AddedBy ID
 }
 
 // Result is the outcome recorded in an audit event.

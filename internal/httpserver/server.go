@@ -197,6 +197,26 @@ func SetSessionCookie(w http.ResponseWriter, token string, maxAge time.Duration,
 	})
 }
 
+// KnownDeviceCookie keeps the known-device token a browser gets at
+// sign-in; it only spares the account-wide login throttle.
+const KnownDeviceCookie = "camvault_device"
+
+// KnownDevice returns the known-device token r carries, or "".
+func KnownDevice(r *http.Request) string {
+	if ck, err := r.Cookie(KnownDeviceCookie); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// SetKnownDeviceCookie stores a known-device token in the browser.
+func SetKnownDeviceCookie(w http.ResponseWriter, token string, maxAge time.Duration, secure bool) {
+	http.SetCookie(w, &http.Cookie{
+		Name: KnownDeviceCookie, Value: token, Path: "/", MaxAge: int(maxAge.Seconds()),
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
 // ClearSessionCookie removes the browser session cookie.
 func ClearSessionCookie(w http.ResponseWriter, secure bool) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,

@@ -57,7 +57,13 @@ type Config struct {
 	// integration enabled, its account still a member). The token
 	// endpoint refuses, and revokes, a grant whose link does not.
 	CheckLink func(ctx context.Context, link, account domain.ID) error
-	Logger    *slog.Logger
+	// Issuer is the server's issuer identifier: its public base URL
+	// (https, or http for loopback), without a trailing slash. Every
+	// authorization response carries it as iss (RFC 9207), so that a
+	// client talking to several servers can tell which one answered and
+	// a mix-up attack fails. Required.
+	Issuer string
+	Logger *slog.Logger
 }
 
 // Server is the authorization server.
@@ -73,6 +79,10 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || len(cfg.Secret) < 32 || cfg.CheckLink == nil {
 		return nil, errors.New("oauth: a store, a 32-byte secret and CheckLink are required")
+	}
+	if u, err := url.Parse(cfg.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(cfg.Issuer, "/") {
+		return nil, errors.New("oauth: the issuer must be the server's absolute base URL without a trailing slash, query or fragment")
 	}
 	if cfg.AccessTokenTTL <= 0 {
 		cfg.AccessTokenTTL = DefaultAccessTokenTTL
@@ -188,7 +198,7 @@ func (s *Server) ParseAuthorize(r *http.Request) (*Authorization, error) {
 	case errors.Is(err, errBadClient):
 		return nil, ErrBadClient
 	case errors.As(err, &re):
-		return nil, &Refusal{URL: redirectError(p.RedirectURI, p.State, re), Code: re.code}
+		return nil, &Refusal{URL: redirectError(p.RedirectURI, p.State, s.cfg.Issuer, re), Code: re.code}
 	case err != nil:
 		return nil, ErrBadClient
 	}
@@ -198,7 +208,7 @@ func (s *Server) ParseAuthorize(r *http.Request) (*Authorization, error) {
 		if !ar.IsRedirectURIValid() {
 			return nil, ErrBadClient
 		}
-		return nil, &Refusal{URL: redirectError(p.RedirectURI, p.State, &requestError{rfc.ErrorField, rfc.DescriptionField}), Code: rfc.ErrorField}
+		return nil, &Refusal{URL: redirectError(p.RedirectURI, p.State, s.cfg.Issuer, &requestError{rfc.ErrorField, rfc.DescriptionField}), Code: rfc.ErrorField}
 	}
 	params := url.Values{}
 	for _, k := range oauthParams {
@@ -222,12 +232,13 @@ func (s *Server) Grant(w http.ResponseWriter, r *http.Request, a *Authorization,
 		s.provider.WriteAuthorizeError(ctx, w, a.ar, err)
 		return
 	}
+	resp.AddParameter("iss", s.cfg.Issuer)
 	s.provider.WriteAuthorizeResponse(ctx, w, a.ar, resp)
 }
 
 // Deny answers the authorization with access_denied.
 func (s *Server) Deny(w http.ResponseWriter, r *http.Request, a *Authorization) {
-	to := redirectError(a.p.RedirectURI, a.p.State, &requestError{"access_denied", "the user did not allow access"})
+	to := redirectError(a.p.RedirectURI, a.p.State, s.cfg.Issuer, &requestError{"access_denied", "the user did not allow access"})
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 

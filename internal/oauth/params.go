@@ -100,7 +100,7 @@ func unreserved(s string) bool {
 }
 
 // redirectError is the redirect URI with an error for the client.
-func redirectError(redirectURI, state string, e *requestError) string {
+func redirectError(redirectURI, state, issuer string, e *requestError) string {
 	u, err := url.Parse(redirectURI)
 	if err != nil {
 		return ""
@@ -109,6 +109,7 @@ func redirectError(redirectURI, state string, e *requestError) string {
 	q.Set("error", e.code)
 	q.Set("error_description", e.description)
 	q.Set("state", state)
+	q.Set("iss", issuer)
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -82,7 +82,7 @@ func FuzzParseAuthorize(f *testing.F) {
 			if p.RedirectURI != testRedirect || len(form["redirect_uri"]) != 1 {
 				t.Fatalf("a refusal would be sent to %q", p.RedirectURI)
 			}
-			if u := redirectError(p.RedirectURI, p.State, re); !strings.HasPrefix(u, testRedirect+"?") {
+			if u := redirectError(p.RedirectURI, p.State, "https://cams.example.org", re); !strings.HasPrefix(u, testRedirect+"?") || !strings.Contains(u, "iss=https%3A%2F%2Fcams.example.org") {
 				t.Fatalf("refusal URL %q", u)
 			}
 		case !errors.Is(err, errBadClient):

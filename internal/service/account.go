@@ -40,7 +40,7 @@ func (s *Service) Me(ctx context.Context, c Caller) (domain.Account, error) {
 // recheckPassword verifies the caller's current password before a
 // sensitive change, throttled like a login.
 func (s *Service) recheckPassword(ctx context.Context, c Caller, password string) error {
-	keys := authn.LoginKeys(c.Account.Email, c.Addr)
+	keys := s.recheckKeys(c)
 	if wait := s.throttle.Wait(keys...); wait > 0 {
 		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
 	}
@@ -49,15 +49,34 @@ func (s *Service) recheckPassword(ctx context.Context, c Caller, password string
 		return internal("load account", err)
 	}
 	if ok, err := authn.VerifyPassword(a.PasswordHash, password); err != nil || !ok {
-		s.throttle.Fail(keys...)
+		s.recheckFailed(c, keys)
 		s.audit(ctx, c, domain.AuditEvent{Action: "password.recheck", Result: domain.ResultFailed})
 		return &Error{Kind: KindInvalid, Code: "wrong_password", Message: "your current password is wrong"}
 	}
 	return nil
 }
 
-// ChangePassword replaces the caller's password and ends every other
-// session and API token of the account.
+// recheckKeys are the throttle keys a signed-in caller's password or code
+// recheck waits on: those of a login from its address (but not the
+// account-wide one, which strangers can trip: a session is a known
+// device) and the session's own, so that a stolen session cannot guess
+// from many addresses. Failures count against the account too.
+func (s *Service) recheckKeys(c Caller) []authn.Key {
+	keys := authn.LoginKeys(c.Account.Email, c.Addr)
+	return []authn.Key{keys[0], keys[1], {Name: "session\x00" + string(c.SessionID), Policy: authn.PairPolicy}}
+}
+
+// recheckFailed records a failed recheck against keys and the account.
+func (s *Service) recheckFailed(c Caller, keys []authn.Key) {
+	s.throttle.Fail(append(keys, authn.LoginKeys(c.Account.Email, c.Addr)[2])...)
+}
+
+// ChangePassword replaces the caller's password, ends every other session
+// and API token of the account, and removes the passkeys that other
+// sessions added in the last PasskeySweep: whoever else held a session
+// and registered a passkey (the reason to change a password) loses it,
+// while passkeys registered long ago, or by the session making the
+// change, stay.
 func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next string) (err error) {
 	defer func() {
 		if err == nil {
@@ -87,7 +106,12 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next st
 	if err != nil {
 		return internal("end sessions", err)
 	}
-	s.audit(ctx, c, domain.AuditEvent{Action: "password.change", Result: domain.ResultOK, Detail: plural(n, "other session ended")})
+	gone, err := s.st.DeleteCredentialsAddedSince(ctx, a.ID, c.SessionID, s.now().Add(-PasskeySweep))
+	if err != nil {
+		return internal("remove passkeys", err)
+	}
+	s.audit(ctx, c, domain.AuditEvent{Action: "password.change", Result: domain.ResultOK,
+		Detail: plural(n, "other session ended") + ", " + plural(len(gone), "passkey") + " of other sessions removed"})
 	return nil
 }
 
@@ -132,6 +156,9 @@ func (s *Service) CreateAPIToken(ctx context.Context, c Caller, name string) (st
 	if err := s.self(c); err != nil {
 		return "", domain.Session{}, err
 	}
+	if err := s.reauthenticated(c); err != nil {
+		return "", domain.Session{}, err
+	}
 	name, err := cleanName(name, "token name")
 	if err != nil {
 		return "", domain.Session{}, err
@@ -153,6 +180,9 @@ func (s *Service) CreateAPIToken(ctx context.Context, c Caller, name string) (st
 // (not yet in force) and returns it with its otpauth:// URL.
 func (s *Service) BeginTOTP(ctx context.Context, c Caller) (secret, url string, err error) {
 	if err := s.self(c); err != nil {
+		return "", "", err
+	}
+	if err := s.reauthenticated(c); err != nil {
 		return "", "", err
 	}
 	a, err := s.st.Account(ctx, c.Account.ID)
@@ -179,6 +209,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	if err := s.self(c); err != nil {
 		return nil, err
 	}
+	if err := s.reauthenticated(c); err != nil {
+		return nil, err
+	}
 	a, err := s.st.Account(ctx, c.Account.ID)
 	if err != nil {
 		return nil, internal("load account", err)
@@ -186,7 +219,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	if a.TOTPEnabled || a.TOTPSecret == "" {
 		return nil, conflict("start setting up an authenticator app first")
 	}
-	if !s.validTOTP(a, code) {
+	if !s.validTOTP(ctx, a, code) {
 		return nil, &Error{Kind: KindInvalid, Code: "wrong_code", Message: "that code is not right; check the time on your device"}
 	}
 	codes, hashes := authn.NewRecoveryCodes(10)
@@ -201,12 +234,17 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	return codes, nil
 }
 
-// DisableTOTP turns the authenticator off after rechecking the password.
+// DisableTOTP turns the authenticator off after rechecking the password,
+// or, when password is empty, if the session re-authenticated recently.
 func (s *Service) DisableTOTP(ctx context.Context, c Caller, password string) error {
 	if err := s.self(c); err != nil {
 		return err
 	}
-	if err := s.recheckPassword(ctx, c, password); err != nil {
+	if password == "" {
+		if err := s.reauthenticated(c); err != nil {
+			return err
+		}
+	} else if err := s.recheckPassword(ctx, c, password); err != nil {
 		return err
 	}
 	a, err := s.st.Account(ctx, c.Account.ID)
@@ -243,12 +281,24 @@ func plural(n int, what string) string {
 	return strconv.Itoa(n) + " " + what + "s"
 }
 
-// validTOTP checks a code against the account's sealed TOTP seed.
-func (s *Service) validTOTP(a domain.Account, code string) bool {
+// validTOTP checks a code against the account's sealed TOTP seed and uses
+// up its time step: a code, and any code of an earlier step, is refused
+// once one was accepted, also under racing requests.
+func (s *Service) validTOTP(ctx context.Context, a domain.Account, code string) bool {
 	secret, err := s.box.open(a.TOTPSecret, string(a.ID))
 	if err != nil {
 		s.log.Error("totp seed does not open", "account", a.ID)
 		return false
 	}
-	return authn.ValidateTOTP(secret, code, s.now())
+	step, ok := authn.MatchTOTP(secret, code, s.now())
+	if !ok {
+		return false
+	}
+	if err := s.st.UseTOTPStep(ctx, a.ID, step); err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			s.log.Error("record totp step failed", "account", a.ID, "err", err)
+		}
+		return false
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/domain"
@@ -170,26 +171,44 @@ func (s *Service) Signup(ctx context.Context, c Caller, email, password string) 
 // LoginRequest is a password login.
 type LoginRequest struct {
 	Email, Password, TOTPCode string
+	// KnownDevice is the token from KnownDeviceToken the browser kept
+	// from an earlier sign-in, if any.
+	KnownDevice string
 }
 
 // Login checks a password (and second factor, when enabled) and starts a
 // browser session. Wrong emails, wrong passwords, wrong codes and disabled
 // accounts all answer the same; repeated failures are throttled per
-// account, per address and per pair.
+// address and account pair, per address, and per account. The
+// account-wide throttle, which anyone can trip by guessing from many
+// addresses, does not hold up a sign-in from a known device of the
+// account or one that brings a TOTP code: those must still get the
+// password (and code) right, within the per-address limits.
 func (s *Service) Login(ctx context.Context, c Caller, req LoginRequest) (token string, a domain.Account, err error) {
 	email := domain.NormalizeEmail(req.Email)
 	keys := authn.LoginKeys(email, c.Addr)
-	if wait := s.throttle.Wait(keys...); wait > 0 {
-		s.audit(ctx, c, domain.AuditEvent{Action: "login", Result: domain.ResultDenied, Detail: "throttled"})
-		return "", domain.Account{}, &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
+	throttled := func(wait time.Duration) error {
+		s.audit(ctx, c, domain.AuditEvent{Principal: a.ID, Action: "login", Result: domain.ResultDenied, Detail: "throttled"})
+		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
+	}
+	if wait := s.throttle.Wait(keys[0], keys[1]); wait > 0 {
+		return "", domain.Account{}, throttled(wait)
 	}
 	a, err = s.st.AccountByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", domain.Account{}, internal("load account", err)
+	}
+	known := err == nil && s.knownDevice(req.KnownDevice, a.ID)
+	withCode := err == nil && a.TOTPEnabled && strings.TrimSpace(req.TOTPCode) != ""
+	if !known && !withCode {
+		if wait := s.throttle.Wait(keys[2]); wait > 0 {
+			return "", domain.Account{}, throttled(wait)
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		authn.DummyVerify(req.Password, s.cfg.Password)
 		return "", domain.Account{}, s.loginFailed(ctx, c, keys, "", "unknown email")
-	case err != nil:
-		return "", domain.Account{}, internal("load account", err)
 	}
 	ok, err := authn.VerifyPassword(a.PasswordHash, req.Password)
 	if err != nil || !ok || a.Disabled {
@@ -204,7 +223,9 @@ func (s *Service) Login(ctx context.Context, c Caller, req LoginRequest) (token 
 			return "", domain.Account{}, s.loginFailed(ctx, c, keys, a.ID, "wrong second factor")
 		}
 	}
-	s.throttle.Reset(keys[0], keys[2])
+	// Only the pair's failures are forgiven: the owner signing in must
+	// not reset the count of someone guessing from elsewhere.
+	s.throttle.Reset(keys[0])
 	s.rehashIfNeeded(ctx, a, req.Password)
 	return s.startSession(ctx, c, a, "password")
 }
@@ -217,7 +238,7 @@ func (s *Service) loginFailed(ctx context.Context, c Caller, keys []authn.Key, a
 
 // checkSecondFactor accepts a current TOTP code or an unused recovery code.
 func (s *Service) checkSecondFactor(ctx context.Context, a domain.Account, code string) bool {
-	if s.validTOTP(a, code) {
+	if s.validTOTP(ctx, a, code) {
 		return true
 	}
 	if err := s.st.UseRecoveryCode(ctx, a.ID, authn.HashRecoveryCode(code)); err == nil {
@@ -294,7 +315,7 @@ func (s *Service) Authenticate(ctx context.Context, token, addr, userAgent strin
 			s.log.Warn("touch session failed", "err", err)
 		}
 	}
-	return Caller{Account: a, SessionID: sess.ID, Addr: addr, UserAgent: userAgent}, nil
+	return Caller{Account: a, SessionID: sess.ID, Addr: addr, UserAgent: userAgent, ReauthAt: sess.ReauthAt}, nil
 }
 
 // Logout ends the caller's current session.
@@ -322,18 +343,38 @@ func truncate(s string, n int) string {
 }
 
 // cleanName trims a display name and checks its length (1–64 runes, no
-// control characters).
+// control characters). It also refuses the bidirectional overrides and
+// isolates (U+202A–U+202E, U+2066–U+2069), with which a name can make the
+// text after it read backwards, and names made only of invisible
+// characters, which show as nothing at all.
 func cleanName(s, what string) (string, error) {
 	s = strings.TrimSpace(s)
-	n := 0
+	n, visible := 0, false
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			return "", invalid(what + " must not contain control characters")
+		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			return "", invalid(what + " must not contain text-direction controls")
+		}
+		if !invisible(r) {
+			visible = true
 		}
 		n++
 	}
 	if n < 1 || n > 64 {
 		return "", invalid(what + " must be 1 to 64 characters")
 	}
+	if !visible {
+		return "", invalid(what + " must contain a visible character")
+	}
 	return s, nil
+}
+
+// invisible reports whether r shows as nothing: white space, format
+// characters (zero-width spaces and joiners, marks, the byte-order mark),
+// variation selectors and the other default-ignorable code points.
+func invisible(r rune) bool {
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) ||
+		r == 0x115f || r == 0x1160 || r == 0x3164 || r == 0xffa0 || r == 0x2800
 }

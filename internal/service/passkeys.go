@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
+	"golang.org/x/time/rate"
 
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/domain"
@@ -38,8 +39,9 @@ type ceremony struct {
 type passkeys struct {
 	wa *webauthn.WebAuthn
 
-	mu         sync.Mutex // guards ceremonies
+	mu         sync.Mutex // guards ceremonies and limiters
 	ceremonies map[string]ceremony
+	limiters   map[string]*limiter // passwordless sign-in rate per address
 }
 
 func newPasskeys(cfg WebAuthnConfig) (*passkeys, error) {
@@ -51,7 +53,7 @@ func newPasskeys(cfg WebAuthnConfig) (*passkeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &passkeys{wa: wa, ceremonies: map[string]ceremony{}}, nil
+	return &passkeys{wa: wa, ceremonies: map[string]ceremony{}, limiters: map[string]*limiter{}}, nil
 }
 
 // put stores a ceremony and returns its id.
@@ -109,10 +111,15 @@ func badPasskey() error {
 	return &Error{Kind: KindInvalid, Code: "passkey_failed", Message: "the passkey could not be verified"}
 }
 
-// BeginPasskeyRegistration starts adding a passkey to the caller's account.
+// BeginPasskeyRegistration starts adding a passkey to the caller's account;
+// the session must have re-authenticated within ReauthWindow, as for
+// finishing it and for removing a passkey.
 // It returns the options for navigator.credentials.create and a ceremony id.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, c Caller) (*protocol.CredentialCreation, string, error) {
 	if err := s.self(c); err != nil {
+		return nil, "", err
+	}
+	if err := s.reauthenticated(c); err != nil {
 		return nil, "", err
 	}
 	if s.passkeys == nil {
@@ -142,6 +149,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, c Caller, cerem
 	if err := s.self(c); err != nil {
 		return err
 	}
+	if err := s.reauthenticated(c); err != nil {
+		return err
+	}
 	if s.passkeys == nil {
 		return errNoPasskeys
 	}
@@ -169,7 +179,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, c Caller, cerem
 	if err != nil {
 		return internal("encode passkey", err)
 	}
-	if err := s.st.AddCredential(ctx, domain.Credential{ID: cred.ID, AccountID: c.Account.ID, Name: name, Data: data, CreatedAt: s.now()}); err != nil {
+	if err := s.st.AddCredential(ctx, domain.Credential{ID: cred.ID, AccountID: c.Account.ID, Name: name, Data: data, CreatedAt: s.now(), AddedBy: c.SessionID}); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return conflict("this passkey is registered already")
 		}
@@ -196,6 +206,9 @@ func (s *Service) DeletePasskey(ctx context.Context, c Caller, id []byte) error 
 	if err := s.self(c); err != nil {
 		return err
 	}
+	if err := s.reauthenticated(c); err != nil {
+		return err
+	}
 	if err := s.st.DeleteCredential(ctx, c.Account.ID, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound()
@@ -206,11 +219,50 @@ func (s *Service) DeletePasskey(ctx context.Context, c Caller, id []byte) error 
 	return nil
 }
 
+// Passwordless sign-in is rate-limited per client address: a burst of
+// passkeyLoginBurst ceremony steps, then one every passkeyLoginEvery. Each
+// begin keeps a ceremony in memory, and each finish looks up passkeys.
+const (
+	passkeyLoginBurst = 20
+	passkeyLoginEvery = 3 * time.Second
+)
+
+// passkeyLoginRate answers KindThrottled when addr exceeds the passkey
+// sign-in rate.
+func (s *Service) passkeyLoginRate(addr string) error {
+	now := s.now()
+	s.passkeys.mu.Lock()
+	defer s.passkeys.mu.Unlock()
+	if len(s.passkeys.limiters) >= maxCeremonies {
+		for k, l := range s.passkeys.limiters {
+			if now.Sub(l.seen) > time.Hour {
+				delete(s.passkeys.limiters, k)
+			}
+		}
+		if len(s.passkeys.limiters) >= maxCeremonies {
+			clear(s.passkeys.limiters)
+		}
+	}
+	l, ok := s.passkeys.limiters[addr]
+	if !ok {
+		l = &limiter{l: rate.NewLimiter(rate.Every(passkeyLoginEvery), passkeyLoginBurst)}
+		s.passkeys.limiters[addr] = l
+	}
+	l.seen = now
+	if !l.l.AllowN(now, 1) {
+		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: passkeyLoginEvery}
+	}
+	return nil
+}
+
 // BeginPasskeyLogin starts a passwordless login with a discoverable
 // passkey.
-func (s *Service) BeginPasskeyLogin(ctx context.Context) (*protocol.CredentialAssertion, string, error) {
+func (s *Service) BeginPasskeyLogin(ctx context.Context, c Caller) (*protocol.CredentialAssertion, string, error) {
 	if s.passkeys == nil {
 		return nil, "", errNoPasskeys
+	}
+	if err := s.passkeyLoginRate(c.Addr); err != nil {
+		return nil, "", err
 	}
 	opts, data, err := s.passkeys.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
@@ -224,6 +276,9 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context) (*protocol.CredentialAs
 func (s *Service) FinishPasskeyLogin(ctx context.Context, c Caller, ceremonyID string, body []byte) (string, domain.Account, error) {
 	if s.passkeys == nil {
 		return "", domain.Account{}, errNoPasskeys
+	}
+	if err := s.passkeyLoginRate(c.Addr); err != nil {
+		return "", domain.Account{}, err
 	}
 	keys := authn.LoginKeys("passkey", c.Addr)
 	if wait := s.throttle.Wait(keys[1]); wait > 0 {

@@ -77,12 +77,14 @@ type Service struct {
 	throttle *authn.Throttle
 	passkeys *passkeys // nil when disabled
 	box      *secretBox
-	dev      devices
-	live     tickets
-	links    loginLinks
-	snaps    snapshots
-	epochs   liveEpochs
-	rec      recordings
+	// deviceKey signs known-device tokens.
+	deviceKey []byte
+	dev       devices
+	live      tickets
+	links     loginLinks
+	snaps     snapshots
+	epochs    liveEpochs
+	rec       recordings
 
 	mu    sync.Mutex // guards setup
 	setup setupToken
@@ -115,7 +117,8 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewThrottle(cfg.Now), box: box}
+	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewThrottle(cfg.Now), box: box,
+		deviceKey: newKnownDeviceKey(cfg.SecretKey)}
 	s.dev.cfg = cfg.Devices
 	if s.cfg.Bus == nil {
 		s.cfg.Bus = &events.Local{}
@@ -151,6 +154,9 @@ type Caller struct {
 	// and the account's rights, and re-authorization goes through it
 	// again.
 	Link domain.ID
+	// ReauthAt is when the session last re-authenticated (password or
+	// second factor); Authenticate and Reauthenticate set it.
+	ReauthAt time.Time
 }
 
 // Anonymous reports whether no account is signed in.

@@ -78,6 +78,11 @@ type Store interface {
 	UseRecoveryCode(ctx context.Context, account domain.ID, hash []byte) error
 	// CountRecoveryCodes returns the number of unused recovery codes.
 	CountRecoveryCodes(ctx context.Context, account domain.ID) (int, error)
+	// UseTOTPStep atomically records that the account used a TOTP code of
+	// time step step; ErrConflict if it used that step or a later one
+	// already (so a code is accepted at most once, also under racing
+	// callers), ErrNotFound if there is no such account.
+	UseTOTPStep(ctx context.Context, account domain.ID, step int64) error
 
 	// CreateHome atomically creates a home with owner as its first owner.
 	CreateHome(ctx context.Context, h domain.Home, owner domain.ID) error
@@ -149,6 +154,10 @@ type Store interface {
 	SessionByTokenHash(ctx context.Context, hash []byte) (domain.Session, error)
 	// TouchSession records use of a session at t.
 	TouchSession(ctx context.Context, id domain.ID, t time.Time) error
+	// MarkReauth records that the holder of the account's session id
+	// re-authenticated at t; ErrNotFound if the account has no such
+	// session.
+	MarkReauth(ctx context.Context, account, id domain.ID, t time.Time) error
 	Sessions(ctx context.Context, account domain.ID) ([]domain.Session, error)
 	// DeleteSession removes one of the account's sessions; ErrNotFound if
 	// the account has no such session.
@@ -164,6 +173,10 @@ type Store interface {
 	// UpdateCredential stores new data (sign count, flags) and last use.
 	UpdateCredential(ctx context.Context, c domain.Credential) error
 	DeleteCredential(ctx context.Context, account domain.ID, id []byte) error
+	// DeleteCredentialsAddedSince removes the account's passkeys created
+	// at or after since by any session but keep (including those whose
+	// session is unknown), and returns them.
+	DeleteCredentialsAddedSince(ctx context.Context, account, keep domain.ID, since time.Time) ([]domain.Credential, error)
 
 	AppendAudit(ctx context.Context, e domain.AuditEvent) error
 	// Audit lists the events of f.HomeID (an empty HomeID means events

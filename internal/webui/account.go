@@ -85,12 +85,28 @@ func (u *UI) posted(w http.ResponseWriter, r *http.Request, c service.Caller) bo
 	return true
 }
 
+// reauthed parses the form and re-authenticates the session with the
+// password it carries, answering the error itself; it returns the caller
+// as re-authenticated and whether the handler should go on. Every form
+// that changes a credential asks for the password this way.
+func (u *UI) reauthed(w http.ResponseWriter, r *http.Request, c service.Caller) (service.Caller, bool) {
+	if !u.posted(w, r, c) {
+		return c, false
+	}
+	c2, err := u.svc.Reauthenticate(r.Context(), c, service.ReauthRequest{Password: r.PostFormValue("password")})
+	if err != nil {
+		u.accountResult(w, r, c, err, "", nil)
+		return c, false
+	}
+	return c2, true
+}
+
 func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	if !u.posted(w, r, c) {
 		return
 	}
 	err := u.svc.ChangePassword(r.Context(), c, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
-	u.accountResult(w, r, c, err, "Password changed. Your other sessions were signed out.", nil)
+	u.accountResult(w, r, c, err, "Password changed. Your other sessions were signed out, and passkeys they added in the last 7 days were removed.", nil)
 }
 
 func (u *UI) revokeSession(w http.ResponseWriter, r *http.Request, c service.Caller) {
@@ -107,7 +123,8 @@ func (u *UI) revokeSession(w http.ResponseWriter, r *http.Request, c service.Cal
 }
 
 func (u *UI) createToken(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	if !u.posted(w, r, c) {
+	c, ok := u.reauthed(w, r, c)
+	if !ok {
 		return
 	}
 	tok, _, err := u.svc.CreateAPIToken(r.Context(), c, r.PostFormValue("name"))
@@ -115,6 +132,10 @@ func (u *UI) createToken(w http.ResponseWriter, r *http.Request, c service.Calle
 }
 
 func (u *UI) beginTOTP(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	c, ok := u.reauthed(w, r, c)
+	if !ok {
+		return
+	}
 	secret, url, err := u.svc.BeginTOTP(r.Context(), c)
 	u.accountResult(w, r, c, err, "Add this key to your authenticator app, then enter the code it shows.", func(v *accountView) {
 		v.TOTPSecret, v.TOTPURL = secret, url
@@ -122,7 +143,8 @@ func (u *UI) beginTOTP(w http.ResponseWriter, r *http.Request, c service.Caller)
 }
 
 func (u *UI) confirmTOTP(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	if !u.posted(w, r, c) {
+	c, ok := u.reauthed(w, r, c)
+	if !ok {
 		return
 	}
 	codes, err := u.svc.ConfirmTOTP(r.Context(), c, r.PostFormValue("code"))
@@ -143,6 +165,10 @@ func (u *UI) deletePasskey(w http.ResponseWriter, r *http.Request, c service.Cal
 	raw, err := base64.RawURLEncoding.DecodeString(r.PathValue("passkey"))
 	if err != nil {
 		u.notFound(w, c)
+		return
+	}
+	c, ok := u.reauthed(w, r, c)
+	if !ok {
 		return
 	}
 	if err := u.svc.DeletePasskey(r.Context(), c, raw); err != nil {

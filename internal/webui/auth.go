@@ -52,12 +52,12 @@ func (u *UI) setup(w http.ResponseWriter, r *http.Request, c service.Caller) {
 // signIn starts a session with credentials just created or accepted and
 // redirects to next; should that fail, the sign-in page explains.
 func (u *UI) signIn(w http.ResponseWriter, r *http.Request, c service.Caller, email, password, next string) {
-	tok, _, err := u.svc.Login(r.Context(), c, service.LoginRequest{Email: email, Password: password})
+	tok, acct, err := u.svc.Login(r.Context(), c, service.LoginRequest{Email: email, Password: password, KnownDevice: httpserver.KnownDevice(r)})
 	if err != nil {
 		see(w, r, "/login")
 		return
 	}
-	httpserver.SetSessionCookie(w, tok, u.cfg.SessionMax, u.cfg.TLS)
+	u.signedIn(w, tok, acct)
 	see(w, r, next)
 }
 
@@ -83,8 +83,9 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	f := credentialsForm{Email: r.PostFormValue("email"), Next: localPath(r.PostFormValue("next"), "/homes")}
 	f.TOTP = r.PostFormValue("totp_code") != ""
 	p.Data = f
-	tok, _, err := u.svc.Login(r.Context(), c, service.LoginRequest{
+	tok, acct, err := u.svc.Login(r.Context(), c, service.LoginRequest{
 		Email: f.Email, Password: r.PostFormValue("password"), TOTPCode: r.PostFormValue("totp_code"),
+		KnownDevice: httpserver.KnownDevice(r),
 	})
 	if err != nil {
 		if service.KindOf(err) == service.KindMFARequired {
@@ -94,8 +95,15 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, c service.Caller) {
 		u.fail(w, r, service.Caller{}, err, "login", p)
 		return
 	}
-	httpserver.SetSessionCookie(w, tok, u.cfg.SessionMax, u.cfg.TLS)
+	u.signedIn(w, tok, acct)
 	see(w, r, f.Next)
+}
+
+// signedIn sets the session cookie and marks the browser as a known
+// device of the account.
+func (u *UI) signedIn(w http.ResponseWriter, tok string, acct domain.Account) {
+	httpserver.SetSessionCookie(w, tok, u.cfg.SessionMax, u.cfg.TLS)
+	httpserver.SetKnownDeviceCookie(w, u.svc.KnownDeviceToken(acct.ID), service.KnownDeviceTTL, u.cfg.TLS)
 }
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, c service.Caller) {

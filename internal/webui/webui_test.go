@@ -471,3 +471,47 @@ func TestClaimAndTransfer(t *testing.T) {
 	st, loc, body = b.get(cam)
 	expect(t, "camera after transfer", st, loc, body, http.StatusNotFound, "")
 }
+
+// TestAccountFormsAskForPassword: the account page's forms that change a
+// credential carry a password field, and without the right password
+// nothing changes.
+func TestAccountFormsAskForPassword(t *testing.T) {
+	s := newSite(t)
+	if _, err := s.svc.CreateAccount(context.Background(), "ana@example.org", password, false); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.post("/login", url.Values{"email": {"ana@example.org"}, "password": {password}})
+	_, _, page := b.get("/account")
+	for _, id := range []string{`id="totp-password"`, `id="token-password"`, `id="passkey-password"`} {
+		if !strings.Contains(page, id) {
+			t.Errorf("account page lacks %s", id)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"no password", url.Values{"name": {"script"}}, "enter your password"},
+		{"wrong password", url.Values{"name": {"script"}, "password": {"not-my-password"}}, "current password is wrong"},
+	} {
+		st, loc, body := b.post("/account/tokens", tc.form)
+		expect(t, "token with "+tc.name, st, loc, body, http.StatusBadRequest, tc.want)
+		if strings.Contains(body, "cvt_") {
+			t.Fatalf("token with %s was created", tc.name)
+		}
+		st, loc, body = b.post("/account/totp", tc.form)
+		expect(t, "totp with "+tc.name, st, loc, body, http.StatusBadRequest, tc.want)
+		if strings.Contains(body, `id="totp-secret"`) {
+			t.Fatalf("totp enrolment with %s started", tc.name)
+		}
+	}
+	st, loc, body := b.post("/account/tokens", url.Values{"name": {"script"}, "password": {password}})
+	expect(t, "token with the password", st, loc, body, http.StatusOK, "cvt_")
+	st, loc, body = b.post("/account/totp", url.Values{"password": {password}})
+	expect(t, "totp with the password", st, loc, body, http.StatusOK, `id="totp-secret"`)
+	if !strings.Contains(body, `id="totp-confirm-password"`) {
+		t.Fatalf("the confirm form does not ask for the password")
+	}
+}

@@ -107,3 +107,19 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, account domain.ID) (int,
 	err := s.pool.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM recovery_codes WHERE account_id = ?`), account).Scan(&n)
 	return n, s.classify(err)
 }
+
+// UseTOTPStep implements store.Store: one conditional UPDATE, so of racing
+// uses of a step exactly one moves it forward.
+func (s *Store) UseTOTPStep(ctx context.Context, account domain.ID, step int64) error {
+	n, err := s.exec(ctx, s.pool, `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, account, step)
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := s.Account(ctx, account); err != nil {
+		return err
+	}
+	return store.ErrConflict
+}

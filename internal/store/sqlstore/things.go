@@ -11,20 +11,20 @@ import (
 	"github.com/camvault/camvault/internal/store"
 )
 
-const sessionCols = `id, token_hash, account_id, kind, name, created_at, last_seen, expires_at, client, user_agent`
+const sessionCols = `id, token_hash, account_id, kind, name, created_at, last_seen, expires_at, client, user_agent, reauth_at`
 
 func scanSession(row scanner) (domain.Session, error) {
 	var x domain.Session
-	var created, seen, expires sql.NullInt64
-	err := row.Scan(&x.ID, &x.TokenHash, &x.AccountID, &x.Kind, &x.Name, &created, &seen, &expires, &x.Client, &x.UserAgent)
-	x.CreatedAt, x.LastSeen, x.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
+	var created, seen, expires, reauth sql.NullInt64
+	err := row.Scan(&x.ID, &x.TokenHash, &x.AccountID, &x.Kind, &x.Name, &created, &seen, &expires, &x.Client, &x.UserAgent, &reauth)
+	x.CreatedAt, x.LastSeen, x.ExpiresAt, x.ReauthAt = fromMicros(created), fromMicros(seen), fromMicros(expires), fromMicros(reauth)
 	return x, err
 }
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, x domain.Session) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		x.ID, x.TokenHash, x.AccountID, x.Kind, x.Name, micros(x.CreatedAt), micros(x.LastSeen), micros(x.ExpiresAt), x.Client, x.UserAgent)
+	_, err := s.exec(ctx, s.pool, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.ID, x.TokenHash, x.AccountID, x.Kind, x.Name, micros(x.CreatedAt), micros(x.LastSeen), micros(x.ExpiresAt), x.Client, x.UserAgent, micros(x.ReauthAt))
 	return err
 }
 
@@ -37,6 +37,11 @@ func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (domain.Ses
 // TouchSession implements store.Store.
 func (s *Store) TouchSession(ctx context.Context, id domain.ID, t time.Time) error {
 	return s.execOne(ctx, s.pool, `UPDATE sessions SET last_seen = ? WHERE id = ?`, micros(t), id)
+}
+
+// MarkReauth implements store.Store.
+func (s *Store) MarkReauth(ctx context.Context, account, id domain.ID, t time.Time) error {
+	return s.execOne(ctx, s.pool, `UPDATE sessions SET reauth_at = ? WHERE account_id = ? AND id = ?`, micros(t), account, id)
 }
 
 // Sessions implements store.Store, newest first.
@@ -56,20 +61,20 @@ func (s *Store) DeleteOtherSessions(ctx context.Context, account, keep domain.ID
 	return int(n), err
 }
 
-const credentialCols = `id, account_id, name, data, created_at, last_used`
+const credentialCols = `id, account_id, name, data, created_at, last_used, added_by`
 
 func scanCredential(row scanner) (domain.Credential, error) {
 	var c domain.Credential
 	var created, used sql.NullInt64
-	err := row.Scan(&c.ID, &c.AccountID, &c.Name, &c.Data, &created, &used)
+	err := row.Scan(&c.ID, &c.AccountID, &c.Name, &c.Data, &created, &used, &c.AddedBy)
 	c.CreatedAt, c.LastUsed = fromMicros(created), fromMicros(used)
 	return c, err
 }
 
 // AddCredential implements store.Store.
 func (s *Store) AddCredential(ctx context.Context, c domain.Credential) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.AccountID, c.Name, c.Data, micros(c.CreatedAt), micros(c.LastUsed))
+	_, err := s.exec(ctx, s.pool, `INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.AccountID, c.Name, c.Data, micros(c.CreatedAt), micros(c.LastUsed), c.AddedBy)
 	return err
 }
 
@@ -94,6 +99,25 @@ func (s *Store) UpdateCredential(ctx context.Context, c domain.Credential) error
 // DeleteCredential implements store.Store.
 func (s *Store) DeleteCredential(ctx context.Context, account domain.ID, id []byte) error {
 	return s.execOne(ctx, s.pool, `DELETE FROM credentials WHERE account_id = ? AND id = ?`, account, id)
+}
+
+// DeleteCredentialsAddedSince implements store.Store in one transaction.
+func (s *Store) DeleteCredentialsAddedSince(ctx context.Context, account, keep domain.ID, since time.Time) ([]domain.Credential, error) {
+	var out []domain.Credential
+	err := s.tx(ctx, func(tx querier) error {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+credentialCols+` FROM credentials WHERE account_id = ? AND added_by <> ? AND created_at >= ? ORDER BY created_at, id`), account, keep, micros(since))
+		out, err = collect(rows, s.classify(err), scanCredential)
+		if err != nil {
+			return err
+		}
+		for _, c := range out {
+			if _, err := s.exec(ctx, tx, `DELETE FROM credentials WHERE account_id = ? AND id = ?`, account, c.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 const auditCols = `id, at, home_id, camera_id, principal, action, result, client, detail`

@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccountTimes", testAccountTimes},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"RecoveryCodeRace", testRecoveryCodeRace},
+		{"TOTPSteps", testTOTPSteps},
+		{"TOTPStepRace", testTOTPStepRace},
 		{"Homes", testHomes},
 		{"Memberships", testMemberships},
 		{"LastOwner", testLastOwner},
@@ -515,6 +517,30 @@ func testRecoveryCodeRace(t *testing.T, s store.Store) {
 	equal(t, "codes after the race", n, 1)
 }
 
+func testTOTPSteps(t *testing.T, s store.Store) {
+	a := mustAccount(t, s, "steps@example.org")
+	b := mustAccount(t, s, "other@example.org")
+	step := at(0).Unix() / 30
+	must(t, "first use", s.UseTOTPStep(ctx, a.ID, step))
+	mustErr(t, "same step again", s.UseTOTPStep(ctx, a.ID, step), store.ErrConflict)
+	mustErr(t, "earlier step", s.UseTOTPStep(ctx, a.ID, step-1), store.ErrConflict)
+	must(t, "same step, other account", s.UseTOTPStep(ctx, b.ID, step))
+	must(t, "later step", s.UseTOTPStep(ctx, a.ID, step+1))
+	mustErr(t, "the step before the latest", s.UseTOTPStep(ctx, a.ID, step), store.ErrConflict)
+	mustErr(t, "unknown account", s.UseTOTPStep(ctx, domain.NewID(), step), store.ErrNotFound)
+	// Updating the account (as enrolment does) keeps the last step.
+	got, err := s.Account(ctx, a.ID)
+	must(t, "load", err)
+	must(t, "update", s.UpdateAccount(ctx, got))
+	mustErr(t, "step after update", s.UseTOTPStep(ctx, a.ID, step+1), store.ErrConflict)
+}
+
+func testTOTPStepRace(t *testing.T, s store.Store) {
+	a := mustAccount(t, s, "steprace@example.org")
+	errs := race(8, func(int) error { return s.UseTOTPStep(ctx, a.ID, 1000) })
+	oneWinner(t, "racing uses of one step", errs, store.ErrConflict)
+}
+
 // ---------------------------------------------------------------------------
 // Homes and memberships
 
@@ -936,6 +962,31 @@ func testSessions(t *testing.T, s store.Store) {
 	sameTime(t, "last seen", got.LastSeen, s1.LastSeen)
 	mustErr(t, "touch unknown", s.TouchSession(ctx, domain.NewID(), at(time.Hour)), store.ErrNotFound)
 
+	if !got.ReauthAt.IsZero() {
+		t.Fatalf("new session has a re-authentication time %v", got.ReauthAt)
+	}
+	must(t, "mark reauth", s.MarkReauth(ctx, ana.ID, s1.ID, at(time.Hour+2*time.Microsecond)))
+	got, err = s.SessionByTokenHash(ctx, s1.TokenHash)
+	must(t, "by hash", err)
+	s1.ReauthAt = at(time.Hour + 2*time.Microsecond)
+	equal(t, "re-authenticated session", got, s1)
+	sameTime(t, "reauth at", got.ReauthAt, s1.ReauthAt)
+	must(t, "touch after reauth", s.TouchSession(ctx, s1.ID, at(2*time.Hour)))
+	got, _ = s.SessionByTokenHash(ctx, s1.TokenHash)
+	s1.LastSeen = at(2 * time.Hour)
+	equal(t, "touch keeps the reauth time", got, s1)
+	mustErr(t, "mark another account's session", s.MarkReauth(ctx, bob.ID, s1.ID, at(time.Hour)), store.ErrNotFound)
+	mustErr(t, "mark unknown session", s.MarkReauth(ctx, ana.ID, domain.NewID(), at(time.Hour)), store.ErrNotFound)
+	got, _ = s.SessionByTokenHash(ctx, b1.TokenHash)
+	equal(t, "bob's session is not marked", got, b1)
+	x := domain.Session{ID: domain.NewID(), TokenHash: []byte("h6"), AccountID: ana.ID, Kind: domain.SessionBrowser,
+		CreatedAt: at(0), LastSeen: at(0), ExpiresAt: at(time.Hour), ReauthAt: at(time.Second)}
+	must(t, "create re-authenticated session", s.CreateSession(ctx, x))
+	got, err = s.SessionByTokenHash(ctx, x.TokenHash)
+	must(t, "by hash", err)
+	equal(t, "session created re-authenticated", got, x)
+	must(t, "delete", s.DeleteSession(ctx, ana.ID, x.ID))
+
 	key := func(x domain.Session) string { return string(x.ID) }
 	list, err := s.Sessions(ctx, ana.ID)
 	must(t, "sessions", err)
@@ -980,6 +1031,45 @@ func testSessions(t *testing.T, s store.Store) {
 // ---------------------------------------------------------------------------
 // Credentials
 
+// testCredentialsAddedSince: a password change's sweep removes exactly
+// the account's passkeys added since a time by sessions other than keep.
+func testCredentialsAddedSince(t *testing.T, s store.Store, ana, bob domain.ID) {
+	t.Helper()
+	keep, other := domain.NewID(), domain.NewID()
+	mk := func(id string, acct, by domain.ID, created time.Duration) domain.Credential {
+		c := domain.Credential{ID: []byte(id), AccountID: acct, Name: id, Data: []byte("d"), CreatedAt: at(created), AddedBy: by}
+		must(t, "add "+id, s.AddCredential(ctx, c))
+		return c
+	}
+	old := mk("sweep-old", ana, other, 10*time.Hour)
+	mine := mk("sweep-mine", ana, keep, 20*time.Hour)
+	theirs := mk("sweep-theirs", ana, other, 20*time.Hour)
+	unknown := mk("sweep-unknown", ana, "", 21*time.Hour)
+	bobs := mk("sweep-bob", bob, other, 20*time.Hour)
+	got, err := s.CredentialByID(ctx, theirs.ID)
+	must(t, "by id", err)
+	equal(t, "credential with its session", got, theirs)
+
+	gone, err := s.DeleteCredentialsAddedSince(ctx, ana, keep, at(20*time.Hour))
+	must(t, "sweep", err)
+	key := func(x domain.Credential) string { return string(x.ID) }
+	equal(t, "swept", sorted(gone, key), sorted([]domain.Credential{theirs, unknown}, key))
+	for _, c := range []domain.Credential{theirs, unknown} {
+		_, err := s.CredentialByID(ctx, c.ID)
+		mustErr(t, "swept "+c.Name, err, store.ErrNotFound)
+	}
+	for _, c := range []domain.Credential{old, mine, bobs} {
+		_, err := s.CredentialByID(ctx, c.ID)
+		must(t, "kept "+c.Name, err)
+	}
+	gone, err = s.DeleteCredentialsAddedSince(ctx, ana, keep, at(20*time.Hour))
+	must(t, "sweep again", err)
+	equal(t, "swept the second time", len(gone), 0)
+	for _, c := range []domain.Credential{old, mine, bobs} {
+		must(t, "clean up", s.DeleteCredential(ctx, c.AccountID, c.ID))
+	}
+}
+
 func testCredentials(t *testing.T, s store.Store) {
 	ana := mustAccount(t, s, "ana@example.org")
 	bob := mustAccount(t, s, "bob@example.org")
@@ -990,6 +1080,7 @@ func testCredentials(t *testing.T, s store.Store) {
 		must(t, "add", s.AddCredential(ctx, x))
 	}
 	mustErr(t, "same id", s.AddCredential(ctx, domain.Credential{ID: c.ID, AccountID: bob.ID, Name: "x", Data: []byte("x"), CreatedAt: at(0)}), store.ErrConflict)
+	testCredentialsAddedSince(t, s, ana.ID, bob.ID)
 
 	got, err := s.CredentialByID(ctx, c.ID)
 	must(t, "by id", err)

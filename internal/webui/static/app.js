@@ -411,6 +411,16 @@
       if (!supported()) return;
       status("");
       try {
+        // Adding a credential needs the password again (a stolen
+        // session alone must not add the thief's passkey).
+        const password = document.getElementById("passkey-password");
+        if (!password.value) {
+          status("Enter your password to add a passkey.");
+          password.focus();
+          return;
+        }
+        await post("/api/v1/me/reauth", { password: password.value });
+        password.value = "";
         const begin = await post("/api/v1/me/passkeys/begin");
         const cred = await navigator.credentials.create({ publicKey: creationOptions(begin.options.publicKey) });
         const name = (document.getElementById("passkey-name").value || "Passkey").trim();
