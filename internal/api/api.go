@@ -66,6 +66,7 @@ func (a *API) Routes() []httpserver.Route {
 		{Pattern: "POST /api/v1/me/reauth", Action: domain.ActionAccountSelf, Handler: a.reauth},
 		{Pattern: "POST /api/v1/me/password", Action: domain.ActionAccountSelf, Handler: a.changePassword},
 		{Pattern: "GET /api/v1/me/sessions", Action: domain.ActionAccountSelf, Handler: a.sessions},
+		{Pattern: "GET /api/v1/me/events", Action: domain.ActionAccountSelf, Handler: a.accountEvents},
 		{Pattern: "DELETE /api/v1/me/sessions/{session}", Action: domain.ActionAccountSelf, Handler: a.revokeSession},
 		{Pattern: "POST /api/v1/me/tokens", Action: domain.ActionAccountSelf, Handler: a.createToken},
 		{Pattern: "POST /api/v1/me/totp", Action: domain.ActionAccountSelf, Handler: a.beginTOTP},

@@ -148,6 +148,19 @@ func (a *API) sessions(w http.ResponseWriter, r *http.Request, c service.Caller)
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"sessions": out})
 }
 
+func (a *API) accountEvents(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	list, err := a.svc.AccountEvents(r.Context(), c, 0)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := []auditJSON{}
+	for _, e := range list {
+		out = append(out, auditView(e, service.AuditLog{}))
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"events": out})
+}
+
 func (a *API) revokeSession(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	if err := a.svc.RevokeSession(r.Context(), c, id(r, "session")); err != nil {
 		a.fail(w, r, err)

@@ -43,3 +43,21 @@ func (s *Service) AuditLog(ctx context.Context, c Caller, f domain.AuditFilter) 
 	}
 	return out, nil
 }
+
+// AccountEvents lists the security events of the caller's own account,
+// newest first: sign-ins (also failed and throttled ones), second
+// factors and passkeys added or removed, password changes, sessions and
+// tokens. Events inside homes are in those homes' logs.
+func (s *Service) AccountEvents(ctx context.Context, c Caller, limit int) ([]domain.AuditEvent, error) {
+	if err := s.self(c); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	list, err := s.st.Audit(ctx, domain.AuditFilter{Principal: c.Account.ID, Limit: limit})
+	if err != nil {
+		return nil, internal("list account events", err)
+	}
+	return list, nil
+}

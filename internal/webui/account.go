@@ -20,6 +20,8 @@ type accountView struct {
 	TOTPSecret    string   // during TOTP enrolment
 	TOTPURL       string   // during TOTP enrolment
 	RecoveryCodes []string // just after TOTP is confirmed, shown once
+	// Events are the account's own security events, newest first.
+	Events []domain.AuditEvent
 }
 
 type passkeyView struct {
@@ -47,6 +49,9 @@ func (u *UI) loadAccount(r *http.Request, c service.Caller) (accountView, error)
 		if v.RecoveryLeft, err = u.svc.RecoveryCodesLeft(r.Context(), c); err != nil {
 			return v, err
 		}
+	}
+	if v.Events, err = u.svc.AccountEvents(r.Context(), c, 20); err != nil {
+		return v, err
 	}
 	return v, nil
 }
