@@ -36,7 +36,6 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // Default lifetimes.
@@ -381,12 +380,12 @@ func (s *Server) Verify(ctx context.Context, token string) (Grant, error) {
 // ForgetLink deletes every grant issued under a link (after it was
 // revoked: they could not be used anyway).
 func (s *Server) ForgetLink(ctx context.Context, link domain.ID) {
-	if _, err := s.cfg.Store.DeleteOAuthTokens(ctx, store.OAuthTokenFilter{LinkID: link}); err != nil {
+	if _, err := s.cfg.Store.DeleteOAuthTokens(ctx, domain.OAuthTokenFilter{LinkID: link}); err != nil {
 		s.log.Warn("oauth: forget link's grants", "link", link, "err", err)
 	}
 }
 
 // Purge deletes grants that expired before cutoff.
 func (s *Server) Purge(ctx context.Context, cutoff time.Time) (int, error) {
-	return s.cfg.Store.DeleteOAuthTokens(ctx, store.OAuthTokenFilter{ExpiredBefore: cutoff})
+	return s.cfg.Store.DeleteOAuthTokens(ctx, domain.OAuthTokenFilter{ExpiredBefore: cutoff})
 }

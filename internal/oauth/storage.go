@@ -11,7 +11,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // Store is what the OAuth server keeps: integrations (its clients) and
@@ -20,8 +19,8 @@ type Store interface {
 	IntegrationByClientID(ctx context.Context, clientID string) (domain.Integration, error)
 	CreateOAuthToken(ctx context.Context, t domain.OAuthToken) error
 	OAuthToken(ctx context.Context, kind domain.OAuthTokenKind, signature string) (domain.OAuthToken, error)
-	DeactivateOAuthTokens(ctx context.Context, f store.OAuthTokenFilter) (int, error)
-	DeleteOAuthTokens(ctx context.Context, f store.OAuthTokenFilter) (int, error)
+	DeactivateOAuthTokens(ctx context.Context, f domain.OAuthTokenFilter) (int, error)
+	DeleteOAuthTokens(ctx context.Context, f domain.OAuthTokenFilter) (int, error)
 }
 
 // Scope is the one scope camvault grants: which cameras and actions are
@@ -110,7 +109,7 @@ type storage struct {
 // GetClient implements fosite.ClientManager: an enabled integration.
 func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	in, err := s.st.IntegrationByClientID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !in.Enabled) {
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && !in.Enabled) {
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
@@ -157,7 +156,7 @@ func (s *storage) create(ctx context.Context, kind domain.OAuthTokenKind, sig st
 // disabled is not found.
 func (s *storage) get(ctx context.Context, kind domain.OAuthTokenKind, sig string, into fosite.Session) (req fosite.Requester, inactive bool, err error) {
 	t, err := s.st.OAuthToken(ctx, kind, sig)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return nil, false, fosite.ErrNotFound
 	}
 	if err != nil {
@@ -185,12 +184,12 @@ func (s *storage) get(ctx context.Context, kind domain.OAuthTokenKind, sig strin
 }
 
 func (s *storage) deactivate(ctx context.Context, kind domain.OAuthTokenKind, sig string) error {
-	_, err := s.st.DeactivateOAuthTokens(ctx, store.OAuthTokenFilter{Kind: kind, Signature: sig})
+	_, err := s.st.DeactivateOAuthTokens(ctx, domain.OAuthTokenFilter{Kind: kind, Signature: sig})
 	return err
 }
 
 func (s *storage) delete(ctx context.Context, kind domain.OAuthTokenKind, sig string) error {
-	_, err := s.st.DeleteOAuthTokens(ctx, store.OAuthTokenFilter{Kind: kind, Signature: sig})
+	_, err := s.st.DeleteOAuthTokens(ctx, domain.OAuthTokenFilter{Kind: kind, Signature: sig})
 	return err
 }
 
@@ -294,7 +293,7 @@ func (s *storage) RotateRefreshToken(ctx context.Context, requestID, _ string) e
 
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage.
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	_, err := s.st.DeactivateOAuthTokens(ctx, store.OAuthTokenFilter{Kind: domain.OAuthRefresh, RequestID: requestID})
+	_, err := s.st.DeactivateOAuthTokens(ctx, domain.OAuthTokenFilter{Kind: domain.OAuthRefresh, RequestID: requestID})
 	return err
 }
 
@@ -306,6 +305,6 @@ func (s *storage) RevokeRefreshTokenMaybeGracePeriod(ctx context.Context, reques
 
 // RevokeAccessToken implements oauth2.TokenRevocationStorage.
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
-	_, err := s.st.DeleteOAuthTokens(ctx, store.OAuthTokenFilter{Kind: domain.OAuthAccess, RequestID: requestID})
+	_, err := s.st.DeleteOAuthTokens(ctx, domain.OAuthTokenFilter{Kind: domain.OAuthAccess, RequestID: requestID})
 	return err
 }

@@ -39,11 +39,13 @@ type Lease interface {
 
 // Errors returned by every backend.
 var (
-	// ErrNotFound: the thing asked for does not exist.
-	ErrNotFound = errors.New("store: not found")
+	// ErrNotFound: the thing asked for does not exist. It is
+	// domain.ErrNotFound, so layers that must not import the store can
+	// test for it.
+	ErrNotFound = domain.ErrNotFound
 	// ErrConflict: a unique key already exists, or a single-use thing was
-	// already used.
-	ErrConflict = errors.New("store: conflict")
+	// already used (domain.ErrConflict).
+	ErrConflict = domain.ErrConflict
 	// ErrLastOwner: the change would leave a home without an owner.
 	ErrLastOwner = errors.New("store: home would have no owner")
 	// ErrNotEmpty: CreateFirstAccount found accounts already.
@@ -289,35 +291,11 @@ type Store interface {
 	Close() error
 }
 
-// OAuthTokenFilter selects OAuth grants by every field set; at least one
-// of Signature, RequestID, LinkID and ExpiredBefore must be.
-type OAuthTokenFilter struct {
-	// Kind, when empty, matches every kind.
-	Kind          domain.OAuthTokenKind
-	Signature     string
-	RequestID     string
-	LinkID        domain.ID
-	ExpiredBefore time.Time
-}
+// OAuthTokenFilter selects OAuth grants (domain.OAuthTokenFilter).
+type OAuthTokenFilter = domain.OAuthTokenFilter
 
-// Empty reports whether f names nothing to select by.
-func (f OAuthTokenFilter) Empty() bool {
-	return f.Signature == "" && f.RequestID == "" && f.LinkID == "" && f.ExpiredBefore.IsZero()
-}
-
-// LinkFilter selects links by every field set; Revoked includes revoked
-// links.
-type LinkFilter struct {
-	ID, IntegrationID, HomeID, AccountID domain.ID
-	Revoked                              bool
-	// RevokedSince, when set, selects only links revoked at or after it.
-	RevokedSince time.Time
-}
-
-// Empty reports whether f names nothing to select by.
-func (f LinkFilter) Empty() bool {
-	return f.ID == "" && f.IntegrationID == "" && f.HomeID == "" && f.AccountID == ""
-}
+// LinkFilter selects links (domain.LinkFilter).
+type LinkFilter = domain.LinkFilter
 
 // SegmentFilter selects segments by every field set. Since and Until
 // select segments that overlap [Since, Until); EndBefore those that ended
