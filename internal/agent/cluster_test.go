@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/app"
+	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/blob/s3/s3test"
 	"github.com/camvault/camvault/internal/config"
@@ -62,7 +63,8 @@ func (e clusterEnv) node(t *testing.T) config.Config {
 // TestClusterRevocation: two nodes share a store, a bus and a bucket. A
 // member removed at node B stops watching the stream node A serves (the
 // withdrawal crosses over NATS; without it the grant would run on for
-// its whole life). A node given another server key refuses to start.
+// its whole life). Wrong passwords spread over the nodes are throttled as
+// on one. A node given another server key refuses to start.
 func TestClusterRevocation(t *testing.T) {
 	env := newClusterEnv(t)
 	a := runServer(t, env.node(t), &syncBuffer{})
@@ -112,6 +114,23 @@ func TestClusterRevocation(t *testing.T) {
 			t.Logf("%s at node B: the stream at node A ended after %v", how, time.Since(at).Round(time.Millisecond))
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s at node B: the stream at node A still runs 10 s later", how)
+		}
+	}
+
+	// Wrong passwords spread over the nodes count as on one node: two at
+	// each, and the fifth attempt is throttled (the pair's fourth failure
+	// blocks it; a minute's base wait keeps a slow machine from
+	// outlasting the block).
+	defer func(p authn.Policy) { authn.PairPolicy = p }(authn.PairPolicy)
+	authn.PairPolicy.Base = time.Minute
+	for i, n := range []*server{a, b, a, b} {
+		if code, _ := n.call("", "POST", "/api/v1/login", map[string]any{"email": "ana@example.org", "password": "wrong-password-" + strings.Repeat("x", i+1)}); code != 401 {
+			t.Fatalf("wrong password %d: %d", i+1, code)
+		}
+	}
+	for _, n := range []*server{a, b} {
+		if code, _ := n.call("", "POST", "/api/v1/login", map[string]any{"email": "ana@example.org", "password": "wrong-password-again"}); code != 429 {
+			t.Fatalf("the fifth wrong password, spread over two nodes: %d, want 429", code)
 		}
 	}
 

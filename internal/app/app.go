@@ -305,6 +305,9 @@ func Run(ctx context.Context, o Options) error {
 	background.Go(func() {
 		chore(ctx, st, "oauth.purge", choreRetry, log, func(ctx context.Context) { purgeGrants(ctx, oa, log) })
 	})
+	background.Go(func() {
+		chore(ctx, st, "housekeeping", choreRetry, log, func(ctx context.Context) { housekeep(ctx, svc, log) })
+	})
 	if err := startRecording(ctx, cfg, st, svc, svc.Archive(), log, background.Go); err != nil {
 		return fmt.Errorf("recordings: %w", err)
 	}

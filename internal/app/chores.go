@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -63,6 +64,22 @@ func hold(ctx context.Context, lease store.Lease, retry time.Duration, fn func(c
 			if err != nil {
 				return
 			}
+		}
+	}
+}
+
+// housekeep prunes idle throttle counts every 10 minutes.
+func housekeep(ctx context.Context, svc *service.Service, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if err := svc.Housekeep(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("housekeeping", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -182,20 +183,21 @@ func TestRecoveryCodes(t *testing.T) {
 func TestThrottle(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	th := NewThrottle(func() time.Time { return now })
+	ctx := context.Background()
 	keys := LoginKeys("ana@example.org", "192.0.2.1")
 	for i := range PairPolicy.Free {
-		if w := th.Wait(keys...); w != 0 {
+		if w := th.Wait(ctx, keys...); w != 0 {
 			t.Fatalf("attempt %d waits %v", i+1, w)
 		}
-		th.Fail(keys...)
+		th.Fail(ctx, keys...)
 	}
-	if w := th.Wait(keys...); w != 0 {
+	if w := th.Wait(ctx, keys...); w != 0 {
 		t.Fatalf("after the free failures: wait %v", w)
 	}
 	var last time.Duration
 	for i := range 8 {
-		th.Fail(keys...)
-		w := th.Wait(keys...)
+		th.Fail(ctx, keys...)
+		w := th.Wait(ctx, keys...)
 		if w <= last && w < PairPolicy.Max {
 			t.Fatalf("failure %d: wait %v did not grow from %v", i, w, last)
 		}
@@ -205,16 +207,16 @@ func TestThrottle(t *testing.T) {
 		t.Fatalf("wait %v above max", last)
 	}
 	// Another address for the same account is not slowed by the pair.
-	if w := th.Wait(LoginKeys("ana@example.org", "198.51.100.7")...); w != 0 {
+	if w := th.Wait(ctx, LoginKeys("ana@example.org", "198.51.100.7")...); w != 0 {
 		t.Fatalf("other address waits %v", w)
 	}
 	now = now.Add(last)
-	if w := th.Wait(keys...); w != 0 {
+	if w := th.Wait(ctx, keys...); w != 0 {
 		t.Fatalf("after waiting: %v", w)
 	}
-	th.Reset(keys...)
-	th.Fail(keys...)
-	if w := th.Wait(keys...); w != 0 {
+	th.Reset(ctx, keys...)
+	th.Fail(ctx, keys...)
+	if w := th.Wait(ctx, keys...); w != 0 {
 		t.Fatalf("after reset one failure waits %v", w)
 	}
 }
@@ -222,10 +224,11 @@ func TestThrottle(t *testing.T) {
 func TestThrottleBounded(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	th := NewThrottle(func() time.Time { return now })
+	ctx := context.Background()
 	for i := range maxEntries + 10 {
-		th.Fail(Key{Name: strconv.Itoa(i), Policy: PairPolicy})
+		th.Fail(ctx, Key{Name: strconv.Itoa(i), Policy: PairPolicy})
 	}
-	if n := len(th.entries); n > maxEntries {
+	if n := len(th.counts.(*memCounts).entries); n > maxEntries {
 		t.Fatalf("%d entries, max %d", n, maxEntries)
 	}
 }

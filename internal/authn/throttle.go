@@ -1,6 +1,9 @@
 package authn
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 )
@@ -38,18 +41,104 @@ func LoginKeys(account, addr string) []Key {
 	}
 }
 
+// Counts is where a throttle keeps its failure counts: in this process
+// (NewThrottle), or in storage every node of a cluster shares, so that N
+// nodes give an attacker no more tries than one. Keys reach it hashed.
+type Counts interface {
+	// Failed counts a failure of key at now, after forgetting failures
+	// whose last was more than forget ago, and returns the count.
+	Failed(ctx context.Context, key string, now time.Time, forget time.Duration) (int, error)
+	// Block makes key wait until until, never shortening a longer wait.
+	Block(ctx context.Context, key string, until time.Time) error
+	// Until returns the latest end of a wait among keys; zero for none.
+	Until(ctx context.Context, keys []string) (time.Time, error)
+	// Forget drops keys' counts.
+	Forget(ctx context.Context, keys []string) error
+}
+
+// Throttle counts failures per key and answers how long a caller must
+// wait. It is safe for concurrent use.
+type Throttle struct {
+	now    func() time.Time
+	counts Counts
+}
+
+// NewThrottle returns a throttle that counts in memory, bounded in size,
+// reading time from now (time.Now if nil).
+func NewThrottle(now func() time.Time) *Throttle {
+	return NewSharedThrottle(now, &memCounts{entries: map[string]*entry{}})
+}
+
+// NewSharedThrottle returns a throttle that keeps its counts in counts.
+func NewSharedThrottle(now func() time.Time, counts Counts) *Throttle {
+	if now == nil {
+		now = time.Now
+	}
+	return &Throttle{now: now, counts: counts}
+}
+
+// failWait is how long a caller waits when the counts cannot be read:
+// refusing is the safe answer.
+const failWait = 5 * time.Second
+
+// hashKey keeps names (email addresses, client addresses) out of the
+// counts.
+func hashKey(k Key) string {
+	h := sha256.Sum256([]byte("camvault throttle\x00" + k.Name))
+	return hex.EncodeToString(h[:16])
+}
+
+// Wait returns how long the caller must wait before another attempt
+// against keys; zero means go ahead.
+func (t *Throttle) Wait(ctx context.Context, keys ...Key) time.Duration {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = hashKey(k)
+	}
+	until, err := t.counts.Until(ctx, names)
+	if err != nil {
+		return failWait
+	}
+	return max(until.Sub(t.now()), 0)
+}
+
+// Fail records a failed attempt against each key.
+func (t *Throttle) Fail(ctx context.Context, keys ...Key) {
+	now := t.now()
+	for _, k := range keys {
+		name := hashKey(k)
+		fails, err := t.counts.Failed(ctx, name, now, 2*k.Policy.Max+time.Hour)
+		if err != nil {
+			continue
+		}
+		if over := fails - k.Policy.Free; over > 0 {
+			d := k.Policy.Base
+			for i := 1; i < over && d < k.Policy.Max; i++ {
+				d *= 2
+			}
+			t.counts.Block(ctx, name, now.Add(min(d, k.Policy.Max)))
+		}
+	}
+}
+
+// Reset forgets the failures of keys, after a success.
+func (t *Throttle) Reset(ctx context.Context, keys ...Key) {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = hashKey(k)
+	}
+	t.counts.Forget(ctx, names)
+}
+
 type entry struct {
 	fails int
 	last  time.Time
 	until time.Time
 }
 
-// Throttle counts failures per key in memory and answers how long a caller
-// must wait. It is safe for concurrent use and bounded in size.
-type Throttle struct {
-	now func() time.Time
-
-	mu      sync.Mutex
+// memCounts keeps counts in memory, bounded in size.
+type memCounts struct {
+	mu      sync.Mutex // guards entries
 	entries map[string]*entry
 }
 
@@ -57,90 +146,74 @@ type Throttle struct {
 // dropped, and if none are, the oldest half is.
 const maxEntries = 100_000
 
-// NewThrottle returns an empty throttle reading time from now (time.Now if
-// nil).
-func NewThrottle(now func() time.Time) *Throttle {
-	if now == nil {
-		now = time.Now
+func (m *memCounts) Failed(_ context.Context, key string, now time.Time, forget time.Duration) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.entries) >= maxEntries {
+		m.prune(now)
 	}
-	return &Throttle{now: now, entries: make(map[string]*entry)}
+	e, ok := m.entries[key]
+	if !ok || now.Sub(e.last) > forget {
+		e = &entry{}
+		m.entries[key] = e
+	}
+	e.fails++
+	e.last = now
+	return e.fails, nil
 }
 
-// Wait returns how long the caller must wait before another attempt
-// against keys; zero means go ahead.
-func (t *Throttle) Wait(keys ...Key) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	var wait time.Duration
+func (m *memCounts) Block(_ context.Context, key string, until time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.entries[key]; ok && until.After(e.until) {
+		e.until = until
+	}
+	return nil
+}
+
+func (m *memCounts) Until(_ context.Context, keys []string) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var until time.Time
 	for _, k := range keys {
-		if e, ok := t.entries[k.Name]; ok {
-			if d := e.until.Sub(now); d > wait {
-				wait = d
-			}
+		if e, ok := m.entries[k]; ok && e.until.After(until) {
+			until = e.until
 		}
 	}
-	return wait
+	return until, nil
 }
 
-// Fail records a failed attempt against each key.
-func (t *Throttle) Fail(keys ...Key) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	if len(t.entries) >= maxEntries {
-		t.prune(now)
-	}
+func (m *memCounts) Forget(_ context.Context, keys []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, k := range keys {
-		e, ok := t.entries[k.Name]
-		if !ok || now.Sub(e.last) > 2*k.Policy.Max+time.Hour {
-			// Failures long ago are forgotten.
-			e = &entry{}
-			t.entries[k.Name] = e
-		}
-		e.fails++
-		e.last = now
-		if over := e.fails - k.Policy.Free; over > 0 {
-			d := k.Policy.Base
-			for i := 1; i < over && d < k.Policy.Max; i++ {
-				d *= 2
-			}
-			e.until = now.Add(min(d, k.Policy.Max))
-		}
+		delete(m.entries, k)
 	}
+	return nil
 }
 
-// Reset forgets the failures of keys, after a success.
-func (t *Throttle) Reset(keys ...Key) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, k := range keys {
-		delete(t.entries, k.Name)
-	}
-}
-
-func (t *Throttle) prune(now time.Time) {
-	for name, e := range t.entries {
+func (m *memCounts) prune(now time.Time) {
+	for name, e := range m.entries {
 		if now.Sub(e.last) > time.Hour && !e.until.After(now) {
-			delete(t.entries, name)
+			delete(m.entries, name)
 		}
 	}
-	if len(t.entries) < maxEntries {
+	if len(m.entries) < maxEntries {
 		return
 	}
 	// Under a flood of distinct keys, keep those with the most failures.
-	for name, e := range t.entries {
-		if len(t.entries) < maxEntries/2 {
+	for name, e := range m.entries {
+		if len(m.entries) < maxEntries/2 {
 			break
 		}
 		if !e.until.After(now) {
-			delete(t.entries, name)
+			delete(m.entries, name)
 		}
 	}
-	for name := range t.entries {
-		if len(t.entries) < maxEntries/2 {
+	for name := range m.entries {
+		if len(m.entries) < maxEntries/2 {
 			break
 		}
-		delete(t.entries, name)
+		delete(m.entries, name)
 	}
 }

@@ -63,6 +63,9 @@ type Config struct {
 	// a mix-up attack fails. Required.
 	Issuer string
 	Logger *slog.Logger
+	// Throttle counts failed client authentications; nil counts in this
+	// process only. A cluster passes one shared by every node.
+	Throttle *authn.Throttle
 }
 
 // Server is the authorization server.
@@ -119,7 +122,11 @@ func New(cfg Config) (*Server, error) {
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2PKCEFactory,
 	)
-	return &Server{cfg: cfg, st: st, provider: provider, throttle: authn.NewThrottle(nil), log: cfg.Logger}, nil
+	th := cfg.Throttle
+	if th == nil {
+		th = authn.NewThrottle(nil)
+	}
+	return &Server{cfg: cfg, st: st, provider: provider, throttle: th, log: cfg.Logger}, nil
 }
 
 // secretHasher compares a presented client secret with the stored hex
@@ -274,8 +281,8 @@ func clientKeys(r *http.Request, addr string) []authn.Key {
 
 // throttled answers 429 when the caller must wait, and reports whether it
 // did.
-func (s *Server) throttled(w http.ResponseWriter, keys []authn.Key) bool {
-	wait := s.throttle.Wait(keys...)
+func (s *Server) throttled(ctx context.Context, w http.ResponseWriter, keys []authn.Key) bool {
+	wait := s.throttle.Wait(ctx, keys...)
 	if wait <= 0 {
 		return false
 	}
@@ -287,21 +294,21 @@ func (s *Server) throttled(w http.ResponseWriter, keys []authn.Key) bool {
 }
 
 // clientFailed records a failed client authentication.
-func (s *Server) clientFailed(err error, keys []authn.Key) {
+func (s *Server) clientFailed(ctx context.Context, err error, keys []authn.Key) {
 	if errors.Is(err, fosite.ErrInvalidClient) {
-		s.throttle.Fail(keys...)
+		s.throttle.Fail(ctx, keys...)
 	}
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	ctx := r.Context()
 	keys := clientKeys(r, c.Addr)
-	if s.throttled(w, keys) {
+	if s.throttled(ctx, w, keys) {
 		return
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})
 	if err != nil {
-		s.clientFailed(err, keys)
+		s.clientFailed(ctx, err, keys)
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
@@ -334,18 +341,18 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, c service.Caller)
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
-	s.throttle.Reset(keys[0])
+	s.throttle.Reset(ctx, keys[0])
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	ctx := r.Context()
 	keys := clientKeys(r, c.Addr)
-	if s.throttled(w, keys) {
+	if s.throttled(ctx, w, keys) {
 		return
 	}
 	err := s.provider.NewRevocationRequest(ctx, r)
-	s.clientFailed(err, keys)
+	s.clientFailed(ctx, err, keys)
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }
 

@@ -41,7 +41,7 @@ func (s *Service) Me(ctx context.Context, c Caller) (domain.Account, error) {
 // sensitive change, throttled like a login.
 func (s *Service) recheckPassword(ctx context.Context, c Caller, password string) error {
 	keys := s.recheckKeys(c)
-	if wait := s.throttle.Wait(keys...); wait > 0 {
+	if wait := s.throttle.Wait(ctx, keys...); wait > 0 {
 		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
 	}
 	a, err := s.st.Account(ctx, c.Account.ID)
@@ -49,7 +49,7 @@ func (s *Service) recheckPassword(ctx context.Context, c Caller, password string
 		return internal("load account", err)
 	}
 	if ok, err := authn.VerifyPassword(a.PasswordHash, password); err != nil || !ok {
-		s.recheckFailed(c, keys)
+		s.recheckFailed(ctx, c, keys)
 		s.audit(ctx, c, domain.AuditEvent{Action: "password.recheck", Result: domain.ResultFailed})
 		return &Error{Kind: KindInvalid, Code: "wrong_password", Message: "your current password is wrong"}
 	}
@@ -67,8 +67,8 @@ func (s *Service) recheckKeys(c Caller) []authn.Key {
 }
 
 // recheckFailed records a failed recheck against keys and the account.
-func (s *Service) recheckFailed(c Caller, keys []authn.Key) {
-	s.throttle.Fail(append(keys, authn.LoginKeys(c.Account.Email, c.Addr)[2])...)
+func (s *Service) recheckFailed(ctx context.Context, c Caller, keys []authn.Key) {
+	s.throttle.Fail(ctx, append(keys, authn.LoginKeys(c.Account.Email, c.Addr)[2])...)
 }
 
 // ChangePassword replaces the caller's password, ends every other session

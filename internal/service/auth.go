@@ -191,7 +191,7 @@ func (s *Service) Login(ctx context.Context, c Caller, req LoginRequest) (token 
 		s.audit(ctx, c, domain.AuditEvent{Principal: a.ID, Action: "login", Result: domain.ResultDenied, Detail: "throttled"})
 		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
 	}
-	if wait := s.throttle.Wait(keys[0], keys[1]); wait > 0 {
+	if wait := s.throttle.Wait(ctx, keys[0], keys[1]); wait > 0 {
 		return "", domain.Account{}, throttled(wait)
 	}
 	a, err = s.st.AccountByEmail(ctx, email)
@@ -201,7 +201,7 @@ func (s *Service) Login(ctx context.Context, c Caller, req LoginRequest) (token 
 	known := err == nil && s.knownDevice(req.KnownDevice, a.ID)
 	withCode := err == nil && a.TOTPEnabled && strings.TrimSpace(req.TOTPCode) != ""
 	if !known && !withCode {
-		if wait := s.throttle.Wait(keys[2]); wait > 0 {
+		if wait := s.throttle.Wait(ctx, keys[2]); wait > 0 {
 			return "", domain.Account{}, throttled(wait)
 		}
 	}
@@ -225,13 +225,13 @@ func (s *Service) Login(ctx context.Context, c Caller, req LoginRequest) (token 
 	}
 	// Only the pair's failures are forgiven: the owner signing in must
 	// not reset the count of someone guessing from elsewhere.
-	s.throttle.Reset(keys[0])
+	s.throttle.Reset(ctx, keys[0])
 	s.rehashIfNeeded(ctx, a, req.Password)
 	return s.startSession(ctx, c, a, "password")
 }
 
 func (s *Service) loginFailed(ctx context.Context, c Caller, keys []authn.Key, account domain.ID, detail string) error {
-	s.throttle.Fail(keys...)
+	s.throttle.Fail(ctx, keys...)
 	s.audit(ctx, c, domain.AuditEvent{Principal: account, Action: "login", Result: domain.ResultFailed, Detail: detail})
 	return errLoginFailed
 }

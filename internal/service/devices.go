@@ -354,12 +354,12 @@ func (s *Service) ClaimCamera(ctx context.Context, c Caller, home domain.ID, cod
 		return CameraView{}, err
 	}
 	keys := []authn.Key{{Name: "claim-home\x00" + string(home), Policy: claimHomePolicy}, {Name: "claim-addr\x00" + c.Addr, Policy: claimAddrPolicy}}
-	if wait := s.throttle.Wait(keys...); wait > 0 {
+	if wait := s.throttle.Wait(ctx, keys...); wait > 0 {
 		s.audit(ctx, c, domain.AuditEvent{HomeID: home, Action: "camera.claim", Result: domain.ResultDenied, Detail: "throttled"})
 		return CameraView{}, &Error{Kind: KindThrottled, Code: "throttled", Message: "too many wrong claim codes; try again later", RetryAfter: wait}
 	}
 	wrong := func(detail string) error {
-		s.throttle.Fail(keys...)
+		s.throttle.Fail(ctx, keys...)
 		s.audit(ctx, c, domain.AuditEvent{HomeID: home, Action: "camera.claim", Result: domain.ResultFailed, Detail: detail})
 		return &Error{Kind: KindInvalid, Code: "bad_claim_code", Message: "that claim code is not valid: check it on the camera, or restart the camera for a new one"}
 	}

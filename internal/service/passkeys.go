@@ -281,13 +281,13 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Caller, ceremonyID s
 		return "", domain.Account{}, err
 	}
 	keys := authn.LoginKeys("passkey", c.Addr)
-	if wait := s.throttle.Wait(keys[1]); wait > 0 {
+	if wait := s.throttle.Wait(ctx, keys[1]); wait > 0 {
 		return "", domain.Account{}, &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
 	}
 	cer, ok := s.passkeys.take(ceremonyID, s.now())
 	parsed, err := protocol.ParseCredentialRequestResponseBody(bytes.NewReader(body))
 	if !ok || err != nil {
-		s.throttle.Fail(keys[1])
+		s.throttle.Fail(ctx, keys[1])
 		return "", domain.Account{}, errLoginFailed
 	}
 	var found domain.Account
@@ -305,7 +305,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Caller, ceremonyID s
 	}
 	cred, err := s.passkeys.wa.ValidateDiscoverableLogin(handler, cer.data, parsed)
 	if err != nil {
-		s.throttle.Fail(keys[1])
+		s.throttle.Fail(ctx, keys[1])
 		s.audit(ctx, c, domain.AuditEvent{Principal: found.ID, Action: "login", Result: domain.ResultFailed, Detail: "passkey"})
 		return "", domain.Account{}, errLoginFailed
 	}

@@ -72,7 +72,7 @@ func (s *Service) Reauthenticate(ctx context.Context, c Caller, req ReauthReques
 // a password recheck. The code's time step is used up.
 func (s *Service) recheckTOTP(ctx context.Context, c Caller, code string) error {
 	keys := s.recheckKeys(c)
-	if wait := s.throttle.Wait(keys...); wait > 0 {
+	if wait := s.throttle.Wait(ctx, keys...); wait > 0 {
 		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
 	}
 	a, err := s.st.Account(ctx, c.Account.ID)
@@ -80,7 +80,7 @@ func (s *Service) recheckTOTP(ctx context.Context, c Caller, code string) error 
 		return internal("load account", err)
 	}
 	if !a.TOTPEnabled || !s.validTOTP(ctx, a, code) {
-		s.recheckFailed(c, keys)
+		s.recheckFailed(ctx, c, keys)
 		s.audit(ctx, c, domain.AuditEvent{Action: "totp.recheck", Result: domain.ResultFailed})
 		return &Error{Kind: KindInvalid, Code: "wrong_code", Message: "that code is not right; check the time on your device"}
 	}

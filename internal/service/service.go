@@ -117,7 +117,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewThrottle(cfg.Now), box: box,
+	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewSharedThrottle(cfg.Now, storeCounts{cfg.Store}), box: box,
 		deviceKey: newKnownDeviceKey(cfg.SecretKey)}
 	s.dev.cfg = cfg.Devices
 	if s.cfg.Bus == nil {

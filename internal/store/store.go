@@ -288,6 +288,21 @@ type Store interface {
 	// database drops with the holder's connection.
 	Lead(ctx context.Context, name string) (Lease, error)
 
+	// ThrottleFail counts a failure of the throttle key at now, after
+	// forgetting failures whose last was more than forget ago, and
+	// returns the count; concurrent callers each count.
+	ThrottleFail(ctx context.Context, key string, now time.Time, forget time.Duration) (int, error)
+	// ThrottleBlock makes key wait until until, never shortening a
+	// longer wait.
+	ThrottleBlock(ctx context.Context, key string, until time.Time) error
+	// ThrottleUntil returns the latest end of a wait among keys; zero
+	// for none.
+	ThrottleUntil(ctx context.Context, keys []string) (time.Time, error)
+	// ThrottleForget drops keys' counts.
+	ThrottleForget(ctx context.Context, keys []string) error
+	// PruneThrottle drops counts idle and unblocked since before.
+	PruneThrottle(ctx context.Context, before time.Time) (int, error)
+
 	Close() error
 }
 

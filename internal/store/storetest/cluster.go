@@ -68,3 +68,45 @@ func testLead(t *testing.T, s store.Store) {
 	}
 	l2.Release()
 }
+
+// testThrottle: failures count per key, concurrent ones too; old ones are
+// forgotten; a block never shortens; forget and prune drop counts.
+func testThrottle(t *testing.T, s store.Store) {
+	forget := time.Hour
+	n, err := s.ThrottleFail(ctx, "k1", at(0), forget)
+	must(t, "fail", err)
+	equal(t, "first failure", n, 1)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := s.ThrottleFail(ctx, "k1", at(time.Second), forget); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n, err = s.ThrottleFail(ctx, "k1", at(2*time.Second), forget)
+	must(t, "fail", err)
+	equal(t, "failures counted under concurrency", n, 10)
+	until, err := s.ThrottleUntil(ctx, []string{"k1", "k2"})
+	must(t, "until", err)
+	equal(t, "no wait before a block", until.IsZero(), true)
+	must(t, "block", s.ThrottleBlock(ctx, "k1", at(time.Minute)))
+	must(t, "shorter block", s.ThrottleBlock(ctx, "k1", at(30*time.Second)))
+	until, err = s.ThrottleUntil(ctx, []string{"k2", "k1"})
+	must(t, "until", err)
+	equal(t, "the longer block stands", until.Equal(at(time.Minute)), true)
+	// Failures long ago are forgotten, and so is their block.
+	n, err = s.ThrottleFail(ctx, "k1", at(3*time.Hour), forget)
+	must(t, "fail later", err)
+	equal(t, "count after forgetting", n, 1)
+	until, _ = s.ThrottleUntil(ctx, []string{"k1"})
+	equal(t, "block forgotten", until.IsZero(), true)
+	s.ThrottleFail(ctx, "k2", at(3*time.Hour), forget)
+	must(t, "forget", s.ThrottleForget(ctx, []string{"k1"}))
+	n, _ = s.ThrottleFail(ctx, "k1", at(3*time.Hour), forget)
+	equal(t, "count after forget", n, 1)
+	pruned, err := s.PruneThrottle(ctx, at(4*time.Hour))
+	must(t, "prune", err)
+	equal(t, "pruned", pruned, 2)
+}

@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteHomeAndAccount", testDeleteHomeAndAccount},
 		{"ClusterIdentity", testClusterIdentity},
 		{"Lead", testLead},
+		{"Throttle", testThrottle},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
