@@ -28,7 +28,7 @@ func Reset(ctx context.Context, stateDir string, log *slog.Logger) (told bool, e
 	key, _, err := loadExistingKey(stateDir)
 	if err == nil {
 		if cert, err := loadCert(stateDir, key); err == nil {
-			a := &Agent{cfg: Config{StateDir: stateDir}, key: key, log: log}
+			a := &Agent{cfg: Config{StateDir: stateDir}, log: log}
 			if err := a.tellReset(ctx, cert); err != nil {
 				log.Warn("could not tell the server about the reset; the camera's home must remove it", "err", err)
 			} else {

@@ -217,3 +217,44 @@ func FuzzDeviceRequests(f *testing.F) {
 		}
 	})
 }
+
+// TestLeavingHomeRetiresDeviceKey: when a device-backed camera leaves its
+// home — transferred, removed, or with its home deleted — its device key
+// is retired: whoever copied it gets no certificate, and enrolling with it
+// again makes a new camera, never the old one.
+func TestLeavingHomeRetiresDeviceKey(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		leave func(e *env, u *user, home, cam domain.ID) error
+	}{
+		{"transfer", func(e *env, u *user, _, cam domain.ID) error { return e.svc.TransferCamera(ctx, u.caller, cam) }},
+		{"remove", func(e *env, u *user, _, cam domain.ID) error { return e.svc.DeleteCamera(ctx, u.caller, cam) }},
+		{"delete home", func(e *env, u *user, home, _ domain.ID) error { return e.svc.DeleteHome(ctx, u.caller, home) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			ana := e.newUser("ana")
+			home, _ := e.svc.CreateHome(ctx, ana.caller, "Casa")
+			d := e.enrollDevice(e.nextAddr())
+			if code, b := e.claim(ana, home.ID, d.code, e.nextAddr()); code != 201 {
+				t.Fatalf("claim: %d %s", code, b)
+			}
+			addr := e.nextAddr()
+			if dc, err := e.svc.IssueDeviceCertificate(ctx, addr, d.proof(e, addr, authn.ProofCertificate)); err != nil || !dc.Claimed {
+				t.Fatalf("certificate before leaving: %+v %v", dc, err)
+			}
+			if err := tc.leave(e, ana, home.ID, d.id); err != nil {
+				t.Fatal(err)
+			}
+			dc, err := e.svc.IssueDeviceCertificate(ctx, addr, d.proof(e, addr, authn.ProofCertificate))
+			if service.KindOf(err) != service.KindNotFound || dc.Claimed || dc.CertPEM != nil {
+				t.Fatalf("certificate for the retired key: claimed=%v err=%v, want not enrolled", dc.Claimed, err)
+			}
+			en, err := e.svc.Enroll(ctx, addr, d.proof(e, addr, authn.ProofEnroll))
+			if err != nil || en.CameraID == d.id || en.Claimed {
+				t.Fatalf("enrolling the retired key again: %+v %v, want a new unclaimed camera", en, err)
+			}
+		})
+	}
+}
