@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 
 	"github.com/camvault/camvault/internal/authz"
@@ -15,6 +16,16 @@ type CameraView struct {
 	Actions []domain.Action
 	// Online says whether the camera's device holds a control session.
 	Online bool
+}
+
+// PublicKeyPEM is the enrolled device's public key as PEM ("PUBLIC
+// KEY"), which `camvault verify --key` checks the camera's video with; empty
+// for a camera without a device.
+func (v CameraView) PublicKeyPEM() string {
+	if !v.DeviceBacked() {
+		return ""
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: v.DeviceKey}))
 }
 
 func (s *Service) view(cam domain.Camera, acts []domain.Action) CameraView {
