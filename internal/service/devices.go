@@ -31,6 +31,10 @@ type DeviceConfig struct {
 	// 60.
 	RatePerSecond float64
 	Burst         int
+	// MaxUnclaimed bounds the cameras waiting for a claim, in total; zero
+	// means 10,000. MaxUnclaimedPerAddr bounds the new cameras enrolled
+	// from one client address, at once and per day; zero means 50.
+	MaxUnclaimed, MaxUnclaimedPerAddr int
 }
 
 // DevicePresence is the live side of devices: which are connected, and a
@@ -74,6 +78,7 @@ type devices struct {
 	presence DevicePresence
 	nonces   map[string]time.Time
 	limiters map[string]*limiter
+	enrols   map[string]*limiter // new unclaimed cameras per address
 }
 
 type limiter struct {
@@ -225,6 +230,9 @@ func (s *Service) Enroll(ctx context.Context, addr string, p DeviceProof) (Enrol
 	cam, err := s.st.CameraByDeviceKey(ctx, p.PublicKey)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if err := s.unclaimedCap(ctx, addr); err != nil {
+			return Enrollment{}, err
+		}
 		cam = domain.Camera{ID: domain.NewID(), State: domain.CameraStateUnclaimed, CreatedAt: now, DeviceKey: p.PublicKey, LastSeen: now}
 		cc.CameraID = cam.ID
 		if err := s.st.EnrollDevice(ctx, cam, cc); err != nil {
