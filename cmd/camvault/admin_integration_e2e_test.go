@@ -12,6 +12,7 @@ import (
 // names are clear errors; the secret is printed once and never listed.
 func TestAdminIntegration(t *testing.T) {
 	dir := t.TempDir()
+	newInstallation(t, dir)
 	run := func(args ...string) (string, error) {
 		out, err := exec.Command(camvaultBinary(t), append(args, "--data-dir", dir)...).CombinedOutput()
 		return string(out), err

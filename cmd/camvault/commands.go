@@ -184,7 +184,10 @@ func admin(args []string, stdin io.Reader, stdout, stderr io.Writer, env []strin
        camvault admin recordings check [--repair] [config flags]
        camvault admin rotate-key [config flags]
 
-Instance administration, run on the server's machine against its data dir.
+Instance administration, run on the server's machine against its data dir
+(--data-dir, or the configuration's). It must hold an installation (the
+server's key and store): admin commands never create one. Each says which
+store it used.
 
   user add             create an account. The password is read from standard
                        input (one line), never from the command line. The
@@ -236,8 +239,12 @@ Instance administration, run on the server's machine against its data dir.
 	return errUsage
 }
 
-// adminService opens the store and service of the configured data dir.
+// adminService opens the store and service of the configured data dir,
+// which must hold an installation.
 func adminService(ctx context.Context, cfg config.Config, stderr io.Writer) (*service.Service, func(), error) {
+	if err := adminInstallation(cfg, stderr); err != nil {
+		return nil, nil, err
+	}
 	svc, st, err := app.NewService(ctx, cfg, newLogger(cfg, stderr), nil, service.DeviceConfig{})
 	if err != nil {
 		return nil, nil, err
@@ -267,18 +274,18 @@ func adminUserAdd(args []string, stdin io.Reader, stdout, stderr io.Writer, env 
 	if *email == "" {
 		return fmt.Errorf("--email is required")
 	}
-	fmt.Fprintln(stderr, "Password (one line on standard input):")
-	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password: %w", err)
-	}
-	password := strings.TrimRight(line, "\r\n")
 	ctx := context.Background()
 	svc, done, err := adminService(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer done()
+	fmt.Fprintln(stderr, "Password (one line on standard input):")
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
 	a, err := svc.CreateAccount(ctx, *email, password, *instanceAdmin)
 	if err != nil {
 		return userMessage(err)

@@ -47,6 +47,9 @@ func adminRotateKey(args []string, stdout, stderr io.Writer, env []string, usage
 	if err != nil {
 		return err
 	}
+	if err := adminInstallation(cfg, stderr); err != nil {
+		return err
+	}
 	n, err := app.RotateServerKey(context.Background(), cfg)
 	if err != nil {
 		return err

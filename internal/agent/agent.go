@@ -7,9 +7,12 @@
 // outbound control channel to the server: a WebSocket over mutual TLS,
 // with heartbeats and reconnects with exponential backoff and jitter.
 //
-// When the camera leaves its home (removal, transfer) the agent drops its
-// certificate and shows a new claim code. Reset wipes the key and state,
-// after telling the server so that the old certificate dies at once.
+// When the camera leaves its home (removal, transfer) the server retires
+// its key, so the agent makes a new key, drops its certificate and server
+// state, enrols afresh as a new camera and shows a new claim code: a copy
+// of the old key (say, kept by the seller) is worth nothing. Reset wipes
+// the key and state, after telling the server so that the old certificate
+// dies at once.
 //
 // Typical use:
 //
@@ -20,7 +23,6 @@ package agent
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
@@ -101,7 +103,7 @@ type Status struct {
 type Agent struct {
 	cfg     Config
 	log     *slog.Logger
-	key     *ecdsa.PrivateKey
+	id      atomic.Pointer[identity] // the device key; replaced when the server retires it
 	api     *client
 	started time.Time
 
@@ -154,8 +156,9 @@ func New(cfg Config) (*Agent, error) {
 	if created {
 		cfg.Logger.Info("created a new device key", "state_dir", cfg.StateDir)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, key: key, started: time.Now(), motion: make(chan motionReport, 1),
-		api: &client{base: cfg.Server, http: cfg.HTTPClient, key: key, der: publicDER(key), ver: cfg.Version}}
+	a := &Agent{cfg: cfg, log: cfg.Logger, started: time.Now(), motion: make(chan motionReport, 1)}
+	a.id.Store(newIdentity(key))
+	a.api = &client{base: cfg.Server, http: cfg.HTTPClient, id: &a.id, ver: cfg.Version}
 	a.status = Status{State: StateEnrolling, Server: cfg.Server, Source: cfg.Source.String()}
 	if st, err := loadServer(cfg.StateDir); err == nil {
 		a.status.CameraID, a.status.Name, a.status.Generation = st.CameraID, st.Name, st.Generation
@@ -206,8 +209,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		switch {
 		case errors.Is(err, errReleased):
-			a.log.Info("the camera left its home; asking for a new claim code")
-			dropCert(a.cfg.StateDir)
+			// The server retired our key with the camera's home.
+			a.log.Info("the camera left its home; making a new device key and asking for a new claim code")
+			if err := a.renewKey(); err != nil {
+				backoff = a.wait(ctx, err, backoff)
+				continue
+			}
 			backoff = a.cfg.MinBackoff
 			continue
 		case errors.Is(err, errRefused):
@@ -249,7 +256,7 @@ func (a *Agent) wait(ctx context.Context, err error, d time.Duration) time.Durat
 // ensureCertificate returns a current client certificate, enrolling and
 // waiting for a claim as needed.
 func (a *Agent) ensureCertificate(ctx context.Context) (*deviceCert, error) {
-	if c, err := loadCert(a.cfg.StateDir, a.key); err == nil && !c.expiresSoon(time.Now()) {
+	if c, err := loadCert(a.cfg.StateDir, a.identity().key); err == nil && !c.expiresSoon(time.Now()) {
 		return c, nil
 	}
 	shown := ""
@@ -262,6 +269,16 @@ func (a *Agent) ensureCertificate(ctx context.Context) (*deviceCert, error) {
 		})
 		cert, err := a.api.certificate(ctx)
 		switch {
+		case errors.Is(err, errNotEnrolled) && a.wasEnrolled():
+			// The server knew this device and no longer knows its key:
+			// the camera left its home while we were away, and its key
+			// was retired with it. Start over with a new one.
+			a.log.Info("the server retired this device's key; making a new one and enrolling afresh")
+			if err := a.renewKey(); err != nil {
+				return nil, err
+			}
+			shown = ""
+			continue
 		case errors.Is(err, errNotEnrolled):
 			cert.Claimed = false
 		case err != nil:
@@ -296,7 +313,7 @@ func (a *Agent) ensureCertificate(ctx context.Context) (*deviceCert, error) {
 
 // keepCertificate stores a newly issued certificate.
 func (a *Agent) keepCertificate(c certificate) (*deviceCert, error) {
-	dc, err := parseCert([]byte(c.Certificate), a.key)
+	dc, err := parseCert([]byte(c.Certificate), a.identity().key)
 	if err != nil {
 		return nil, fmt.Errorf("certificate from server: %w", err)
 	}
@@ -313,6 +330,33 @@ func (a *Agent) keepCertificate(c certificate) (*deviceCert, error) {
 	})
 	a.log.Info("claimed: got a device certificate", "camera", c.CameraID, "generation", c.Generation, "valid_until", c.NotAfter.Format(time.RFC3339))
 	return dc, nil
+}
+
+// identity returns the current device key.
+func (a *Agent) identity() *identity { return a.id.Load() }
+
+// wasEnrolled reports whether the server had enrolled this device before:
+// its state names a camera.
+func (a *Agent) wasEnrolled() bool {
+	st, err := loadServer(a.cfg.StateDir)
+	return err == nil && st.CameraID != ""
+}
+
+// renewKey replaces a retired device key with a new one and forgets the
+// certificate and what the server said, so that the agent enrols afresh
+// as a new camera. Goroutines still signing with the old key (a stream of
+// the old generation, ending) keep it; new work takes the new one.
+func (a *Agent) renewKey() error {
+	key, err := replaceKey(a.cfg.StateDir)
+	if err != nil {
+		return fmt.Errorf("new device key: %w", err)
+	}
+	a.id.Store(newIdentity(key))
+	a.update(func(s *Status) {
+		s.CameraID, s.Name, s.Generation, s.ClaimCode, s.ClaimExpiresAt = "", "", 0, "", time.Time{}
+	})
+	a.log.Info("created a new device key", "state_dir", a.cfg.StateDir)
+	return nil
 }
 
 // showClaimCode tells a person the code: in the log, as text and QR code

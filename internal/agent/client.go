@@ -3,8 +3,6 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/camvault/camvault/internal/authn"
@@ -21,8 +20,7 @@ import (
 type client struct {
 	base string
 	http *http.Client
-	key  *ecdsa.PrivateKey
-	der  []byte
+	id   *atomic.Pointer[identity] // the device key, which the agent may replace
 	ver  string
 }
 
@@ -95,11 +93,12 @@ func (c *client) proof(ctx context.Context, purpose string) (proofBody, error) {
 	if _, err := c.post(ctx, "/api/v1/devices/challenge", struct{}{}, &ch); err != nil {
 		return proofBody{}, err
 	}
-	sig, err := authn.SignProof(c.key, purpose, ch.Nonce)
+	id := c.id.Load() // one key for both the signature and the public key
+	sig, err := authn.SignProof(id.key, purpose, ch.Nonce)
 	if err != nil {
 		return proofBody{}, err
 	}
-	return proofBody{PublicKey: c.der, Nonce: ch.Nonce, Signature: sig, AgentVersion: c.ver}, nil
+	return proofBody{PublicKey: id.der, Nonce: ch.Nonce, Signature: sig, AgentVersion: c.ver}, nil
 }
 
 // enrollment is the server's answer to an enrolment.
@@ -151,9 +150,4 @@ func (c *client) certificate(ctx context.Context) (certificate, error) {
 		return out, fmt.Errorf("server gave a device URL that is not wss://")
 	}
 	return out, err
-}
-
-func publicDER(key *ecdsa.PrivateKey) []byte {
-	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	return der
 }

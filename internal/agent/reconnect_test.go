@@ -178,7 +178,8 @@ func TestAgentSurvivesServerRestart(t *testing.T) {
 }
 
 // TestTransferAndRename: a rename reaches the device; a transfer makes it
-// show a new claim code, and the next home's claim works.
+// enrol afresh with a new key and show a new claim code, and the next
+// home's claim works: a new camera, at generation 1.
 func TestTransferAndRename(t *testing.T) {
 	s := startServer(t, nil)
 	a := s.setup("ana@example.org", "Casa")
@@ -196,11 +197,11 @@ func TestTransferAndRename(t *testing.T) {
 		t.Fatalf("the former home still sees the camera: %d", c)
 	}
 	got := s.must(b.token, "POST", "/api/v1/homes/"+b.home+"/cameras/claim", map[string]any{"claim_code": ag.Status().ClaimCode, "name": "Hall"}, 201)
-	if got["id"] != cam || got["generation"].(float64) != 3 {
-		t.Fatalf("after transfer and claim: %v (want the same camera at generation 3)", got)
+	if got["id"] == cam || got["generation"].(float64) != 1 {
+		t.Fatalf("after transfer and claim: %v (want a new camera at generation 1)", got)
 	}
 	connected(t, ag)
-	if st := ag.Status(); st.Generation != 3 {
+	if st := ag.Status(); st.Generation != 1 || st.CameraID != got["id"] {
 		t.Fatalf("agent holds generation %d", st.Generation)
 	}
 }

@@ -25,10 +25,14 @@ func Reset(ctx context.Context, stateDir string, log *slog.Logger) (told bool, e
 	if stateDir == "" {
 		return false, errors.New("agent: --state-dir is required")
 	}
+	if !holdsState(stateDir) {
+		return false, fmt.Errorf("agent: %s holds no agent state (no %s, %s or %s); check --state-dir: %w",
+			stateDir, keyFile, certFile, serverFile, ErrNoState)
+	}
 	key, _, err := loadExistingKey(stateDir)
 	if err == nil {
 		if cert, err := loadCert(stateDir, key); err == nil {
-			a := &Agent{cfg: Config{StateDir: stateDir}, key: key, log: log}
+			a := &Agent{cfg: Config{StateDir: stateDir}, log: log}
 			if err := a.tellReset(ctx, cert); err != nil {
 				log.Warn("could not tell the server about the reset; the camera's home must remove it", "err", err)
 			} else {
@@ -44,6 +48,20 @@ func Reset(ctx context.Context, stateDir string, log *slog.Logger) (told bool, e
 	}
 	log.Info("device key and state wiped", "state_dir", stateDir)
 	return told, nil
+}
+
+// ErrNoState: a folder holds none of the agent's files, so it is not (or
+// no longer) an agent's state dir.
+var ErrNoState = errors.New("no agent state")
+
+// holdsState reports whether dir holds any of the agent's files.
+func holdsState(dir string) bool {
+	for _, f := range []string{keyFile, certFile, serverFile} {
+		if fi, err := os.Lstat(filepath.Join(dir, f)); err == nil && fi.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
 }
 
 // loadExistingKey loads the key without creating one.

@@ -1,11 +1,14 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +17,9 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/agent"
+	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/videosig"
 )
 
 // TestSecondHandCamera: home A claims a camera and holds sessions, an API
@@ -165,3 +171,118 @@ func deviceHTTP(t *testing.T, keyPEM, certPEM, serverJSON []byte) (*http.Client,
 type statusError struct{ code int }
 
 func (e *statusError) Error() string { return http.StatusText(e.code) }
+
+// TestTransferRetiresDeviceKey: a seller copies the agent's device key,
+// then transfers the camera. The agent makes a new key, enrols afresh as a
+// new camera and shows a new claim code; the buyer claims it and streams
+// video signed with the new key. The copied key gets no certificate, for
+// the old camera or the buyer's. An agent that was off while its camera
+// left its home finds its key retired when it returns, and starts over
+// the same way.
+func TestTransferRetiresDeviceKey(t *testing.T) {
+	s := startServer(t, nil)
+	seller := s.setup("ana@example.org", "Casa")
+	buyer := s.signup("bo@example.org", "Flat")
+	dir := filepath.Join(t.TempDir(), "agent")
+	ag, stop := runAgentSource(t, s, dir, "builtin:porch")
+	first := claimCode(t, ag)
+	camX := s.must(seller.token, "POST", "/api/v1/homes/"+seller.home+"/cameras/claim", map[string]any{"claim_code": first, "name": "Porch"}, 201)["id"].(string)
+	connected(t, ag)
+	copied, _ := os.ReadFile(filepath.Join(dir, "device-key.pem"))
+	if code, out := deviceCertificate(t, s, copied); code != 200 || out["claimed"] != true {
+		t.Fatalf("the key before the transfer: %d %v, want a certificate", code, out)
+	}
+
+	s.must(seller.token, "POST", "/api/v1/cameras/"+camX+"/transfer", nil, 204)
+	waitFor(t, "a new claim code", func() bool { c := ag.Status().ClaimCode; return c != "" && c != first })
+	if id := ag.Status().CameraID; id == "" || id == camX {
+		t.Fatalf("the agent enrolled again as camera %q, want a new camera", id)
+	}
+	got := s.must(buyer.token, "POST", "/api/v1/homes/"+buyer.home+"/cameras/claim", map[string]any{"claim_code": ag.Status().ClaimCode, "name": "Hall"}, 201)
+	camY := got["id"].(string)
+	if camY == camX || got["generation"].(float64) != 1 {
+		t.Fatalf("the buyer's camera: %v (want a new camera at generation 1)", got)
+	}
+	connected(t, ag)
+
+	// The copied key gets nothing.
+	if code, out := deviceCertificate(t, s, copied); code == 200 || out["certificate"] != nil || out["claimed"] == true {
+		t.Fatalf("the copied key after the buyer's claim: %d %v, want no certificate", code, out)
+	}
+	now, _ := os.ReadFile(filepath.Join(dir, "device-key.pem"))
+	if len(now) == 0 || bytes.Equal(now, copied) {
+		t.Fatal("the agent kept its device key after the transfer")
+	}
+
+	// The buyer streams, signed with the new key, at generation 1.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	caller, err := s.parts.Service.Authenticate(ctx, buyer.token, "127.0.0.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(camY))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(now)
+	k, _ := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	der, _ := x509.MarshalPKIXPublicKey(k.(crypto.Signer).Public())
+	v, err := videosig.NewVerifier(videosig.H264, der, domain.ID(camY), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v.Verified() < 2 {
+		au, err := r.Read(ctx)
+		if err != nil {
+			t.Fatalf("buyer's stream: %v\n%s", err, s.logs.String())
+		}
+		if au.Origin != (domain.CameraRef{Camera: domain.ID(camY), Generation: 1}) {
+			t.Fatalf("frame of %+v", au.Origin)
+		}
+		if _, err := v.Push(au.NALUs); err != nil {
+			t.Fatalf("the buyer's stream does not verify against the new key: %v", err)
+		}
+	}
+	r.Close()
+
+	// Removed while the agent is off: on its return the old key is
+	// refused and it starts over with another.
+	stop()
+	s.must(buyer.token, "DELETE", "/api/v1/cameras/"+camY, nil, 204)
+	ag2, _ := runAgentSource(t, s, dir, "builtin:porch")
+	waitFor(t, "a claim code after the removal", func() bool {
+		st := ag2.Status()
+		return st.ClaimCode != "" && st.CameraID != "" && st.CameraID != camY
+	})
+	third, _ := os.ReadFile(filepath.Join(dir, "device-key.pem"))
+	if bytes.Equal(third, now) {
+		t.Fatal("the agent kept its device key after the removal")
+	}
+	if code, out := deviceCertificate(t, s, now); code == 200 {
+		t.Fatalf("the removed camera's key: %d %v, want no certificate", code, out)
+	}
+}
+
+// deviceCertificate asks the server for a certificate with a device key,
+// as anyone holding a copy of the key could.
+func deviceCertificate(t *testing.T, s *server, keyPEM []byte) (int, map[string]any) {
+	t.Helper()
+	blk, _ := pem.Decode(keyPEM)
+	if blk == nil {
+		t.Fatal("device key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := k.(*ecdsa.PrivateKey)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	ch := s.must("", "POST", "/api/v1/devices/challenge", map[string]any{}, 200)
+	nonce, _ := ch["nonce"].(string)
+	sig, err := authn.SignProof(key, authn.ProofCertificate, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.call("", "POST", "/api/v1/devices/certificate", map[string]any{"public_key": der, "nonce": nonce, "signature": sig})
+}

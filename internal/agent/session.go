@@ -291,7 +291,7 @@ func (s *agentSession) handle(ctx context.Context, m control.Message) error {
 			if err == nil {
 				// Signed like video, so that whoever shows it can tell
 				// which camera took it.
-				jpeg, err = videosig.SignSnapshot(jpeg, a.key, domain.ID(s.cert.leaf.Subject.CommonName), a.Status().Generation, time.Now())
+				jpeg, err = videosig.SignSnapshot(jpeg, s.cert.key, domain.ID(s.cert.leaf.Subject.CommonName), a.Status().Generation, time.Now())
 			}
 			if err != nil {
 				s.send(ctx, control.Message{Type: control.TypeError, ReplyTo: m.ID,

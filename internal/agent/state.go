@@ -71,6 +71,30 @@ func loadOrCreateKey(dir string) (*ecdsa.PrivateKey, bool, error) {
 	return key, true, nil
 }
 
+// replaceKey drops the certificate and server state, and replaces the
+// device key with a new one.
+func replaceKey(dir string) (*ecdsa.PrivateKey, error) {
+	for _, f := range []string{certFile, serverFile, keyFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove %s: %w", f, err)
+		}
+	}
+	key, _, err := loadOrCreateKey(dir)
+	return key, err
+}
+
+// identity is a device key with its public half in PKIX DER, which the
+// server knows the device by.
+type identity struct {
+	key *ecdsa.PrivateKey
+	der []byte
+}
+
+func newIdentity(key *ecdsa.PrivateKey) *identity {
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey) // a P-256 key always marshals
+	return &identity{key: key, der: der}
+}
+
 // writePrivate writes a file atomically with mode 0600.
 func writePrivate(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
@@ -118,6 +142,7 @@ func saveServer(dir string, s serverState) error {
 type deviceCert struct {
 	tls  tls.Certificate
 	leaf *x509.Certificate
+	key  *ecdsa.PrivateKey // the key the certificate is for, which signs video
 }
 
 func (c *deviceCert) expiresSoon(now time.Time) bool {
@@ -138,7 +163,7 @@ func parseCert(certPEM []byte, key *ecdsa.PrivateKey) (*deviceCert, error) {
 	if !ok || !pub.Equal(&key.PublicKey) {
 		return nil, errors.New("certificate is not for this device's key")
 	}
-	return &deviceCert{tls: tls.Certificate{Certificate: [][]byte{blk.Bytes}, PrivateKey: key, Leaf: leaf}, leaf: leaf}, nil
+	return &deviceCert{tls: tls.Certificate{Certificate: [][]byte{blk.Bytes}, PrivateKey: key, Leaf: leaf}, leaf: leaf, key: key}, nil
 }
 
 func loadCert(dir string, key *ecdsa.PrivateKey) (*deviceCert, error) {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,16 @@ func (a *Agent) serveStatus(ctx context.Context, wg *sync.WaitGroup) (stop func(
 	if err != nil {
 		return nil, fmt.Errorf("agent: status page: %w", err)
 	}
+	srv := &http.Server{Handler: a.statusHandler(), ReadHeaderTimeout: 5 * time.Second}
+	a.log.Info("status page", "url", "http://"+l.Addr().String()+"/")
+	a.statusAddr.Store(l.Addr().String())
+	wg.Go(func() { srv.Serve(l) })
+	return func() { srv.Close() }, nil
+}
+
+// statusHandler serves the status page and status.json to requests named
+// for a loopback host only.
+func (a *Agent) statusHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.statusPage)
 	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) {
@@ -36,11 +47,43 @@ func (a *Agent) serveStatus(ctx context.Context, wg *sync.WaitGroup) (stop func(
 		w.Header().Set("Cache-Control", "no-store")
 		json.NewEncoder(w).Encode(a.Status())
 	})
-	srv := &http.Server{Handler: securePage(mux), ReadHeaderTimeout: 5 * time.Second}
-	a.log.Info("status page", "url", "http://"+l.Addr().String()+"/")
-	a.statusAddr.Store(l.Addr().String())
-	wg.Go(func() { srv.Serve(l) })
-	return func() { srv.Close() }, nil
+	return loopbackOnly(securePage(mux))
+}
+
+// loopbackOnly refuses requests whose Host is not a loopback name or
+// address. Listening on loopback is not enough: a web page the owner
+// visits can rebind its own DNS name to 127.0.0.1 and read the page,
+// claim code and all, as same-origin; its requests still carry that name.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			fmt.Fprintln(w, "misdirected request: open this page as http://localhost or http://127.0.0.1")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header names loopback: localhost,
+// an address in 127.0.0.0/8, or [::1], with or without a port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1] // [::1] without a port
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.Zone() != "" {
+		return false
+	}
+	return ip.IsLoopback()
 }
 
 // StatusAddr returns the status page's address once it listens.

@@ -153,6 +153,7 @@ func TestStrangersCamera(t *testing.T) {
 	cfg.Auth.OpenSignup = true
 	// Every camera and display of the test shares one address.
 	cfg.Devices.Rate, cfg.Devices.Burst = 10000, 10000
+	cfg.Devices.MaxUnclaimedPerAddress = 10000 // every camera enrols from loopback
 	cfg.OAuth.AccessTokenTTL = config.Duration(30 * time.Second)
 	logs := &syncBuffer{}
 	s := runServer(t, cfg, logs)

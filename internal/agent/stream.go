@@ -198,7 +198,7 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 		encode = enc.Encode
 	}
 	gen := a.Status().Generation
-	signer := videosig.NewSigner(src.codec(), a.key, domain.ID(cert.leaf.Subject.CommonName), gen)
+	signer := videosig.NewSigner(src.codec(), cert.key, domain.ID(cert.leaf.Subject.CommonName), gen)
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	base := binary.BigEndian.Uint32(rnd[:])

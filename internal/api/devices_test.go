@@ -3,6 +3,9 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -216,4 +219,84 @@ func FuzzDeviceRequests(f *testing.F) {
 			t.Fatalf("%s %q: status %d %s", path, body, rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestLeavingHomeRetiresDeviceKey: when a device-backed camera leaves its
+// home — transferred, removed, or with its home deleted — its device key
+// is retired: whoever copied it gets no certificate, and enrolling with it
+// again makes a new camera, never the old one.
+func TestLeavingHomeRetiresDeviceKey(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		leave func(e *env, u *user, home, cam domain.ID) error
+	}{
+		{"transfer", func(e *env, u *user, _, cam domain.ID) error { return e.svc.TransferCamera(ctx, u.caller, cam) }},
+		{"remove", func(e *env, u *user, _, cam domain.ID) error { return e.svc.DeleteCamera(ctx, u.caller, cam) }},
+		{"delete home", func(e *env, u *user, home, _ domain.ID) error { return e.svc.DeleteHome(ctx, u.caller, home) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			ana := e.newUser("ana")
+			home, _ := e.svc.CreateHome(ctx, ana.caller, "Casa")
+			d := e.enrollDevice(e.nextAddr())
+			if code, b := e.claim(ana, home.ID, d.code, e.nextAddr()); code != 201 {
+				t.Fatalf("claim: %d %s", code, b)
+			}
+			addr := e.nextAddr()
+			if dc, err := e.svc.IssueDeviceCertificate(ctx, addr, d.proof(e, addr, authn.ProofCertificate)); err != nil || !dc.Claimed {
+				t.Fatalf("certificate before leaving: %+v %v", dc, err)
+			}
+			if err := tc.leave(e, ana, home.ID, d.id); err != nil {
+				t.Fatal(err)
+			}
+			dc, err := e.svc.IssueDeviceCertificate(ctx, addr, d.proof(e, addr, authn.ProofCertificate))
+			if service.KindOf(err) != service.KindNotFound || dc.Claimed || dc.CertPEM != nil {
+				t.Fatalf("certificate for the retired key: claimed=%v err=%v, want not enrolled", dc.Claimed, err)
+			}
+			en, err := e.svc.Enroll(ctx, addr, d.proof(e, addr, authn.ProofEnroll))
+			if err != nil || en.CameraID == d.id || en.Claimed {
+				t.Fatalf("enrolling the retired key again: %+v %v, want a new unclaimed camera", en, err)
+			}
+		})
+	}
+}
+
+// TestCameraPublicKey: the camera JSON carries the enrolled device's public
+// key as PEM, for `camvault verify --key`; a camera without a device has
+// none, and a stranger learns nothing.
+func TestCameraPublicKey(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	ana, eve := e.newUser("ana"), e.newUser("eve")
+	home, _ := e.svc.CreateHome(ctx, ana.caller, "Casa")
+	d := e.enrollDevice(e.nextAddr())
+	if code, b := e.claim(ana, home.ID, d.code, e.nextAddr()); code != 201 {
+		t.Fatalf("claim: %d %s", code, b)
+	}
+	code, body := e.do(ana, "GET", "/api/v1/cameras/"+string(d.id), nil)
+	var cam struct {
+		PublicKeyPEM *string `json:"public_key_pem"`
+	}
+	if err := json.Unmarshal(body, &cam); code != 200 || err != nil || cam.PublicKeyPEM == nil {
+		t.Fatalf("camera: %d %s", code, body)
+	}
+	blk, rest := pem.Decode([]byte(*cam.PublicKeyPEM))
+	if blk == nil || blk.Type != "PUBLIC KEY" || !bytes.Equal(blk.Bytes, d.der) || len(bytes.TrimSpace(rest)) != 0 {
+		t.Fatalf("public_key_pem %q is not the device's key", *cam.PublicKeyPEM)
+	}
+	if _, err := x509.ParsePKIXPublicKey(blk.Bytes); err != nil {
+		t.Fatal(err)
+	}
+	_, body = e.do(ana, "GET", "/api/v1/homes/"+string(home.ID)+"/cameras", nil)
+	if !strings.Contains(string(body), `"public_key_pem":"-----BEGIN PUBLIC KEY-----`) {
+		t.Fatalf("camera list lacks the key: %s", body)
+	}
+	reg, _ := e.svc.CreateCamera(ctx, ana.caller, home.ID, "Shed")
+	if _, body := e.do(ana, "GET", "/api/v1/cameras/"+string(reg.ID), nil); strings.Contains(string(body), "public_key_pem") {
+		t.Fatalf("a camera without a device has a key: %s", body)
+	}
+	if code, body := e.do(eve, "GET", "/api/v1/cameras/"+string(d.id), nil); code != 404 || strings.Contains(string(body), "PUBLIC KEY") {
+		t.Fatalf("stranger: %d %s", code, body)
+	}
 }

@@ -71,7 +71,9 @@ func newEnv(t testing.TB) *env {
 
 var testNets, _ = netguard.Parse("192.0.2.0/24")
 
-func newEnvWith(t testing.TB, params authn.Params) *env {
+// newEnvWith is newEnv with password parameters, and edits applied to
+// the service's configuration.
+func newEnvWith(t testing.TB, params authn.Params, edits ...func(*service.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
@@ -94,13 +96,17 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 		t.Fatal(err)
 	}
 	ar := record.NewArchive(blobs, st, ring, nil)
-	svc, err := service.New(service.Config{
+	cfg := service.Config{
 		Recordings: ar,
 		Store:      st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
 		Password: params, Devices: service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
 		Media: media.New(media.Config{}), Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
 		PullNetworks: testNets, // the documentation range pulled cameras use here
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	svc, err := service.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,12 +223,17 @@ type device struct {
 	id   domain.ID
 }
 
+// newDevice is a device with a fresh key, not enrolled.
+func newDevice() *device {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	return &device{key: key, der: der}
+}
+
 // enrollDevice enrolls a fresh device key through the service, from addr.
 func (e *env) enrollDevice(addr string) *device {
 	e.t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	d := &device{key: key, der: der}
+	d := newDevice()
 	en, err := e.svc.Enroll(context.Background(), addr, d.proof(e, addr, authn.ProofEnroll))
 	if err != nil {
 		e.t.Fatal(err)

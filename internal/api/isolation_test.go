@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/api"
+	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record"
@@ -33,7 +34,12 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	e := newEnv(t)
+	// Every refusal must be audited, the signed-out (disabled) user's
+	// included, all from one address: room beyond the anonymous audit
+	// limit, which TestAnonymousAuditLimit checks.
+	e := newEnvWith(t, authn.Params{Memory: 1024, Time: 1, Threads: 1}, func(c *service.Config) {
+		c.AnonymousAudit = service.AuditLimit{PerAddrBurst: 1_000_000, GlobalBurst: 1_000_000}
+	})
 	ctx := context.Background()
 	f := &fixture{e: e}
 	mk := func(name string) *user { return e.newUser(name) }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/record/keys"
@@ -81,8 +80,9 @@ func (e *env) denials(home domain.ID, u *user, action string) int {
 // TestRecordingIsolation: a camera's recordings belong to the home it was
 // in when they were made. A guest with no history sees nothing before it
 // joined; the former owner keeps its own generation (the export window)
-// and never sees the new owner's; the new owner never sees the former
-// owner's; a download link works only for its requester and only while
+// and never sees the new owner's; the new owner — who claims the device
+// as a new camera, since its key was retired with the transfer — never
+// sees the former owner's; a download link works only for its requester and only while
 // fresh; when the export window ends the old generation is crypto-shredded
 // and its bytes open with nothing the server keeps. Every refusal is a 404,
 // audited.
@@ -142,12 +142,19 @@ func TestRecordingIsolation(t *testing.T) {
 	if err := e.svc.TransferCamera(ctx, ownerA.caller, camID); err != nil {
 		t.Fatal(err)
 	}
-	dev.code = e.reenroll(dev)
-	if _, err := e.svc.ClaimCamera(ctx, ownerB.caller, hB.ID, dev.code, "B's porch"); err != nil {
+	// The transfer retired the device's key: it enrols afresh with a new
+	// one, as a new camera.
+	dev = e.enrollDevice(e.nextAddr())
+	cvB, err := e.svc.ClaimCamera(ctx, ownerB.caller, hB.ID, dev.code, "B's porch")
+	if err != nil {
 		t.Fatal(err)
 	}
+	camB := cvB.ID
+	if camB == camID {
+		t.Fatal("the transferred device kept its camera")
+	}
 	e.clock.Advance(time.Minute)
-	newer := e.recordAt(camID, e.clock.Now(), 8*time.Second)
+	newer := e.recordAt(camB, e.clock.Now(), 8*time.Second)
 	to = e.clock.Now().Add(time.Hour)
 
 	// Former owner: its own generation, during the export window, never
@@ -162,7 +169,7 @@ func TestRecordingIsolation(t *testing.T) {
 		}
 	}
 	dB := e.denials(hB.ID, ownerA, "playback")
-	if s := e.segment(ownerA, camID, newer[0]); s != 404 {
+	if s := e.segment(ownerA, camB, newer[0]); s != 404 {
 		t.Fatalf("former owner fetched the new owner's segment: %d", s)
 	}
 	if e.denials(hB.ID, ownerA, "playback") <= dB {
@@ -172,7 +179,7 @@ func TestRecordingIsolation(t *testing.T) {
 		t.Fatalf("former owner's own segment during the export window: %d", s)
 	}
 	// New owner: only its own.
-	status, l = e.spans(ownerB, camID, from, to)
+	status, l = e.spans(ownerB, camB, from, to)
 	if status != 200 || len(l.Spans) != 1 || l.Spans[0].Generation != newer[0].Camera.Generation {
 		t.Fatalf("new owner's spans: %d %+v", status, l)
 	}
@@ -181,7 +188,7 @@ func TestRecordingIsolation(t *testing.T) {
 	}
 	// The guest of home A still sees home A's recording after it left;
 	// new recordings of home B never.
-	if s := e.segment(guest, camID, newer[0]); s != 404 {
+	if s := e.segment(guest, camB, newer[0]); s != 404 {
 		t.Fatalf("home A's guest fetched home B's segment: %d", s)
 	}
 	// Download links: another user's and an expired one open nothing.
@@ -223,7 +230,7 @@ func TestRecordingIsolation(t *testing.T) {
 	// Someone who copied the disk before: nothing the server keeps opens
 	// the copy.
 	ring, _ := keys.New(e.st, e.serverKey)
-	for gen := int64(0); gen <= newer[0].Camera.Generation; gen++ {
+	for gen := int64(0); gen <= before[0].Camera.Generation+1; gen++ {
 		ks, _ := e.st.DataKeys(ctx, domain.CameraRef{Camera: camID, Generation: gen})
 		for _, k := range ks {
 			raw, err := ring.Key(ctx, domain.CameraRef{Camera: camID, Generation: gen}, k.ID)
@@ -238,7 +245,7 @@ func TestRecordingIsolation(t *testing.T) {
 	}
 	// The new owner's recording is untouched (asked of the service: the
 	// week that passed ended the HTTP sessions).
-	if _, err := e.svc.SegmentData(ctx, ownerB.caller, camID, newer[0].ID, service.SegmentWhole); err != nil {
+	if _, err := e.svc.SegmentData(ctx, ownerB.caller, camB, newer[0].ID, service.SegmentWhole); err != nil {
 		t.Fatalf("new owner's segment after the old generation's shred: %v", err)
 	}
 }
@@ -259,18 +266,6 @@ func waitExport(t *testing.T, e *env, u *user, camera, id domain.ID, token *stri
 		}
 	}
 	t.Fatal("export did not finish")
-}
-
-// reenroll has a released device enrol again and returns its new claim
-// code.
-func (e *env) reenroll(d *device) string {
-	e.t.Helper()
-	addr := e.nextAddr()
-	en, err := e.svc.Enroll(context.Background(), addr, d.proof(e, addr, authn.ProofEnroll))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return en.ClaimCode
 }
 
 // TestDeleteHomeShreds: deleting a home crypto-shreds what it recorded —
@@ -324,7 +319,7 @@ func TestDeleteHomeShreds(t *testing.T) {
 		t.Fatalf("purges left: %+v", ps)
 	}
 	cam, err := e.st.Camera(ctx, cv.ID)
-	if err != nil || cam.HomeID != "" || cam.State != domain.CameraStateUnclaimed {
+	if err != nil || cam.HomeID != "" || cam.State != domain.CameraStateReset || cam.DeviceBacked() {
 		t.Fatalf("the device camera after its home's deletion: %+v %v", cam, err)
 	}
 	if s, _ := e.do(member, "GET", "/api/v1/homes/"+string(h.ID), nil); s != 404 {

@@ -71,12 +71,16 @@ type cameraJSON struct {
 	// cameras cannot.
 	Signed bool `json:"signed"`
 	Pulled bool `json:"pulled"`
+	// PublicKeyPEM is the enrolled device's public key (PEM "PUBLIC
+	// KEY"), to check its signed video with `camvault verify --key`.
+	PublicKeyPEM string `json:"public_key_pem,omitempty"`
 }
 
 func cameraView(c service.CameraView) cameraJSON {
 	return cameraJSON{ID: c.ID, HomeID: c.HomeID, Name: c.Name, Generation: c.Generation, State: c.State,
 		Actions: c.Actions, CreatedAt: c.CreatedAt, Device: c.DeviceBacked(), Online: c.Online,
-		LastSeen: timePtr(c.LastSeen), AgentVersion: c.AgentVersion, Signed: c.DeviceBacked(), Pulled: c.Pulled()}
+		LastSeen: timePtr(c.LastSeen), AgentVersion: c.AgentVersion, Signed: c.DeviceBacked(), Pulled: c.Pulled(),
+		PublicKeyPEM: c.PublicKeyPEM()}
 }
 
 type auditJSON struct {

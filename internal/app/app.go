@@ -204,6 +204,7 @@ func Run(ctx context.Context, o Options) error {
 		_, port, _ := net.SplitHostPort(devL.Addr().String())
 		devices.URL = cfg.DeviceURL(port)
 		devices.RatePerSecond, devices.Burst = cfg.Devices.Rate, cfg.Devices.Burst
+		devices.MaxUnclaimed, devices.MaxUnclaimedPerAddr = cfg.Devices.MaxUnclaimed, cfg.Devices.MaxUnclaimedPerAddress
 	}
 	var liveL net.Listener
 	var live service.LiveConfig
@@ -314,6 +315,9 @@ func Run(ctx context.Context, o Options) error {
 	// Links revoked by another process (the admin command) end their
 	// streams here too.
 	background.Go(func() { svc.WatchRevokedLinks(ctx, 250*time.Millisecond) })
+	// Cameras no home claimed within a day go; the anonymous audit
+	// summary is written.
+	background.Go(func() { svc.RunMaintenance(ctx, 10*time.Minute) })
 	// Platforms that take change notifications hear of their links'
 	// cameras.
 	reporter := smarthome.NewReporter(svc, smarthome.HTTPNotifier{}, time.Duration(cfg.OAuth.NotifyInterval), log.With("component", "notify"))

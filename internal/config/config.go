@@ -183,6 +183,10 @@ type Devices struct {
 	// Rate and Burst bound enrolment and claim requests per address.
 	Rate  float64 `yaml:"rate" help:"enrolment and claim requests per second allowed from one address"`
 	Burst int     `yaml:"burst" help:"enrolment and claim requests allowed at once from one address"`
+	// MaxUnclaimed and MaxUnclaimedPerAddress cap the cameras waiting
+	// for a claim: in total, and new ones from one address per day.
+	MaxUnclaimed           int `yaml:"max_unclaimed" help:"cameras that may wait for a claim at once, in total"`
+	MaxUnclaimedPerAddress int `yaml:"max_unclaimed_per_address" help:"new unclaimed cameras one address may enrol per day"`
 }
 
 // TLS configures HTTPS.
@@ -229,7 +233,7 @@ func Default() Config {
 	return Config{
 		DataDir:    "./camvault-data",
 		Listen:     "127.0.0.1:8080",
-		Devices:    Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555", Rate: 5, Burst: 60},
+		Devices:    Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555", Rate: 5, Burst: 60, MaxUnclaimed: 10_000, MaxUnclaimedPerAddress: 50},
 		Live:       Live{RTSPListen: "127.0.0.1:8322", PullNetworks: netguard.DefaultNetworks},
 		OAuth:      OAuth{AccessTokenTTL: Duration(10 * time.Minute), RefreshTokenTTL: Duration(30 * 24 * time.Hour), NotifyInterval: Duration(5 * time.Second)},
 		Recordings: Recordings{Segment: Duration(4 * time.Second), FreeFloorGB: 1, CleanInterval: Duration(time.Minute)},
@@ -354,6 +358,9 @@ func isLoopback(host string) bool {
 }
 
 func (d Devices) validate() error {
+	if d.MaxUnclaimed < 0 || d.MaxUnclaimedPerAddress < 0 {
+		return fmt.Errorf("devices.max_unclaimed and devices.max_unclaimed_per_address must not be negative")
+	}
 	if d.Listen == "" {
 		return nil
 	}

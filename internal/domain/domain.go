@@ -233,7 +233,8 @@ const (
 	CameraStateUnclaimed CameraState = "unclaimed"
 	// CameraStateClaimed: a device-backed camera owned by a home.
 	CameraStateClaimed CameraState = "claimed"
-	// CameraStateReset: the device was factory reset; its key is retired
+	// CameraStateReset: the device was factory reset, or the camera left
+	// its home (removed, transferred); its key is retired
 	// and the record only anchors the data recorded under it.
 	CameraStateReset CameraState = "reset"
 	// CameraStatePulled: an IP camera the server pulls over RTSP; its

@@ -26,6 +26,9 @@ type Metrics struct {
 	bytes    prometheus.Counter
 	alarms   prometheus.Counter
 	ingest   *prometheus.CounterVec
+	// suppressed counts anonymous audit events over the limit, which
+	// get no row of their own.
+	suppressed prometheus.Counter
 }
 
 // NewMetrics creates the metrics and their registry.
@@ -57,7 +60,9 @@ func NewMetrics() *Metrics {
 	m.bytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "camvault_media_delivered_bytes_total", Help: "Video bytes handed to viewers."})
 	m.alarms = prometheus.NewCounter(prometheus.CounterOpts{Name: "camvault_media_provenance_violations_total", Help: "Frames of another origin stopped before a viewer (must stay 0)."})
 	m.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvault_ingest_streams_total", Help: "Camera streams by outcome."}, []string{"event"})
-	m.reg.MustRegister(m.dropped, m.units, m.bytes, m.alarms, m.ingest)
+	m.suppressed = prometheus.NewCounter(prometheus.CounterOpts{Name: "camvault_audit_suppressed_total",
+		Help: "Anonymous audit events over the rate limit, counted here and summed up in one audit row instead of a row each."})
+	m.reg.MustRegister(m.dropped, m.units, m.bytes, m.alarms, m.ingest, m.suppressed)
 	m.reg.MustRegister(m.requests, m.latency, m.logins, m.denials, m.devices, m.connects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -70,6 +75,10 @@ func (m *Metrics) observe(route string, status int, d time.Duration) {
 
 // Event counts a security outcome reported by the service.
 func (m *Metrics) Event(name string, result domain.Result) {
+	if name == "audit.suppressed" { // service.EventAuditSuppressed
+		m.suppressed.Inc()
+		return
+	}
 	if name == "login" {
 		m.logins.WithLabelValues(string(result)).Inc()
 	}

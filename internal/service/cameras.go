@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 
 	"github.com/camvault/camvault/internal/authz"
@@ -15,6 +16,16 @@ type CameraView struct {
 	Actions []domain.Action
 	// Online says whether the camera's device holds a control session.
 	Online bool
+}
+
+// PublicKeyPEM is the enrolled device's public key as PEM ("PUBLIC
+// KEY"), which `camvault verify --key` checks the camera's video with; empty
+// for a camera without a device.
+func (v CameraView) PublicKeyPEM() string {
+	if !v.DeviceBacked() {
+		return ""
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: v.DeviceKey}))
 }
 
 func (s *Service) view(cam domain.Camera, acts []domain.Action) CameraView {
@@ -114,14 +125,15 @@ func (s *Service) RenameCamera(ctx context.Context, c Caller, id domain.ID, name
 
 // DeleteCamera removes a camera from its home. A registry-only camera is
 // deleted; a device-backed one leaves the home with its generation
-// increased, and its device waits for a new owner with a new claim code.
+// increased and its device key retired: the device makes a new key and
+// waits for a new owner with a new claim code, as a new camera.
 func (s *Service) DeleteCamera(ctx context.Context, c Caller, id domain.ID) error {
 	acc, err := s.authorizeCamera(ctx, c, id, domain.ActionManage, "camera.delete")
 	if err != nil {
 		return err
 	}
 	if acc.camera.DeviceBacked() {
-		return s.release(ctx, c, acc.camera, domain.CameraStateUnclaimed, false, "camera.remove")
+		return s.release(ctx, c, acc.camera, "camera.remove")
 	}
 	if err := s.st.DeleteCamera(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {

@@ -9,11 +9,11 @@ import (
 )
 
 // DeleteHome deletes a home (owners only). Its cameras leave it — devices
-// wait for a new owner, registry and pulled cameras are deleted — and the
-// recordings it kept, of every camera that was ever in it, are
-// crypto-shredded now: their data keys destroyed, then their segments
-// deleted. Its members, invitations and links go with it; its audit log
-// stays.
+// have their keys retired, as on transfer, and wait for a new owner with a
+// new key; registry and pulled cameras are deleted — and the recordings it
+// kept, of every camera that was ever in it, are crypto-shredded now: their
+// data keys destroyed, then their segments deleted. Its members,
+// invitations and links go with it; its audit log stays.
 func (s *Service) DeleteHome(ctx context.Context, c Caller, home domain.ID) error {
 	h, _, err := s.authorizeHome(ctx, c, home, domain.ActionHomeDelete, "")
 	if err != nil {
@@ -29,7 +29,7 @@ func (s *Service) deleteHome(ctx context.Context, c Caller, h domain.Home) error
 	}
 	for _, cam := range cams {
 		if cam.DeviceBacked() {
-			rel, err := s.st.ReleaseCamera(ctx, cam.ID, cam.Generation, domain.CameraStateUnclaimed, false)
+			rel, err := s.st.ReleaseCamera(ctx, cam.ID, cam.Generation, domain.CameraStateReset, true)
 			switch {
 			case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
 				return conflict("a camera changed meanwhile; try again")

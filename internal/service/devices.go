@@ -31,6 +31,10 @@ type DeviceConfig struct {
 	// 60.
 	RatePerSecond float64
 	Burst         int
+	// MaxUnclaimed bounds the cameras waiting for a claim, in total; zero
+	// means 10,000. MaxUnclaimedPerAddr bounds the new cameras enrolled
+	// from one client address, at once and per day; zero means 50.
+	MaxUnclaimed, MaxUnclaimedPerAddr int
 }
 
 // DevicePresence is the live side of devices: which are connected, and a
@@ -74,6 +78,7 @@ type devices struct {
 	presence DevicePresence
 	nonces   map[string]time.Time
 	limiters map[string]*limiter
+	enrols   map[string]*limiter // new unclaimed cameras per address
 }
 
 type limiter struct {
@@ -225,6 +230,9 @@ func (s *Service) Enroll(ctx context.Context, addr string, p DeviceProof) (Enrol
 	cam, err := s.st.CameraByDeviceKey(ctx, p.PublicKey)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if err := s.unclaimedCap(ctx, addr); err != nil {
+			return Enrollment{}, err
+		}
 		cam = domain.Camera{ID: domain.NewID(), State: domain.CameraStateUnclaimed, CreatedAt: now, DeviceKey: p.PublicKey, LastSeen: now}
 		cc.CameraID = cam.ID
 		if err := s.st.EnrollDevice(ctx, cam, cc); err != nil {
@@ -380,7 +388,9 @@ func (s *Service) ClaimCamera(ctx context.Context, c Caller, home domain.ID, cod
 
 // TransferCamera takes a device-backed camera out of its home so that the
 // next owner can claim it with the new code the device will show.
-// Everything bound to the old generation stops working.
+// Everything bound to the old generation stops working, and the device's
+// key is retired: anyone who copied it (the seller) can no longer get a
+// certificate. The device makes a new key and enrols as a new camera.
 func (s *Service) TransferCamera(ctx context.Context, c Caller, id domain.ID) error {
 	acc, err := s.authorizeCamera(ctx, c, id, domain.ActionTransfer, "camera.transfer")
 	if err != nil {
@@ -389,13 +399,16 @@ func (s *Service) TransferCamera(ctx context.Context, c Caller, id domain.ID) er
 	if !acc.camera.DeviceBacked() {
 		return invalid("only a camera with an enrolled device can be transferred")
 	}
-	return s.release(ctx, c, acc.camera, domain.CameraStateUnclaimed, false, "camera.transfer")
+	return s.release(ctx, c, acc.camera, "camera.transfer")
 }
 
-// release takes cam out of its home, bumping its generation, and tells its
-// device.
-func (s *Service) release(ctx context.Context, c Caller, cam domain.Camera, state domain.CameraState, retire bool, action string) error {
-	rel, err := s.st.ReleaseCamera(ctx, cam.ID, cam.Generation, state, retire)
+// release takes cam out of its home, bumping its generation, retires its
+// device key, and tells its device. The record stays (state reset) only to
+// anchor the data recorded under it; the device enrols afresh with a new
+// key, as a new camera. A key that outlives its home would let whoever
+// copied it get a certificate for the next owner's generation.
+func (s *Service) release(ctx context.Context, c Caller, cam domain.Camera, action string) error {
+	rel, err := s.st.ReleaseCamera(ctx, cam.ID, cam.Generation, domain.CameraStateReset, true)
 	switch {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
 		return conflict("the camera changed meanwhile; reload and try again")
@@ -415,7 +428,7 @@ func (s *Service) release(ctx context.Context, c Caller, cam domain.Camera, stat
 // increases, and its key is retired, so the old certificate is refused from
 // now on. The reset device enrols afresh as a new camera.
 func (s *Service) DeviceReset(ctx context.Context, cam domain.Camera, addr string) error {
-	return s.release(ctx, Caller{Addr: addr}, cam, domain.CameraStateReset, true, "camera.reset")
+	return s.release(ctx, Caller{Addr: addr}, cam, "camera.reset")
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -66,6 +66,8 @@ type Config struct {
 	// Recordings is the recording archive; nil when the server keeps no
 	// recordings.
 	Recordings *record.Archive
+	// AnonymousAudit bounds the audit rows of anonymous callers.
+	AnonymousAudit AuditLimit
 }
 
 // Service implements camvault's use cases.
@@ -85,6 +87,7 @@ type Service struct {
 	snaps     snapshots
 	epochs    liveEpochs
 	rec       recordings
+	auditLim  auditLimits
 
 	mu    sync.Mutex // guards setup
 	setup setupToken
@@ -175,6 +178,12 @@ func (s *Service) audit(ctx context.Context, c Caller, e domain.AuditEvent) {
 		e.Principal = c.Account.ID
 	}
 	e.Client = c.Addr
+	// Anonymous events of no home are bounded: beyond the limit they are
+	// only counted, and summed up by FlushAuditSummary.
+	if c.Anonymous() && e.HomeID == "" && !s.anonymousAuditAllowed(c.Addr, e.Action) {
+		s.cfg.Events(EventAuditSuppressed, e.Result)
+		return
+	}
 	if err := s.st.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("audit write failed", "action", e.Action, "home", e.HomeID, "err", err)
 	}

@@ -148,6 +148,14 @@ type Store interface {
 	// returns the camera as it is now. ErrConflict if the camera's
 	// generation is no longer generation; ErrNotFound if it is unknown.
 	ReleaseCamera(ctx context.Context, id domain.ID, generation int64, state domain.CameraState, retireKey bool) (domain.Camera, error)
+	// CountUnclaimedCameras counts the device-backed cameras that no home
+	// has ever claimed (state unclaimed, generation 0).
+	CountUnclaimedCameras(ctx context.Context) (int, error)
+	// PurgeUnclaimedCameras deletes, with their claim codes, the cameras
+	// that no home has ever claimed and that were enrolled before
+	// enrolledBefore; a camera claimed meanwhile stays. It returns how
+	// many it deleted.
+	PurgeUnclaimedCameras(ctx context.Context, enrolledBefore time.Time) (int, error)
 	// TouchCamera records that the camera's device was seen at t running
 	// agentVersion.
 	TouchCamera(ctx context.Context, id domain.ID, t time.Time, agentVersion string) error

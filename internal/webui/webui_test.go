@@ -7,6 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/pem"
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
@@ -426,6 +428,14 @@ func TestStatic(t *testing.T) {
 // enroll enrolls a fresh device key and returns its claim code.
 func (s *site) enroll() string {
 	s.t.Helper()
+	code, _ := s.enrollKey()
+	return code
+}
+
+// enrollKey enrols a fresh device and returns its claim code and public
+// key (PKIX DER).
+func (s *site) enrollKey() (string, []byte) {
+	s.t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	ctx := context.Background()
@@ -438,7 +448,7 @@ func (s *site) enroll() string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return e.ClaimCode
+	return e.ClaimCode, der
 }
 
 func TestClaimAndTransfer(t *testing.T) {
@@ -457,7 +467,7 @@ func TestClaimAndTransfer(t *testing.T) {
 	expect(t, "claim page", st, loc, body, http.StatusOK, `action="/homes/`+home+`/cameras/claim"`)
 	st, loc, body = b.post("/homes/"+home+"/cameras/claim", url.Values{"claim_code": {"AAAA-BBBB-CCCC"}, "name": {"Porch"}})
 	expect(t, "wrong code", st, loc, body, http.StatusBadRequest, "not valid")
-	code := s.enroll()
+	code, der := s.enrollKey()
 	st, loc, body = b.post("/homes/"+home+"/cameras/claim", url.Values{"claim_code": {strings.ToLower(code)}, "name": {"Porch"}})
 	expect(t, "claim", st, loc, body, http.StatusSeeOther, "/cameras/")
 	cam := loc
@@ -465,6 +475,12 @@ func TestClaimAndTransfer(t *testing.T) {
 	expect(t, "camera page", st, loc, body, http.StatusOK, `id="transfer"`)
 	if !strings.Contains(body, "offline") {
 		t.Fatalf("camera page does not show the device offline:\n%s", body)
+	}
+	// The device's public key, to check its video with camvault verify.
+	_, shown, _ := strings.Cut(body, `<pre id="device-key" class="key">`)
+	shown, _, _ = strings.Cut(shown, `</pre>`)
+	if html.UnescapeString(shown) != string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})) || !strings.Contains(body, "camvault verify --key") {
+		t.Fatalf("camera page does not show the device's public key:\n%s", body)
 	}
 	st, loc, body = b.post(cam+"/transfer", nil)
 	expect(t, "transfer", st, loc, body, http.StatusSeeOther, "/homes/"+home)

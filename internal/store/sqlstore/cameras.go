@@ -173,6 +173,31 @@ func (s *Store) ReleaseCamera(ctx context.Context, id domain.ID, generation int6
 	return released, err
 }
 
+// unclaimedCameras selects the cameras that no home has ever claimed.
+const unclaimedCameras = `home_id IS NULL AND state = 'unclaimed' AND generation = 0`
+
+// CountUnclaimedCameras implements store.Store.
+func (s *Store) CountUnclaimedCameras(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM cameras WHERE `+unclaimedCameras)).Scan(&n)
+	return n, s.classify(err)
+}
+
+// PurgeUnclaimedCameras implements store.Store.
+func (s *Store) PurgeUnclaimedCameras(ctx context.Context, enrolledBefore time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx querier) error {
+		if _, err := s.exec(ctx, tx, `DELETE FROM claim_codes WHERE camera_id IN
+			(SELECT id FROM cameras WHERE `+unclaimedCameras+` AND created_at < ?)`, micros(enrolledBefore)); err != nil {
+			return err
+		}
+		var err error
+		n, err = s.exec(ctx, tx, `DELETE FROM cameras WHERE `+unclaimedCameras+` AND created_at < ?`, micros(enrolledBefore))
+		return err
+	})
+	return int(n), err
+}
+
 // TouchCamera implements store.Store.
 func (s *Store) TouchCamera(ctx context.Context, id domain.ID, t time.Time, agentVersion string) error {
 	return s.execOne(ctx, s.pool, `UPDATE cameras SET last_seen = ?, agent_version = ? WHERE id = ?`, micros(t), agentVersion, id)

@@ -156,3 +156,65 @@ func testPulledCamera(t *testing.T, s store.Store) {
 	must(t, "camera", err)
 	equal(t, "pulled camera", got, c)
 }
+
+// testUnclaimedPurge: cameras no home ever claimed are counted, and purged
+// with their claim codes once enrolled before the cut-off; claimed,
+// released and reset cameras never are.
+func testUnclaimedPurge(t *testing.T, s store.Store) {
+	_, home := accountHome(t, s, "ana@example.org")
+	enrollAt := func(key string, d time.Duration) domain.Camera {
+		t.Helper()
+		c := domain.Camera{ID: domain.NewID(), State: domain.CameraStateUnclaimed, CreatedAt: at(d), DeviceKey: []byte("key-" + key)}
+		must(t, "enroll "+key, s.EnrollDevice(ctx, c, domain.ClaimCode{CameraID: c.ID, Hash: []byte("code-" + key), ExpiresAt: at(d + 24*time.Hour)}))
+		return c
+	}
+	count := func(what string, want int) {
+		t.Helper()
+		n, err := s.CountUnclaimedCameras(ctx)
+		must(t, "count", err)
+		equal(t, what, n, want)
+	}
+	count("empty store", 0)
+	old := enrollAt("old", 0)
+	young := enrollAt("young", 2*time.Hour)
+	enrollAt("claimed", 0)
+	claimed, err := s.ClaimCamera(ctx, []byte("code-claimed"), home.ID, "Porch", at(time.Minute))
+	must(t, "claim", err)
+	enrollAt("released", 0)
+	rel, err := s.ClaimCamera(ctx, []byte("code-released"), home.ID, "Hall", at(time.Minute))
+	must(t, "claim", err)
+	_, err = s.ReleaseCamera(ctx, rel.ID, rel.Generation, domain.CameraStateUnclaimed, false)
+	must(t, "release", err)
+	count("never claimed", 2)
+
+	n, err := s.PurgeUnclaimedCameras(ctx, at(time.Hour))
+	must(t, "purge", err)
+	equal(t, "purged", n, 1)
+	_, err = s.Camera(ctx, old.ID)
+	mustErr(t, "purged camera", err, store.ErrNotFound)
+	_, err = s.CameraByDeviceKey(ctx, []byte("key-old"))
+	mustErr(t, "purged camera's key", err, store.ErrNotFound)
+	_, err = s.ClaimCamera(ctx, []byte("code-old"), home.ID, "x", at(90*time.Minute))
+	mustErr(t, "purged camera's code", err, store.ErrNotFound)
+	for _, id := range []domain.ID{young.ID, claimed.ID, rel.ID} {
+		_, err := s.Camera(ctx, id)
+		must(t, "kept camera", err)
+	}
+	count("after the purge", 1)
+	// The purged key may enrol again, as a new camera.
+	again := enrollAt("old", 3*time.Hour)
+	count("after re-enrolment", 2)
+
+	n, err = s.PurgeUnclaimedCameras(ctx, at(48*time.Hour))
+	must(t, "purge all", err)
+	equal(t, "purged", n, 2)
+	for _, id := range []domain.ID{young.ID, again.ID} {
+		_, err := s.Camera(ctx, id)
+		mustErr(t, "purged camera", err, store.ErrNotFound)
+	}
+	for _, id := range []domain.ID{claimed.ID, rel.ID} {
+		_, err := s.Camera(ctx, id)
+		must(t, "claimed or released camera", err)
+	}
+	count("nothing left", 0)
+}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Devices", testDevices},
 		{"ClaimRace", testClaimRace},
 		{"Release", testRelease},
+		{"UnclaimedPurge", testUnclaimedPurge},
 		{"PulledCamera", testPulledCamera},
 		{"Integrations", testIntegrations},
 		{"Links", testLinks},
