@@ -86,3 +86,19 @@ func TestPrintRedacts(t *testing.T) {
 		t.Fatalf("missing fields:\n%s", b.String())
 	}
 }
+
+// TestPullingOffByDefault: the server pulls IP cameras from no network
+// until the operator lists some; a listed network is kept as given.
+func TestPullingOffByDefault(t *testing.T) {
+	c, err := Load(Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Live.PullNetworks != "" {
+		t.Fatalf("default live.pull_networks = %q, want empty (pulling off)", c.Live.PullNetworks)
+	}
+	c, err = Load(Sources{File: writeFile(t, "live:\n  pull_networks: 192.168.1.0/24\n")})
+	if err != nil || c.Live.PullNetworks != "192.168.1.0/24" {
+		t.Fatalf("pull_networks from a file: %q, %v", c.Live.PullNetworks, err)
+	}
+}

@@ -83,6 +83,7 @@ type Service struct {
 	snaps    snapshots
 	epochs   liveEpochs
 	rec      recordings
+	pull     pullLimits
 
 	mu    sync.Mutex // guards setup
 	setup setupToken
