@@ -193,24 +193,56 @@ func loadEnv(c *Config, env []string) error {
 	return nil
 }
 
-// Print writes the configuration as YAML-like "key: value" lines, with
-// secrets redacted.
+// Print writes the configuration as a YAML file that Load reads back
+// (--print-config output is valid --config input): every setting, nested by
+// section, in declaration order, with secrets redacted — a redacted
+// password reads back as the word REDACTED and is marked with a comment.
 func (c Config) Print(w io.Writer) error {
 	v := reflect.ValueOf(c)
+	doc := &yaml.Node{Kind: yaml.MappingNode, HeadComment: "camvault configuration (secrets redacted)"}
+	sections := map[string]*yaml.Node{"": doc}
 	for _, f := range fields() {
-		val := fmt.Sprint(v.FieldByIndex(f.path).Interface())
-		if d, ok := v.FieldByIndex(f.path).Interface().(Duration); ok {
-			b, _ := d.MarshalText()
-			val = string(b)
+		fv := v.FieldByIndex(f.path)
+		val, tag, style := fmt.Sprint(fv.Interface()), "!!str", yaml.DoubleQuotedStyle
+		switch f.kind {
+		case reflect.Bool, reflect.Int:
+			tag, style = "", 0 // plain: YAML reads it as written
+		case reflect.Float64:
+			tag, style = "", 0
+			val = strconv.FormatFloat(fv.Float(), 'g', -1, 64)
 		}
+		if tm, ok := fv.Interface().(encoding.TextMarshaler); ok {
+			b, err := tm.MarshalText()
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.key, err)
+			}
+			val, tag, style = string(b), "!!str", yaml.DoubleQuotedStyle
+		}
+		value := &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Style: style, Value: val}
 		if f.key == "store" {
-			val = redactURL(c.StoreURL())
+			value.Value = redactURL(c.StoreURL())
+			if value.Value != c.StoreURL() {
+				value.LineComment = "password redacted: put the real one back"
+			}
 		}
-		if _, err := fmt.Fprintf(w, "%s: %q\n", f.key, val); err != nil {
-			return err
+		section, name := "", f.key
+		if i := strings.LastIndexByte(f.key, '.'); i >= 0 {
+			section, name = f.key[:i], f.key[i+1:]
 		}
+		parent, ok := sections[section]
+		if !ok {
+			parent = &yaml.Node{Kind: yaml.MappingNode}
+			doc.Content = append(doc.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: section}, parent)
+			sections[section] = parent
+		}
+		parent.Content = append(parent.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, value)
 	}
-	return nil
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	return enc.Close()
 }
 
 // redactURL hides a password in a URL.
