@@ -46,7 +46,7 @@ Flags:
 	peerBinary := fs.String("peer-binary", "", "a peer media server's binary to run the RTSP scenarios against")
 	peerPlain := fs.Bool("peer-plain", false, "run the peer with plain RTSP instead of RTSPS (camvault always encrypts)")
 	peerName := fs.String("peer", "mediamtx", "which peer --peer-binary is (only mediamtx)")
-	profileDir := fs.String("cpu-profile-dir", "", "write CPU and allocation profiles of the server per scenario into `DIR`")
+	profileDir := fs.String("cpu-profile-dir", "", "write CPU and allocation profiles of the server per scenario into `DIR` (created if missing)")
 	only := fs.String("scenarios", "", "comma-separated scenario names to run (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -9,15 +9,25 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/netguard"
 )
 
-// TestPullGuard: by default the server pulls only from private LAN
-// ranges — never its own loopback or the link-local cloud metadata
-// address — and an operator may narrow or widen that; the answer to a
-// refused address says why without echoing credentials.
+// TestPullGuard: by default the server pulls from nowhere, and says that
+// its administrator must allow the cameras' network first. Allowed the
+// private LAN ranges, it pulls from them only — never its own loopback or
+// the link-local cloud metadata address; the answer to a refused address
+// says why without echoing credentials.
 func TestPullGuard(t *testing.T) {
-	s := startServer(t, nil)
-	o := s.setup("ana@example.org", "Casa")
+	off := startServer(t, nil)
+	o := off.setup("ana@example.org", "Casa")
+	code, body := off.call(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/pull", map[string]any{"name": "IP cam", "source": "rtsp://admin:s3cret@192.168.1.20/cam"})
+	if j := toJSON(body); code != 403 || !strings.Contains(j, "pull_disabled") || !strings.Contains(j, "administrator") ||
+		!strings.Contains(j, "live.pull_networks") || strings.Contains(j, "s3cret") {
+		t.Fatalf("pulling with the default configuration: %d %v", code, body)
+	}
+
+	s := startServer(t, func(c *config.Config) { c.Live.PullNetworks = netguard.LANNetworks })
+	o = s.setup("ana@example.org", "Casa")
 	pull := func(src string) (int, map[string]any) {
 		return s.call(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/pull", map[string]any{"name": "IP cam", "source": src})
 	}

@@ -2,13 +2,16 @@ package agent_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	"image/jpeg"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/camvault/camvault/internal/config"
@@ -133,4 +136,105 @@ func TestPulledSnapshotURL(t *testing.T) {
 	if !strings.Contains(s.logs.String(), "did not answer with a JPEG") {
 		t.Fatalf("the refused answer was not logged:\n%s", s.logs.String())
 	}
+}
+
+// TestPulledSnapshotFailuresAlike: whatever is at a pulled camera's
+// snapshot address — nothing (a closed port), something that is not HTTP,
+// something silent, TLS expected from a plain server, a camera refusing
+// the credentials, an error status, a page that is not a JPEG — the
+// viewer gets the same answer, so the server is no port scanner. The
+// reasons differ only in the server's log.
+func TestPulledSnapshotFailuresAlike(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/auth":
+			w.Header().Set("WWW-Authenticate", `Basic realm="camera"`)
+			http.Error(w, "log in", http.StatusUnauthorized)
+		case "/page":
+			w.Write([]byte("<html>hello</html>"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer web.Close()
+	host := strings.TrimPrefix(web.URL, "http://")
+	// A service that is not HTTP: it greets and hangs up.
+	banner := listen(t, func(c net.Conn) { c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n")); c.Close() })
+	// A service that never answers: the fetch times out.
+	var silentConns []net.Conn
+	var mu sync.Mutex
+	silent := listen(t, func(c net.Conn) { mu.Lock(); silentConns = append(silentConns, c); mu.Unlock() })
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range silentConns {
+			c.Close()
+		}
+	}()
+
+	s := startServer(t, func(c *config.Config) { c.Live.PullNetworks = "127.0.0.0/8" })
+	o := s.setup("ana@example.org", "Casa")
+	cases := map[string]string{
+		"closed port":     "http://" + freePort(t) + "/snap.jpg",
+		"not HTTP":        "http://" + banner + "/snap.jpg",
+		"silent":          "http://" + silent + "/snap.jpg",
+		"TLS to plain":    "https://" + host + "/snap.jpg",
+		"wrong password":  "http://admin:nope@" + host + "/auth",
+		"error status":    "http://" + host + "/missing",
+		"not a JPEG":      "http://" + host + "/page",
+		"no such service": "https://" + freePort(t) + "/snap.jpg",
+	}
+	type answer struct {
+		code          int
+		errCode, text string
+	}
+	answers := map[string]answer{}
+	var wg sync.WaitGroup
+	for name, u := range cases {
+		cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/pull",
+			map[string]any{"name": "IP cam", "source": "rtsp://" + freePort(t) + "/cam", "snapshot_url": u}, 201)["id"].(string)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _, body := s.snapshot(o.token, cam)
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			json.Unmarshal(body, &e)
+			mu.Lock()
+			answers[name] = answer{code, e.Error.Code, e.Error.Message}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	want := answers["closed port"]
+	if want.code != 503 || want.errCode != "no_snapshot" || want.text == "" {
+		t.Fatalf("closed port: %+v", want)
+	}
+	for name, got := range answers {
+		if got != want {
+			t.Errorf("%s: %+v, unlike a closed port's %+v", name, got, want)
+		}
+	}
+}
+
+// listen serves each connection to a fresh loopback listener with serve,
+// and returns its address.
+func listen(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			serve(c)
+		}
+	}()
+	return l.Addr().String()
 }

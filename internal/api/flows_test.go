@@ -109,19 +109,25 @@ func TestInviteRules(t *testing.T) {
 		name string
 		body map[string]any
 		want int
+		says string // in the error body, when set
 	}{
-		{"bad role", map[string]any{"role": "superuser"}, 400},
-		{"scope for a member", map[string]any{"role": "member", "actions": []string{"live"}}, 400},
-		{"export for a guest", map[string]any{"role": "guest", "actions": []string{"export"}}, 400},
-		{"unknown camera", map[string]any{"role": "guest", "cameras": []string{string(domain.NewID())}}, 400},
-		{"link too long", map[string]any{"role": "member", "expires_at": e.clock.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339)}, 400},
-		{"unknown field", map[string]any{"role": "member", "superpowers": true}, 400},
-		{"owner invite", map[string]any{"role": "owner"}, 201},
+		{"bad role", map[string]any{"role": "superuser"}, 400, ""},
+		{"scope for a member", map[string]any{"role": "member", "actions": []string{"live"}}, 400, ""},
+		{"export for a guest", map[string]any{"role": "guest", "actions": []string{"export"}}, 400, ""},
+		// A guest with no camera ticked would see every camera if an
+		// empty scope meant "all": it is refused instead.
+		{"guest without cameras", map[string]any{"role": "guest", "actions": []string{"live"}}, 400, "at least one camera"},
+		{"guest with an empty camera list", map[string]any{"role": "guest", "cameras": []string{}}, 400, "at least one camera"},
+		{"unknown camera", map[string]any{"role": "guest", "cameras": []string{string(domain.NewID())}}, 400, ""},
+		{"link too long", map[string]any{"role": "member", "expires_at": e.clock.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339)}, 400, ""},
+		{"unknown field", map[string]any{"role": "member", "superpowers": true}, 400, ""},
+		{"owner invite", map[string]any{"role": "owner"}, 201, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if code, b := e.do(owner, "POST", "/api/v1/homes/"+home+"/invites", tt.body); code != tt.want {
-				t.Fatalf("%d %s, want %d", code, b, tt.want)
+			code, b := e.do(owner, "POST", "/api/v1/homes/"+home+"/invites", tt.body)
+			if code != tt.want || !strings.Contains(string(b), tt.says) {
+				t.Fatalf("%d %s, want %d saying %q", code, b, tt.want, tt.says)
 			}
 		})
 	}

@@ -65,7 +65,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.cam1, f.cam2 = c1.ID, c2.ID
-	if _, err := e.svc.CreateCamera(ctx, f.ownerB.caller, f.homeB, "B's porch"); err != nil {
+	camB, err := e.svc.CreateCamera(ctx, f.ownerB.caller, f.homeB, "B's porch")
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -74,12 +75,12 @@ func newFixture(t *testing.T) *fixture {
 	e.join(f.ownerA, f.guestA, f.homeA, service.InviteRequest{Role: domain.RoleGuest,
 		Scope: service.Scope{Cameras: []domain.ID{f.cam1}, Actions: []domain.Action{domain.ActionLive}}})
 	e.join(f.ownerA, f.expiredGuest, f.homeA, service.InviteRequest{Role: domain.RoleGuest,
-		Scope: service.Scope{AccessUntil: e.clock.Now().Add(time.Hour)}})
+		Scope: service.Scope{Cameras: []domain.ID{f.cam1, f.cam2}, AccessUntil: e.clock.Now().Add(time.Hour)}})
 	e.join(f.ownerA, f.removedMember, f.homeA, service.InviteRequest{Role: domain.RoleMember})
 	e.join(f.ownerA, f.disabled, f.homeA, service.InviteRequest{Role: domain.RoleMember})
 	e.join(f.ownerB, f.adminB, f.homeB, service.InviteRequest{Role: domain.RoleAdmin})
 	e.join(f.ownerB, f.memberB, f.homeB, service.InviteRequest{Role: domain.RoleMember})
-	e.join(f.ownerB, f.guestB, f.homeB, service.InviteRequest{Role: domain.RoleGuest})
+	e.join(f.ownerB, f.guestB, f.homeB, service.InviteRequest{Role: domain.RoleGuest, Scope: service.Scope{Cameras: []domain.ID{camB.ID}}})
 
 	if err := e.svc.RemoveMember(ctx, f.ownerA.caller, f.homeA, f.removedMember.caller.Account.ID); err != nil {
 		t.Fatal(err)
@@ -151,7 +152,7 @@ func (f *fixture) window() string {
 // freshMember adds a throwaway member to home A for a destructive call.
 func (f *fixture) freshMember() domain.ID {
 	u := f.e.newUser("target")
-	f.e.join(f.ownerA, u, f.homeA, service.InviteRequest{Role: domain.RoleGuest})
+	f.e.join(f.ownerA, u, f.homeA, service.InviteRequest{Role: domain.RoleGuest, Scope: service.Scope{Cameras: []domain.ID{f.cam1}}})
 	return u.caller.Account.ID
 }
 

@@ -102,7 +102,7 @@ func TestRecordingIsolation(t *testing.T) {
 	now := e.clock.Now()
 	before := e.recordAt(camID, now.Add(-30*time.Minute), 12*time.Second)
 	e.join(ownerA, guest, hA.ID, service.InviteRequest{Role: domain.RoleGuest, NoHistory: true,
-		Scope: service.Scope{Actions: []domain.Action{domain.ActionLive, domain.ActionPlayback}}})
+		Scope: service.Scope{Cameras: []domain.ID{camID}, Actions: []domain.Action{domain.ActionLive, domain.ActionPlayback}}})
 	e.clock.Advance(time.Minute)
 	after := e.recordAt(camID, e.clock.Now(), 12*time.Second)
 	e.clock.Advance(time.Minute)
@@ -344,5 +344,68 @@ func TestDeleteHomeShreds(t *testing.T) {
 	}
 	if s, _ := e.do(other, "GET", "/api/v1/me", nil); s != 401 {
 		t.Fatalf("the deleted account's session: %d", s)
+	}
+}
+
+// TestGuestThroughRoleChanges: a guest that joined with no history, made
+// member and then guest again, still sees nothing recorded before it first
+// joined; the downgrade must name its cameras (an empty scope is refused,
+// never read as "every camera").
+func TestGuestThroughRoleChanges(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner, guest := e.newUser("owner"), e.newUser("guest")
+	h, _ := e.svc.CreateHome(ctx, owner.caller, "Casa")
+	dev := e.enrollDevice(e.nextAddr())
+	cv, err := e.svc.ClaimCamera(ctx, owner.caller, h.ID, dev.code, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.svc.CreateCamera(ctx, owner.caller, h.ID, "Bedroom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam := cv.ID
+	before := e.recordAt(cam, e.clock.Now().Add(-30*time.Minute), 12*time.Second)
+	e.join(owner, guest, h.ID, service.InviteRequest{Role: domain.RoleGuest, NoHistory: true,
+		Scope: service.Scope{Cameras: []domain.ID{cam}, Actions: []domain.Action{domain.ActionLive, domain.ActionPlayback}}})
+	member := "/api/v1/homes/" + string(h.ID) + "/members/" + string(guest.caller.Account.ID)
+	if s := e.segment(guest, cam, before[0]); s != 404 {
+		t.Fatalf("guest fetched a segment from before it joined: %d", s)
+	}
+
+	// Made member, it sees the home's history like any member.
+	if code, b := e.do(owner, "PATCH", member, map[string]any{"role": "member"}); code != 200 {
+		t.Fatalf("make member: %d %s", code, b)
+	}
+	if s := e.segment(guest, cam, before[0]); s != 200 {
+		t.Fatalf("member's segment: %d", s)
+	}
+	// Back to guest: the scope must be given, and not as an empty list.
+	for name, body := range map[string]map[string]any{
+		"no cameras":    {"role": "guest"},
+		"empty cameras": {"role": "guest", "cameras": []string{}},
+	} {
+		code, b := e.do(owner, "PATCH", member, body)
+		if code != 400 || !strings.Contains(string(b), "at least one camera") {
+			t.Fatalf("guest again with %s: %d %s, want 400", name, code, b)
+		}
+	}
+	code, b := e.do(owner, "PATCH", member, map[string]any{"role": "guest", "cameras": []string{string(cam)}, "actions": []string{"live", "playback"}})
+	if code != 200 {
+		t.Fatalf("guest again: %d %s", code, b)
+	}
+	if m := decodeBody(t, b); m["history_from"] == nil {
+		t.Fatalf("the history limit was dropped: %v", m)
+	}
+	if s := e.segment(guest, cam, before[0]); s != 404 {
+		t.Fatalf("guest again fetched a segment from before it first joined: %d", s)
+	}
+	if code, _ := e.do(guest, "GET", "/api/v1/cameras/"+string(other.ID), nil); code != 404 {
+		t.Fatalf("guest again sees a camera outside its scope: %d", code)
+	}
+	// A guest's cameras cannot be emptied either.
+	if code, b := e.do(owner, "PATCH", member, map[string]any{"cameras": []string{}}); code != 400 {
+		t.Fatalf("empty a guest's cameras: %d %s, want 400", code, b)
 	}
 }

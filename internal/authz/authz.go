@@ -214,8 +214,10 @@ func decideCamera(m *domain.Membership, a domain.Action, r Resource) Decision {
 		return deny(ReasonWrongHome)
 	}
 	// A camera outside a guest's scope is invisible to it, whatever the
-	// action: the scope is decided before the role.
-	if m.Role == domain.RoleGuest && len(m.Cameras) > 0 && !slices.Contains(m.Cameras, c.Ref()) {
+	// action: the scope is decided before the role. An empty scope names
+	// no camera, so it allows none: a guest sees only cameras it was
+	// given by name.
+	if m.Role == domain.RoleGuest && !slices.Contains(m.Cameras, c.Ref()) {
 		return deny(ReasonCameraScope)
 	}
 	if !has(roleCameraActions[m.Role], a) {

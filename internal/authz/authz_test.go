@@ -30,8 +30,13 @@ type state struct {
 	active bool
 }
 
+// membership builds acct's membership in home A. A guest is scoped to camA
+// unless mod says otherwise: a guest's scope always names its cameras.
 func membership(role domain.Role, mod func(*domain.Membership)) *domain.Membership {
 	m := &domain.Membership{HomeID: homeA, AccountID: acct, Role: role}
+	if role == domain.RoleGuest {
+		m.Cameras = []domain.CameraRef{camA.Ref()}
+	}
 	if mod != nil {
 		mod(m)
 	}
@@ -55,6 +60,13 @@ var states = []state{
 	})},
 	{name: "scope_other_action", build: simple(func(m *domain.Membership) {
 		m.Actions = []domain.Action{domain.ActionPlayback}
+	})},
+	// A guest whose scope names no camera sees none (fail closed), even
+	// with every guest action; the scope never applies to other roles.
+	{name: "scope_empty", build: simple(func(m *domain.Membership) { m.Cameras = nil })},
+	{name: "scope_empty_all_actions", build: simple(func(m *domain.Membership) {
+		m.Cameras = []domain.CameraRef{}
+		m.Actions = domain.GuestActions
 	})},
 	{name: "window_open", build: simple(func(m *domain.Membership) { m.Until = now.Add(time.Hour) })},
 	{name: "window_ended", build: simple(func(m *domain.Membership) { m.Until = now.Add(-time.Second) })},
@@ -131,6 +143,14 @@ var expected = map[string]map[domain.Role]string{
 	"scope_other_action": {
 		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
 		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: "playback " + guestHome,
+	},
+	"scope_empty": {
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
+		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: guestHome,
+	},
+	"scope_empty_all_actions": {
+		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
+		domain.RoleMember: memberCam + " " + memberHome, domain.RoleGuest: guestHome,
 	},
 	"window_open": {
 		domain.RoleOwner: allCam + " " + ownerHome, domain.RoleAdmin: adminCam + " " + adminHome,
@@ -272,6 +292,29 @@ func TestGrant(t *testing.T) {
 	}
 	if _, d := Authorize(p, domain.ActionHomeView, r, Facts{Now: now, Membership: m}); d.Allowed {
 		t.Fatal("Authorize minted a grant for a home action")
+	}
+}
+
+// TestGrantHistoryFrom: the history limit on a membership binds a guest
+// and only a guest. The limit stays on the membership through role
+// changes, so a guest made member and guest again is limited again.
+func TestGrantHistoryFrom(t *testing.T) {
+	from := now.Add(-time.Hour)
+	for _, role := range domain.Roles {
+		t.Run(string(role), func(t *testing.T) {
+			m := membership(role, func(m *domain.Membership) { m.HistoryFrom = from })
+			g, d := Authorize(Principal{Account: acct}, domain.ActionLive, Resource{Home: homeA, Camera: &camA}, Facts{Now: now, Membership: m})
+			if !d.Allowed {
+				t.Fatalf("denied: %+v", d)
+			}
+			want := time.Time{}
+			if role == domain.RoleGuest {
+				want = from
+			}
+			if !g.HistoryFrom().Equal(want) {
+				t.Fatalf("history from %v, want %v", g.HistoryFrom(), want)
+			}
+		})
 	}
 }
 

@@ -48,8 +48,19 @@ func Authorize(p Principal, a domain.Action, r Resource, f Facts) (Grant, Decisi
 		camera:      r.Camera.Ref(),
 		actions:     CameraActionsFor(p, r, f),
 		expires:     exp,
-		historyFrom: f.Membership.HistoryFrom,
+		historyFrom: historyFrom(f.Membership),
 	}, d
+}
+
+// historyFrom is the earliest recording time m may see. The limit is a
+// guest's: it is kept on the membership through role changes, so that a
+// guest made member and then guest again is limited as before, but only a
+// guest is held to it.
+func historyFrom(m *domain.Membership) time.Time {
+	if m.Role != domain.RoleGuest {
+		return time.Time{}
+	}
+	return m.HistoryFrom
 }
 
 // Principal is the account the grant was made for.

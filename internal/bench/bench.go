@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -84,7 +85,8 @@ type Config struct {
 	// figures are; camvault always encrypts.
 	PeerPlain bool
 	// ProfileDir, when set, receives CPU and allocation profiles of the
-	// camvault server per scenario (NAME.cpu, NAME.mem).
+	// camvault server per scenario (NAME.cpu, NAME.mem). Run creates it,
+	// with its parents, if missing.
 	ProfileDir string
 	Logger     *slog.Logger
 }
@@ -117,6 +119,11 @@ func Run(ctx context.Context, cfg Config, scenarios []Scenario) (Report, error) 
 	}
 	if cfg.FPS == 0 {
 		cfg.FPS = clips.FPS
+	}
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return Report{}, fmt.Errorf("profile directory: %w", err)
+		}
 	}
 	var rep Report
 	for _, sc := range scenarios {

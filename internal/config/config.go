@@ -168,9 +168,11 @@ type Live struct {
 	RTSPListen string `yaml:"rtsp_listen" help:"RTSPS address for viewers (VLC, Home Assistant, other NVRs); empty turns it off"`
 	RTSPURL    string `yaml:"rtsp_url" help:"rtsps:// URL viewers use (default: the public host and the RTSPS port)"`
 	// PullNetworks are the networks the server may connect to for IP
-	// cameras it pulls itself. Loopback and link-local addresses need a
-	// listed network inside their range (127.0.0.0/8, say).
-	PullNetworks string `yaml:"pull_networks" help:"comma-separated networks the server may pull IP cameras from (empty: no pulling)"`
+	// cameras it pulls itself. Empty, the default, turns pulling off:
+	// the operator must list the cameras' networks first (netguard.LANNetworks
+	// are the private ranges of a home LAN). Loopback and link-local
+	// addresses need a listed network inside their range (127.0.0.0/8, say).
+	PullNetworks string `yaml:"pull_networks" help:"comma-separated networks the server may pull IP cameras from, e.g. 192.168.1.0/24 (default empty: no pulling)"`
 }
 
 // Devices configures the device listener, where claimed cameras' agents
@@ -234,7 +236,7 @@ func Default() Config {
 		DataDir:    "./camvault-data",
 		Listen:     "127.0.0.1:8080",
 		Devices:    Devices{Listen: "127.0.0.1:8443", IngestListen: "127.0.0.1:8555", Rate: 5, Burst: 60, MaxUnclaimed: 10_000, MaxUnclaimedPerAddress: 50},
-		Live:       Live{RTSPListen: "127.0.0.1:8322", PullNetworks: netguard.DefaultNetworks},
+		Live:       Live{RTSPListen: "127.0.0.1:8322"}, // no pull networks: pulling is off until the operator allows some
 		OAuth:      OAuth{AccessTokenTTL: Duration(10 * time.Minute), RefreshTokenTTL: Duration(30 * 24 * time.Hour), NotifyInterval: Duration(5 * time.Second)},
 		Recordings: Recordings{Segment: Duration(4 * time.Second), FreeFloorGB: 1, CleanInterval: Duration(time.Minute)},
 		Auth: Auth{

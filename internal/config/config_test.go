@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,63 @@ func TestPrintRedacts(t *testing.T) {
 	if strings.Contains(b.String(), "hunter2secret") || strings.Contains(b.String(), "natssecret") || !strings.Contains(b.String(), "REDACTED") {
 		t.Fatalf("not redacted:\n%s", b.String())
 	}
-	if !strings.Contains(b.String(), `listen: "127.0.0.1:8080"`) || !strings.Contains(b.String(), `auth.session_idle: "168h0m0s"`) {
+	if !strings.Contains(b.String(), `listen: "127.0.0.1:8080"`) || !strings.Contains(b.String(), "auth:\n  open_signup: false\n  session_idle: \"168h0m0s\"") {
 		t.Fatalf("missing fields:\n%s", b.String())
+	}
+}
+
+// TestPullingOffByDefault: the server pulls IP cameras from no network
+// until the operator lists some; a listed network is kept as given.
+func TestPullingOffByDefault(t *testing.T) {
+	c, err := Load(Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Live.PullNetworks != "" {
+		t.Fatalf("default live.pull_networks = %q, want empty (pulling off)", c.Live.PullNetworks)
+	}
+	c, err = Load(Sources{File: writeFile(t, "live:\n  pull_networks: 192.168.1.0/24\n")})
+	if err != nil || c.Live.PullNetworks != "192.168.1.0/24" {
+		t.Fatalf("pull_networks from a file: %q, %v", c.Live.PullNetworks, err)
+	}
+}
+
+// TestPrintRoundTrip: what Print writes, Load reads back as the same
+// configuration, for defaults and for a setting of every kind changed.
+func TestPrintRoundTrip(t *testing.T) {
+	changed := Default()
+	changed.DataDir = t.TempDir()
+	changed.Store = "sqlite:" + filepath.Join(changed.DataDir, "x \"quoted\" #not a comment.db")
+	changed.BaseURL = "https://cams.example.org"
+	changed.TLS.SelfSigned = true
+	changed.Listen = "0.0.0.0:8443"
+	changed.Live.PullNetworks = "192.168.1.0/24, 10.0.0.0/8"
+	changed.Devices.Rate = 2.5
+	changed.Recordings.MaxDays = 30
+	changed.Auth.SessionIdle = Duration(90 * time.Minute)
+	changed.Log.Format = "json"
+	for name, c := range map[string]Config{"defaults": Default(), "changed": changed} {
+		t.Run(name, func(t *testing.T) {
+			var first bytes.Buffer
+			if err := c.Print(&first); err != nil {
+				t.Fatal(err)
+			}
+			back, err := Load(Sources{File: writeFile(t, first.String())})
+			if err != nil {
+				t.Fatalf("Load of the printed configuration: %v\n%s", err, first.String())
+			}
+			want := c
+			want.Store = c.StoreURL() // printed as the store it resolves to
+			if !reflect.DeepEqual(back, want) {
+				t.Fatalf("read back\n%+v\nwant\n%+v\nfrom\n%s", back, want, first.String())
+			}
+			var second bytes.Buffer
+			if err := back.Print(&second); err != nil {
+				t.Fatal(err)
+			}
+			if second.String() != first.String() {
+				t.Fatalf("printed again differently:\n%s\nfirst:\n%s", second.String(), first.String())
+			}
+		})
 	}
 }

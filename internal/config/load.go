@@ -193,27 +193,70 @@ func loadEnv(c *Config, env []string) error {
 	return nil
 }
 
-// Print writes the configuration as YAML-like "key: value" lines, with
-// secrets redacted.
+// Print writes the configuration as a YAML file that Load reads back
+// (--print-config output is valid --config input): every setting, nested by
+// section, in declaration order, with secrets redacted — a redacted
+// password reads back as the word REDACTED and is marked with a comment.
 func (c Config) Print(w io.Writer) error {
 	v := reflect.ValueOf(c)
+	doc := &yaml.Node{Kind: yaml.MappingNode, HeadComment: "camvault configuration (secrets redacted)"}
+	sections := map[string]*yaml.Node{}
 	for _, f := range fields() {
-		val := fmt.Sprint(v.FieldByIndex(f.path).Interface())
-		if d, ok := v.FieldByIndex(f.path).Interface().(Duration); ok {
-			b, _ := d.MarshalText()
-			val = string(b)
+		fv := v.FieldByIndex(f.path)
+		val, tag, style := fmt.Sprint(fv.Interface()), "!!str", yaml.DoubleQuotedStyle
+		switch f.kind {
+		case reflect.Bool, reflect.Int:
+			tag, style = "", 0 // plain: YAML reads it as written
+		case reflect.Float64:
+			tag, style = "", 0
+			val = strconv.FormatFloat(fv.Float(), 'g', -1, 64)
 		}
+		if tm, ok := fv.Interface().(encoding.TextMarshaler); ok {
+			b, err := tm.MarshalText()
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.key, err)
+			}
+			val, tag, style = string(b), "!!str", yaml.DoubleQuotedStyle
+		}
+		value := &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Style: style, Value: val}
 		if f.key == "store" {
-			val = redactURL(c.StoreURL())
+			value.Value = redactURL(c.StoreURL())
+			if value.Value != c.StoreURL() {
+				value.LineComment = "password redacted: put the real one back"
+			}
 		}
-		if f.key == "bus.nats" {
-			val = redactURL(val)
+		if f.key == "bus.nats" && redactURL(val) != val {
+			value.Value = redactURL(val)
+			value.LineComment = "password redacted: put the real one back"
 		}
-		if _, err := fmt.Fprintf(w, "%s: %q\n", f.key, val); err != nil {
-			return err
-		}
+		parent := section(doc, sections, f.key)
+		name := f.key[strings.LastIndexByte(f.key, '.')+1:]
+		parent.Content = append(parent.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, value)
 	}
-	return nil
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// section returns the mapping node that holds key's leaf, making the
+// nested sections on the way ("blob.s3.bucket" lives in blob: s3:).
+func section(doc *yaml.Node, sections map[string]*yaml.Node, key string) *yaml.Node {
+	i := strings.LastIndexByte(key, '.')
+	if i < 0 {
+		return doc
+	}
+	path := key[:i]
+	if n, ok := sections[path]; ok {
+		return n
+	}
+	parent := section(doc, sections, path)
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	parent.Content = append(parent.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: path[strings.LastIndexByte(path, '.')+1:]}, n)
+	sections[path] = n
+	return n
 }
 
 // redactURL hides a password in a URL.

@@ -189,14 +189,17 @@ type Membership struct {
 	AccountID ID
 	Role      Role
 	// Cameras limits a guest to these cameras at these generations; empty
-	// means every camera of the home.
+	// means no camera at all (a guest is never given the whole home by
+	// omission).
 	Cameras []CameraRef
 	// Actions limits a guest to these camera actions; empty means the
 	// guest default (live and snapshot).
 	Actions []Action
 	// Until ends the membership; zero means no end.
 	Until time.Time
-	// HistoryFrom hides recordings made before it; zero means no limit.
+	// HistoryFrom hides recordings made before it from a guest; zero
+	// means no limit. It outlives role changes: a guest made member and
+	// then guest again is limited as before.
 	HistoryFrom time.Time
 	CreatedAt   time.Time
 }

@@ -15,9 +15,10 @@ import (
 	"syscall"
 )
 
-// DefaultNetworks are the networks a home NVR pulls cameras from: private
-// LAN ranges.
-const DefaultNetworks = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+// LANNetworks are the private LAN ranges a home NVR may pull cameras
+// from. They are no default: an operator lists them (or narrower ones)
+// in live.pull_networks to turn pulling on.
+const LANNetworks = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 
 // ErrRefused is returned for an address outside the allowed networks.
 var ErrRefused = errors.New("netguard: address not in the allowed networks")

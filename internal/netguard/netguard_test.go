@@ -9,7 +9,7 @@ import (
 )
 
 func TestAllowed(t *testing.T) {
-	def, err := Parse(DefaultNetworks)
+	def, err := Parse(LANNetworks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestDial(t *testing.T) {
 		}
 	}()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
-	def, _ := Parse(DefaultNetworks)
+	def, _ := Parse(LANNetworks)
 	ctx := context.Background()
 	for _, addr := range []string{l.Addr().String(), net.JoinHostPort("localhost", port)} {
 		if c, err := def.DialContext(ctx, "tcp", addr); err == nil {
@@ -90,7 +90,7 @@ func TestDial(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(DefaultNetworks)
+	f.Add(LANNetworks)
 	f.Add("127.0.0.1/32,::1/128")
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := Parse(s)

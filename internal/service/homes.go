@@ -120,6 +120,11 @@ func (s *Service) checkScope(ctx context.Context, home domain.ID, role domain.Ro
 	if !sc.AccessUntil.IsZero() && !sc.AccessUntil.After(s.now()) {
 		return nil, invalid("the end time must be in the future")
 	}
+	if len(sc.Cameras) == 0 {
+		// A guest sees only the cameras it is given by name; the policy
+		// would show it none, so say so rather than make a useless guest.
+		return nil, invalid("choose at least one camera for a guest")
+	}
 	if len(sc.Cameras) > 100 {
 		return nil, invalid("too many cameras")
 	}
@@ -299,10 +304,10 @@ func (s *Service) UpdateMember(ctx context.Context, c Caller, home, account doma
 	if err != nil {
 		return domain.Membership{}, err
 	}
+	// HistoryFrom stays as it is whatever the role: the policy holds only
+	// guests to it, and a guest made member and guest again must not see
+	// what was recorded before it first joined.
 	next.Cameras, next.Actions, next.Until = refs, sc.Actions, sc.AccessUntil
-	if next.Role != domain.RoleGuest {
-		next.HistoryFrom = time.Time{}
-	}
 	if err := s.st.UpdateMembership(ctx, next); err != nil {
 		if errors.Is(err, store.ErrLastOwner) {
 			return domain.Membership{}, conflict("a home needs at least one owner")

@@ -23,9 +23,17 @@ type PulledCamera struct {
 	SnapshotURL string
 }
 
+// errPullDisabled answers adding a pulled camera on a server whose
+// operator has allowed no network to pull from (the default).
+var errPullDisabled = &Error{Kind: KindForbidden, Code: "pull_disabled",
+	Message: "this server does not pull IP cameras itself until its administrator allows the cameras' network " +
+		"(live.pull_networks in the server's configuration); ask them to, or run the camvault agent beside the camera"}
+
 // AddPulledCamera adds an IP camera that the server pulls over RTSP itself,
 // for homes that use camvault as their NVR without an agent. Its URLs must
-// name addresses on the networks the server may pull from. Their
+// name addresses on the networks the server may pull from, which the
+// operator must list first, and each account and home may add only so
+// many at a time (PullAddBurst, PullAddEvery). Their
 // credentials are sealed with the server key before they reach the store
 // and are never logged or returned. Pulled cameras cannot sign their video
 // and are shown as unsigned.
@@ -33,12 +41,15 @@ func (s *Service) AddPulledCamera(ctx context.Context, c Caller, home domain.ID,
 	if _, _, err := s.authorizeHome(ctx, c, home, domain.ActionCameraCreate, ""); err != nil {
 		return CameraView{}, err
 	}
+	if s.cfg.PullNetworks.Empty() {
+		return CameraView{}, errPullDisabled
+	}
+	if err := s.pullAttempt(c.Account.ID, home); err != nil {
+		return CameraView{}, err
+	}
 	name, err := cleanName(p.Name, "camera name")
 	if err != nil {
 		return CameraView{}, err
-	}
-	if s.cfg.PullNetworks.Empty() {
-		return CameraView{}, invalid("this server does not pull cameras itself (live.pull_networks is empty); run the camvault agent beside the camera")
 	}
 	source, err := s.pullURL(ctx, p.Source, "rtsp", "rtsps")
 	if err != nil {

@@ -88,6 +88,7 @@ type Service struct {
 	epochs    liveEpochs
 	rec       recordings
 	auditLim  auditLimits
+	pull      pullLimits
 
 	mu    sync.Mutex // guards setup
 	setup setupToken

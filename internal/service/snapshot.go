@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -152,12 +151,13 @@ func (s *Service) pulledSnapshot(ctx context.Context, cam domain.Camera) ([]byte
 		return nil, time.Time{}, &Error{Kind: KindUnavailable, Code: "no_snapshot",
 			Message: "this pulled camera has no snapshot URL and ffmpeg is not installed on the server"}
 	}
+	began := time.Now()
 	release, err := s.pullSnapshotTurn(ctx, ref)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	defer release()
 	if snap, ok := s.cachedSnapshot(ref, SnapshotFresh); ok {
+		release()
 		return snap.jpeg, snap.at, nil // made while this caller waited
 	}
 	var jpeg []byte
@@ -166,10 +166,30 @@ func (s *Service) pulledSnapshot(ctx context.Context, cam domain.Camera) ([]byte
 	} else {
 		jpeg, err = s.streamSnapshot(ctx, ref, path)
 	}
+	release()
 	if err != nil {
+		if hasURL {
+			// A refused port fails at once, a silent one at the timeout:
+			// every failure answers at the timeout, out of its turn.
+			waitUntil(ctx, began.Add(snapshotFetchTimeout))
+		}
 		return nil, time.Time{}, err
 	}
 	return jpeg, s.keepSnapshot(ref, jpeg), nil
+}
+
+// waitUntil waits until t on the wall clock, or until ctx ends.
+func waitUntil(ctx context.Context, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 }
 
 // pullSnapshotSlots bounds the pulled-camera snapshots made at once.
@@ -213,8 +233,17 @@ func (s *Service) pullSnapshotTurn(ctx context.Context, ref domain.CameraRef) (r
 	}
 }
 
+// errSnapshotURLFailed is the one answer to every way a pulled camera's
+// snapshot URL can fail — refused, silent, TLS, not HTTP, wrong
+// credentials, an error status, not a JPEG, an address off the allowed
+// networks — so that the answer does not tell an open port from a closed
+// one.
+var errSnapshotURLFailed = &Error{Kind: KindUnavailable, Code: "no_snapshot",
+	Message: "the camera's snapshot URL gave no picture; check the camera's address, user and password, and that the URL gives a JPEG"}
+
 // urlSnapshot fetches a pulled camera's snapshot URL. The reason of a
-// failure is logged (it names no URL); the caller learns only its kind.
+// failure is logged for the operator (it names no URL); the caller gets
+// errSnapshotURLFailed whatever it was.
 func (s *Service) urlSnapshot(ctx context.Context, ref domain.CameraRef, source string) ([]byte, error) {
 	jpeg, err := fetchSnapshot(ctx, s.cfg.PullNetworks, source)
 	if err == nil {
@@ -224,17 +253,7 @@ func (s *Service) urlSnapshot(ctx context.Context, ref domain.CameraRef, source 
 		return nil, ctx.Err()
 	}
 	s.log.Warn("snapshot URL of a pulled camera failed", "camera", ref.Camera, "err", err.Error())
-	switch {
-	case errors.Is(err, errSnapshotUnreachable):
-		return nil, &Error{Kind: KindUnavailable, Code: "camera_offline", Message: "the camera's snapshot URL did not answer; is the camera reachable?"}
-	case errors.Is(err, errSnapshotAuth):
-		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera refused the snapshot URL's user or password"}
-	case errors.Is(err, errSnapshotNotJPEG), errors.Is(err, errSnapshotTooLarge):
-		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera's snapshot URL did not give a JPEG of at most 1 MiB"}
-	case errors.Is(err, errSnapshotRefused):
-		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera's snapshot address is not on a network this server may pull from (live.pull_networks)"}
-	}
-	return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera's snapshot URL gave no picture"}
+	return nil, errSnapshotURLFailed
 }
 
 // streamSnapshot decodes the newest keyframe of a pulled camera's stream

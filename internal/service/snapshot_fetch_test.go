@@ -86,7 +86,7 @@ func digestParams(h string) map[string]string {
 func TestFetchSnapshot(t *testing.T) {
 	srv, hits := snapshotCamera(t, "admin", "pa:ss word")
 	lo, _ := netguard.Parse("127.0.0.0/8")
-	def, _ := netguard.Parse(netguard.DefaultNetworks)
+	def, _ := netguard.Parse(netguard.LANNetworks)
 	u, _ := url.Parse(srv.URL)
 	with := func(userinfo, path string) string {
 		return "http://" + userinfo + u.Host + path

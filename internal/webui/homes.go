@@ -326,7 +326,18 @@ func (u *UI) changeRole(w http.ResponseWriter, r *http.Request, c service.Caller
 		return
 	}
 	role := domain.Role(r.PostFormValue("role"))
-	_, err := u.svc.UpdateMember(r.Context(), c, home, id(r, "account"), service.MemberPatch{Role: &role})
+	patch := service.MemberPatch{Role: &role}
+	// A guest sees only the cameras it is given: ticked ones replace a
+	// guest's scope; none ticked keeps it (and making someone a guest
+	// without any is refused).
+	if cams := r.PostForm["cameras"]; role == domain.RoleGuest && len(cams) > 0 {
+		ids := make([]domain.ID, len(cams))
+		for i, s := range cams {
+			ids[i] = domain.ID(s)
+		}
+		patch.Cameras = &ids
+	}
+	_, err := u.svc.UpdateMember(r.Context(), c, home, id(r, "account"), patch)
 	if err != nil {
 		u.membersResult(w, r, c, home, err, "", nil)
 		return

@@ -73,6 +73,10 @@ func TestRenderEveryPage(t *testing.T) {
 			[]string{"Kitchen display", "ana@example.org (you)", "Porch", "/account/links/" + string(acctID) + "/revoke", "/homes/" + string(homeID) + "/links/disconnect"}},
 		{"integrations", []domain.Integration{{ID: acctID, Name: "Kitchen display", ClientID: "cvc_x", RedirectURIs: []string{"https://d.example/cb"}, Enabled: true}},
 			[]string{"Kitchen display", "cvc_x", "https://d.example/cb", "/admin/integrations/" + string(acctID) + "/disable"}},
+		// None registered: the page says how to register one.
+		{"integrations", []domain.Integration{}, []string{"<h1>Integrations</h1>", `id="integrations-empty"`, "No integration is registered yet",
+			"camvault admin integration add --name", "--redirect-uri", "--config", "camvault admin integration list"}},
+		{"integrations", nil, []string{"<h1>Integrations</h1>", `id="integrations-empty"`, "camvault admin integration add --name"}},
 	}
 	signedIn := service.Caller{Account: acct, SessionID: sessID}
 	for _, tc := range cases {

@@ -209,6 +209,29 @@ func TestFlow(t *testing.T) {
 	st, loc, body = owner.get("/homes/" + home + "/members")
 	expect(t, "members", st, loc, body, http.StatusOK, "gus@example.org")
 
+	// A guest is given its cameras by name: an invitation or a change into
+	// a guest with none ticked is refused, never read as "all cameras".
+	st, loc, body = owner.post("/homes/"+home+"/invites", url.Values{"role": {"guest"}, "actions": {"live"}})
+	expect(t, "guest invitation without cameras", st, loc, body, http.StatusBadRequest, "choose at least one camera for a guest")
+	gus := regexp.MustCompile(`(?s)gus@example\.org</td>.*?/members/([a-z0-9]+)/role`).FindStringSubmatch(body)
+	if gus == nil {
+		t.Fatalf("no role form for the guest:\n%s", body)
+	}
+	role := "/homes/" + home + "/members/" + gus[1] + "/role"
+	st, loc, body = owner.post(role, url.Values{"role": {"member"}})
+	expect(t, "guest made member", st, loc, body, http.StatusSeeOther, "/members")
+	st, loc, body = owner.post(role, url.Values{"role": {"guest"}})
+	expect(t, "member made guest without cameras", st, loc, body, http.StatusBadRequest, "choose at least one camera for a guest")
+	st, loc, body = owner.post(role, url.Values{"role": {"guest"}, "cameras": {cams["Porch"]}})
+	expect(t, "member made guest of the porch", st, loc, body, http.StatusSeeOther, "/members")
+	st, loc, body = guest.get("/homes/" + home)
+	expect(t, "guest again, home page", st, loc, body, http.StatusOK, "Porch")
+	if strings.Contains(body, "Bedroom") {
+		t.Fatalf("the guest made member and guest again sees a camera outside its scope:\n%s", body)
+	}
+	st, loc, body = owner.get("/homes/" + home + "/members")
+	expect(t, "members after the role changes", st, loc, body, http.StatusOK, "no history before")
+
 	// Another home's owner sees none of it.
 	stranger := s.browser()
 	if _, err := s.svc.CreateAccount(ctx, "sam@example.org", password, false); err != nil {

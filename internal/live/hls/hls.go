@@ -4,8 +4,11 @@
 // The first playlist request spends the single-use credential and opens the
 // viewer's own session — its own hub reader, grant and muxer; the muxer
 // carries the token into every playlist and segment URI, and it names that
-// session only. A session ends when its viewer's access is withdrawn or it
-// goes unused for 30 seconds.
+// session only. The session is bound to the client address that opened it:
+// the same URLs from any other address are answered "not found", as an
+// unknown token is, so a URL that leaks after use plays nowhere else. A
+// session ends when its viewer's access is withdrawn or it goes unused for
+// 30 seconds.
 package hls
 
 import (
@@ -49,6 +52,7 @@ type Server struct {
 
 type session struct {
 	camera domain.ID
+	addr   string // the client address that opened the session
 	muxer  *gohlslib.Muxer
 	cancel context.CancelFunc
 
@@ -75,6 +79,10 @@ func (s *Server) Routes() []httpserver.Route {
 		Public: "HLS: the single-use stream credential in the query opens, and then names, one viewer's session", Handler: s.serve}}
 }
 
+// errNotFound answers an unknown token, a session of another camera and a
+// session opened from another address alike.
+var errNotFound = &service.Error{Kind: service.KindNotFound, Code: "not_found", Message: "not found"}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	token := r.URL.Query().Get("token")
 	camera := domain.ID(r.PathValue("camera"))
@@ -85,7 +93,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, c service.Caller)
 	s.mu.Unlock()
 	if !ok {
 		if r.PathValue("file") != "index.m3u8" {
-			httpserver.WriteError(w, r, &service.Error{Kind: service.KindNotFound, Code: "not_found", Message: "not found"}, s.log)
+			httpserver.WriteError(w, r, errNotFound, s.log)
 			return
 		}
 		var err error
@@ -95,7 +103,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, c service.Caller)
 		}
 	}
 	if sess.camera != camera {
-		httpserver.WriteError(w, r, &service.Error{Kind: service.KindNotFound, Code: "not_found", Message: "not found"}, s.log)
+		httpserver.WriteError(w, r, errNotFound, s.log)
+		return
+	}
+	if c.Addr == "" || c.Addr != sess.addr {
+		s.log.Warn("HLS session asked for from another address; refused", "camera", camera)
+		httpserver.WriteError(w, r, errNotFound, s.log)
 		return
 	}
 	sess.mu.Lock()
@@ -132,7 +145,7 @@ func (s *Server) open(ctx context.Context, key, token string, camera domain.ID, 
 		return nil, err
 	}
 	pctx, pcancel := context.WithCancel(context.Background())
-	sess := &session{camera: camera, muxer: mux, cancel: pcancel, used: time.Now()}
+	sess := &session{camera: camera, addr: addr, muxer: mux, cancel: pcancel, used: time.Now()}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
