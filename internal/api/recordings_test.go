@@ -351,3 +351,96 @@ func TestDeleteHomeShreds(t *testing.T) {
 		t.Fatalf("the deleted account's session: %d", s)
 	}
 }
+
+// TestFormerCameraOwnersOnly: after a factory reset the camera's kept
+// recordings are its old home's owners' alone, until the export window
+// ends. A guest whose scope named the camera, a member and an admin get
+// 404, audited; the owners find the camera among the home's former
+// cameras and still list, play and export its recordings.
+func TestFormerCameraOwnersOnly(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner, admin, member, guest := e.newUser("owner"), e.newUser("admin"), e.newUser("member"), e.newUser("guest")
+	h, _ := e.svc.CreateHome(ctx, owner.caller, "Casa")
+	dev := e.enrollDevice(e.nextAddr())
+	cv, err := e.svc.ClaimCamera(ctx, owner.caller, h.ID, dev.code, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.join(owner, admin, h.ID, service.InviteRequest{Role: domain.RoleAdmin})
+	e.join(owner, member, h.ID, service.InviteRequest{Role: domain.RoleMember})
+	e.join(owner, guest, h.ID, service.InviteRequest{Role: domain.RoleGuest,
+		Scope: service.Scope{Cameras: []domain.ID{cv.ID}, Actions: []domain.Action{domain.ActionLive, domain.ActionPlayback}}})
+	e.clock.Advance(time.Minute)
+	segs := e.recordAt(cv.ID, e.clock.Now(), 8*time.Second)
+	e.clock.Advance(time.Minute)
+	from, to := segs[0].Start.Add(-time.Hour), e.clock.Now().Add(time.Hour)
+	if s, _ := e.spans(guest, cv.ID, from, to); s != 200 {
+		t.Fatalf("the guest's listing before the reset: %d", s)
+	}
+
+	cam, err := e.st.Camera(ctx, cv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.DeviceReset(ctx, cam, e.nextAddr()); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, u := range []*user{guest, member, admin} {
+		d0 := e.denials(h.ID, u, "recordings.list")
+		if s, body := e.spans(u, cv.ID, from, to); s != 404 {
+			t.Fatalf("%s listed the reset camera's recordings: %d %+v", u.name, s, body)
+		}
+		if e.denials(h.ID, u, "recordings.list") <= d0 {
+			t.Fatalf("%s's refusal was not audited", u.name)
+		}
+		if s := e.segment(u, cv.ID, segs[0]); s != 404 {
+			t.Fatalf("%s fetched the reset camera's segment: %d", u.name, s)
+		}
+		if s, _ := e.do(u, "POST", "/api/v1/cameras/"+string(cv.ID)+"/exports", map[string]any{"since": segs[0].Start, "until": segs[len(segs)-1].End}); s != 404 {
+			t.Fatalf("%s exported the reset camera's recordings: %d", u.name, s)
+		}
+		if s, _ := e.do(u, "GET", "/api/v1/homes/"+string(h.ID)+"/former-cameras", nil); s != 403 {
+			t.Fatalf("%s listed the former cameras: %d", u.name, s)
+		}
+	}
+
+	s, body := e.do(owner, "GET", "/api/v1/homes/"+string(h.ID)+"/former-cameras", nil)
+	var list struct {
+		Former []struct {
+			CameraID   domain.ID `json:"camera_id"`
+			Generation int64
+			Segments   int
+			KeptUntil  time.Time `json:"kept_until"`
+		} `json:"former_cameras"`
+	}
+	if s != 200 || json.Unmarshal(body, &list) != nil || len(list.Former) != 1 {
+		t.Fatalf("owner's former cameras: %d %s", s, body)
+	}
+	if f := list.Former[0]; f.CameraID != cv.ID || f.Generation != segs[0].Camera.Generation || f.Segments != len(segs) ||
+		!f.KeptUntil.Equal(e.clock.Now().Add(domain.DefaultExportWindow)) {
+		t.Fatalf("owner's former camera: %+v", f)
+	}
+	if s, l := e.spans(owner, cv.ID, from, to); s != 200 || len(l.Spans) != 1 {
+		t.Fatalf("owner's listing after the reset: %d %+v", s, l)
+	}
+	if s := e.segment(owner, cv.ID, segs[0]); s != 200 {
+		t.Fatalf("owner's segment after the reset: %d", s)
+	}
+	if s, body := e.do(owner, "POST", "/api/v1/cameras/"+string(cv.ID)+"/exports", map[string]any{"since": segs[0].Start, "until": segs[len(segs)-1].End}); s != 202 {
+		t.Fatalf("owner's export after the reset: %d %s", s, body)
+	}
+	if s, _ := e.do(owner, "GET", "/api/v1/cameras/"+string(cv.ID)+"/exports", nil); s != 200 {
+		t.Fatalf("owner's exports after the reset: %d", s)
+	}
+
+	// The export window ends: the former camera goes from the list.
+	e.clock.Advance(domain.DefaultExportWindow)
+	if _, err := e.svc.ShredDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := e.svc.FormerCameras(ctx, owner.caller, h.ID); err != nil || len(l) != 0 {
+		t.Fatalf("former cameras after the export window: %+v %v", l, err)
+	}
+}

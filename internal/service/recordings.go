@@ -271,6 +271,7 @@ func (s *Service) SetHomeRecording(ctx context.Context, c Caller, home domain.ID
 // recordings.
 type recordingGroup struct {
 	camera domain.Camera // as it is now, or as it was in that home
+	former bool          // a generation the camera has left
 	grant  authz.Grant
 	segs   []domain.Segment
 }
@@ -279,7 +280,9 @@ type recordingGroup struct {
 // recordings in [since, until), and on the camera as it is now. A
 // generation's recordings belong to the home the camera was in then: its
 // owners may reach them until they are shredded (the export window),
-// the camera's new owners never. The caller gets the segments of the
+// the camera's new owners never, nor anyone else of the old home (a
+// guest's scope, a member's role, a link died with the generation). The
+// caller gets the segments of the
 // generations it may reach, without those before its history start; with
 // none it gets "not found", audited. Allowed access is audited once per
 // home as auditAction unless quiet.
@@ -313,7 +316,7 @@ func (s *Service) authorizeSegments(ctx context.Context, c Caller, camera domain
 	for _, g := range segs {
 		k := key{g.Camera.Generation, g.HomeID}
 		if groups[k] == nil {
-			groups[k] = &recordingGroup{camera: domain.Camera{ID: camera, HomeID: g.HomeID, Generation: g.Camera.Generation, State: domain.CameraStateClaimed}}
+			groups[k] = &recordingGroup{camera: domain.Camera{ID: camera, HomeID: g.HomeID, Generation: g.Camera.Generation, State: domain.CameraStateClaimed}, former: true}
 			order = append(order, k)
 		}
 		groups[k].segs = append(groups[k].segs, g)
@@ -336,7 +339,7 @@ func (s *Service) authorizeSegments(ctx context.Context, c Caller, camera domain
 			}
 			members[k.home] = m
 		}
-		gr, d := authz.Authorize(c.principal(), a, authz.Resource{Home: k.home, Camera: &g.camera}, authz.Facts{Now: s.now(), Membership: m, Via: via})
+		gr, d := authz.Authorize(c.principal(), a, authz.Resource{Home: k.home, Camera: &g.camera, Former: g.former}, authz.Facts{Now: s.now(), Membership: m, Via: via})
 		if !d.Allowed {
 			if firstDenial == nil {
 				firstDenial, deniedHome = &d, k.home
