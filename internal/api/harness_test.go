@@ -57,6 +57,7 @@ type env struct {
 	srv   *httptest.Server
 	clock *clock
 	ar    *record.Archive
+	hub   *media.Hub
 	// blobDir holds the sealed recordings; serverKey wraps their keys.
 	blobDir   string
 	serverKey []byte
@@ -94,11 +95,12 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 		t.Fatal(err)
 	}
 	ar := record.NewArchive(blobs, st, ring, nil)
+	hub := media.New(media.Config{})
 	svc, err := service.New(service.Config{
 		Recordings: ar,
 		Store:      st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
 		Password: params, Devices: service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
-		Media: media.New(media.Config{}), Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
+		Media: hub, Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
 		PullNetworks: testNets, // the documentation range pulled cameras use here
 	})
 	if err != nil {
@@ -111,7 +113,7 @@ func newEnvWith(t testing.TB, params authn.Params) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk, ar: ar, blobDir: blobDir, serverKey: serverKey}
+	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk, ar: ar, hub: hub, blobDir: blobDir, serverKey: serverKey}
 }
 
 // user is an account with a session token.

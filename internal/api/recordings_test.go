@@ -444,3 +444,85 @@ func TestFormerCameraOwnersOnly(t *testing.T) {
 		t.Fatalf("former cameras after the export window: %+v %v", l, err)
 	}
 }
+
+// TestDeleteCoversSegmentInProgress: deleting every recording of a camera
+// while it records also deletes the segment being written: it is not
+// stored when it finishes, nor when recording is turned off and the
+// recorder stores what it holds. What is recorded after the deletion is
+// kept.
+func TestDeleteCoversSegmentInProgress(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner := e.newUser("owner")
+	h, _ := e.svc.CreateHome(ctx, owner.caller, "Casa")
+	cv, err := e.svc.CreateCamera(ctx, owner.caller, h.ID, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam, _ := e.st.Camera(ctx, cv.ID)
+	rec := record.NewRecorder(record.RecorderConfig{Archive: e.ar, Source: e.svc, Rescan: 50 * time.Millisecond})
+	e.svc.SetRecorder(rec)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { rec.Run(rctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if s, body := e.do(owner, "PUT", "/api/v1/cameras/"+string(cv.ID)+"/recording", map[string]any{"mode": "continuous"}); s != 200 {
+		t.Fatalf("recording on: %d %s", s, body)
+	}
+	tr, aus := recordtest.Units(20 * time.Second)
+	pub := e.hub.Publish(cam.Ref(), tr)
+	for e.hub.Stats().Readers == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	base := time.Now()
+	publish := func(from, to time.Duration) {
+		for _, au := range aus {
+			if au.PTS >= from && au.PTS < to {
+				u := *au
+				u.Origin, u.Capture = cam.Ref(), base.Add(au.PTS)
+				if err := pub.Write(&u); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	indexed := func() []domain.Segment {
+		segs, err := e.st.Segments(ctx, store.SegmentFilter{Camera: cv.ID, Generation: store.AnyGeneration})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return segs
+	}
+	// One segment stored, the next one in progress.
+	publish(0, 7*time.Second)
+	for deadline := time.Now().Add(20 * time.Second); len(indexed()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first segment was not stored")
+		}
+	}
+	if s, body := e.do(owner, "DELETE", "/api/v1/cameras/"+string(cv.ID)+"/recordings?all=true", nil); s != 200 {
+		t.Fatalf("delete all: %d %s", s, body)
+	}
+	if segs := indexed(); len(segs) != 0 {
+		t.Fatalf("%d segments left right after the deletion", len(segs))
+	}
+	// The stream goes on past a segment boundary: the segment that was in
+	// progress at the deletion finishes now, and is not stored.
+	publish(7*time.Second, 9*time.Second)
+	if s, body := e.do(owner, "PUT", "/api/v1/cameras/"+string(cv.ID)+"/recording", map[string]any{"mode": "off"}); s != 200 {
+		t.Fatalf("recording off: %d %s", s, body)
+	}
+	cancel()
+	<-done // the recorder stored, or refused, everything it held
+	for _, sg := range indexed() {
+		if !sg.Start.After(base.Add(7 * time.Second)) {
+			t.Fatalf("a segment recorded before the deletion was stored after it: %s to %s (stream began %s)", sg.Start, sg.End, base)
+		}
+	}
+
+	// What is recorded after the deletion is kept.
+	after := e.recordAt(cv.ID, e.clock.Now(), 8*time.Second)
+	if got := indexed(); len(got) < len(after) {
+		t.Fatalf("recordings made after the deletion: %d indexed, want at least %d", len(got), len(after))
+	}
+}

@@ -325,7 +325,10 @@ func (w *worker) store(ctx context.Context, ref domain.CameraRef, home domain.ID
 	}
 	w.mu.Unlock()
 	for _, q := range keep {
-		if _, err := w.r.cfg.Archive.Write(ctx, ref, home, q); err != nil {
+		if _, err := w.r.cfg.Archive.Write(ctx, ref, home, q); errors.Is(err, ErrDeleted) {
+			w.r.log.Debug("segment deleted while being recorded", "camera", w.camera)
+			continue
+		} else if err != nil {
 			w.r.log.Error("storing segment", "camera", w.camera, "err", err)
 			continue
 		}
@@ -359,7 +362,7 @@ func (w *worker) thumbnail(ctx context.Context, ref domain.CameraRef, p *Plain) 
 		defer cancel()
 		jpeg, err := still(tctx, p.Track, p.Key)
 		if err == nil {
-			err = w.r.cfg.Archive.WriteThumbnail(tctx, ref, p.Start, jpeg)
+			err = w.r.cfg.Archive.WriteSegmentThumbnail(tctx, ref, p, jpeg)
 		}
 		if err != nil {
 			w.r.log.Debug("thumbnail", "camera", w.camera, "err", err)

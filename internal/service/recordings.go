@@ -553,7 +553,9 @@ func (s *Service) segmentError(ctx context.Context, seg domain.Segment, err erro
 
 // DeleteRecordings deletes a camera's recordings that overlap [since,
 // until) — everything when both are zero — of the generations the caller
-// may delete. It returns how many segments went.
+// may delete. It returns how many segments went. The segment the
+// recorder is writing (or holds as pre-roll) is deleted too: the archive
+// is told first, so it never stores it.
 func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.ID, since, until time.Time) (int, error) {
 	ar, err := s.archive()
 	if err != nil {
@@ -571,15 +573,28 @@ func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.
 	}
 	n := 0
 	for _, g := range groups {
+		from, to := since, until
+		if h := g.grant.HistoryFrom(); !all && h.After(from) {
+			from = h
+		}
+		// First bar what is being recorded, then list: a segment indexed
+		// meanwhile is in the list, one finished later is refused.
+		ar.Forget(g.camera.Ref(), from, to)
+		segs, err := s.st.Segments(ctx, store.SegmentFilter{Camera: camera, Generation: g.camera.Generation, HomeID: g.camera.HomeID, Since: from, Until: to})
+		if err != nil {
+			return n, internal("list segments", err)
+		}
+		g.segs = segs[:0]
+		for _, sg := range segs {
+			if h := g.grant.HistoryFrom(); h.IsZero() || !sg.Start.Before(h) {
+				g.segs = append(g.segs, sg)
+			}
+		}
 		for _, sg := range g.segs {
 			if err := ar.Delete(ctx, sg); err != nil {
 				return n, internal("delete segment", err)
 			}
 			n++
-		}
-		from, to := since, until
-		if h := g.grant.HistoryFrom(); !all && h.After(from) {
-			from = h
 		}
 		if _, err := ar.DeleteThumbnails(ctx, g.camera.Ref(), from, to); err != nil {
 			return n, internal("delete thumbnails", err)
