@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -524,5 +525,46 @@ func TestDeleteCoversSegmentInProgress(t *testing.T) {
 	after := e.recordAt(cv.ID, e.clock.Now(), 8*time.Second)
 	if got := indexed(); len(got) < len(after) {
 		t.Fatalf("recordings made after the deletion: %d indexed, want at least %d", len(got), len(after))
+	}
+}
+
+// TestRenewRecording: the recorder's reader is renewed while the camera
+// records at that generation, and not once recording is off or the
+// camera changed hands.
+func TestRenewRecording(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner := e.newUser("owner")
+	h, _ := e.svc.CreateHome(ctx, owner.caller, "Casa")
+	dev := e.enrollDevice(e.nextAddr())
+	cv, err := e.svc.ClaimCamera(ctx, owner.caller, h.ID, dev.code, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(mode string) {
+		if s, body := e.do(owner, "PUT", "/api/v1/cameras/"+string(cv.ID)+"/recording", map[string]any{"mode": mode}); s != 200 {
+			t.Fatalf("recording %s: %d %s", mode, s, body)
+		}
+	}
+	set("continuous")
+	r, _, _, err := e.svc.OpenRecording(ctx, cv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := e.svc.RenewRecording(ctx, r); err != nil {
+		t.Fatalf("renewing while recording: %v", err)
+	}
+	set("off")
+	if err := e.svc.RenewRecording(ctx, r); !errors.Is(err, record.ErrNotRecording) {
+		t.Fatalf("renewing with recording off: %v", err)
+	}
+	set("continuous")
+	cam, _ := e.st.Camera(ctx, cv.ID)
+	if err := e.svc.DeviceReset(ctx, cam, e.nextAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RenewRecording(ctx, r); err == nil {
+		t.Fatal("renewed the reader of a generation that ended")
 	}
 }

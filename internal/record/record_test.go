@@ -14,6 +14,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
+	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record"
@@ -33,7 +34,10 @@ type rig struct {
 	ring *keys.Keyring
 }
 
-func newRig(t testing.TB) *rig {
+func newRig(t testing.TB) *rig { return newRigWith(t, nil) }
+
+// newRigWith is newRig with its blob store wrapped by wrap, if set.
+func newRigWith(t testing.TB, wrap func(blob.Store) blob.Store) *rig {
 	t.Helper()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
 	if err != nil {
@@ -41,9 +45,13 @@ func newRig(t testing.TB) *rig {
 	}
 	t.Cleanup(func() { st.Close() })
 	dir := t.TempDir()
-	blobs, err := localfs.Open(dir)
+	fs, err := localfs.Open(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var blobs blob.Store = fs
+	if wrap != nil {
+		blobs = wrap(fs)
 	}
 	sk := make([]byte, 32)
 	rand.Read(sk)

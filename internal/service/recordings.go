@@ -87,11 +87,37 @@ func (s *Service) OpenRecording(ctx context.Context, camera domain.ID) (*media.R
 	if !d.Allowed {
 		return nil, cam, set, record.ErrNotRecording
 	}
-	r, err := s.cfg.Media.AddReader(g)
+	r, err := s.cfg.Media.AddReader(g, media.Renewable)
 	if err != nil {
 		return nil, cam, set, err
 	}
 	return r, cam, set, nil
+}
+
+// RenewRecording implements record.Source: the policy decides again on
+// the camera as it is now, and the reader gets the new grant only if it
+// is for the same generation.
+func (s *Service) RenewRecording(ctx context.Context, r *media.Reader) error {
+	ref := r.Grant().Camera()
+	cam, err := s.st.Camera(ctx, ref.Camera)
+	if errors.Is(err, store.ErrNotFound) {
+		return record.ErrNotRecording
+	}
+	if err != nil {
+		return err
+	}
+	set, err := s.st.RecordingSettings(ctx, ref.Camera)
+	if errors.Is(err, store.ErrNotFound) {
+		return record.ErrNotRecording
+	}
+	if err != nil {
+		return err
+	}
+	g, d := authz.AuthorizeRecording(cam, set, s.now())
+	if !d.Allowed || cam.Generation != ref.Generation {
+		return record.ErrNotRecording
+	}
+	return r.Renew(g)
 }
 
 // RecordingSettingsView is a camera's recording settings as the API
