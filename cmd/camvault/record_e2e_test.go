@@ -2,22 +2,114 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-func freePort(t *testing.T) string {
+// forwarder is a loopback port the test holds for its whole run, which
+// forwards each connection to wherever the server listens now. A server
+// restarted on a port the system chose stays reachable at the address
+// its agents were given, and no other process can take that address
+// meanwhile (the test never lets go of it).
+type forwarder struct {
+	l  net.Listener
+	wg sync.WaitGroup
+
+	mu    sync.Mutex // guards to and conns
+	to    string
+	conns map[net.Conn]struct{}
+}
+
+func newForwarder(t *testing.T) *forwarder {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	f := &forwarder{l: l, conns: map[net.Conn]struct{}{}}
+	f.wg.Go(f.accept)
+	t.Cleanup(func() {
+		l.Close()
+		f.mu.Lock()
+		for c := range f.conns {
+			c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+	})
+	return f
+}
+
+// port is the forwarder's own port.
+func (f *forwarder) port() string {
+	_, p, _ := net.SplitHostPort(f.l.Addr().String())
+	return p
+}
+
+// target sets where connections go from now on.
+func (f *forwarder) target(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.to = addr
+}
+
+func (f *forwarder) accept() {
+	for {
+		c, err := f.l.Accept()
+		if err != nil {
+			return
+		}
+		f.wg.Go(func() { f.forward(c) })
+	}
+}
+
+// forward pipes c to the current target until either side ends.
+func (f *forwarder) forward(c net.Conn) {
+	f.mu.Lock()
+	to := f.to
+	f.mu.Unlock()
+	up, err := net.Dial("tcp", to)
+	if err != nil {
+		c.Close() // the server is down: the client retries
+		return
+	}
+	f.mu.Lock()
+	f.conns[c], f.conns[up] = struct{}{}, struct{}{}
+	f.mu.Unlock()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	c.Close()
+	up.Close()
+	<-done
+	f.mu.Lock()
+	delete(f.conns, c)
+	delete(f.conns, up)
+	f.mu.Unlock()
+}
+
+var deviceAddrRE = regexp.MustCompile(`msg="device listener" .*addr=(\S+)`)
+
+// devicesAddr waits for the server to log where its device listener
+// listens.
+func (s *server) devicesAddr(t *testing.T) string {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := deviceAddrRE.FindStringSubmatch(s.stderr.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not log its device listener:\n%s", s.stderr.String())
+		}
+	}
 }
 
 type recSpan struct {
@@ -45,9 +137,12 @@ func recordedSpans(t *testing.T, s *server, session, camera string, since time.T
 // and recording resumes on its own.
 func TestRecordingSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
-	ports := []string{"--listen", freePort(t), "--devices-listen", freePort(t), "--devices-ingest-listen", freePort(t),
-		"--live-rtsp-listen", freePort(t), "--recordings-segment", "2s"}
-	s := startServer(t, dir, ports...)
+	// Every listener on a port the system picks; the agent reaches the
+	// device listener through a port the test holds across the restart.
+	devices := newForwarder(t)
+	args := []string{"--devices-url", "wss://localhost:" + devices.port(), "--recordings-segment", "2s"}
+	s := startServer(t, dir, args...)
+	devices.target(s.devicesAddr(t))
 	session, camera := ownerCamera(t, s, "builtin:porch", "Porch")
 	if code, body := send(t, "PUT", s.url+"/api/v1/cameras/"+camera+"/recording", map[string]any{"mode": "continuous"}, session); code != 200 {
 		t.Fatalf("recording on: %d %v", code, body)
@@ -85,7 +180,8 @@ func TestRecordingSurvivesKill(t *testing.T) {
 	t.Logf("after SIGKILL: %s", strings.TrimSpace(string(out)))
 
 	restarted := time.Now()
-	s = startServer(t, dir, ports...)
+	s = startServer(t, dir, args...)
+	devices.target(s.devicesAddr(t))
 	var after []recSpan
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 		after = recordedSpans(t, s, session, camera, t0.Add(-time.Minute))

@@ -57,6 +57,7 @@ type env struct {
 	srv   *httptest.Server
 	clock *clock
 	ar    *record.Archive
+	hub   *media.Hub
 	// blobDir holds the sealed recordings; serverKey wraps their keys.
 	blobDir   string
 	serverKey []byte
@@ -96,11 +97,12 @@ func newEnvWith(t testing.TB, params authn.Params, edits ...func(*service.Config
 		t.Fatal(err)
 	}
 	ar := record.NewArchive(blobs, st, ring, nil)
+	hub := media.New(media.Config{})
 	cfg := service.Config{
 		Recordings: ar,
 		Store:      st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
 		Password: params, Devices: service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
-		Media: media.New(media.Config{}), Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
+		Media: hub, Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
 		PullNetworks: testNets, // the documentation range pulled cameras use here
 	}
 	for _, edit := range edits {
@@ -117,7 +119,7 @@ func newEnvWith(t testing.TB, params authn.Params, edits ...func(*service.Config
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk, ar: ar, blobDir: blobDir, serverKey: serverKey}
+	return &env{t: t, svc: svc, st: st, srv: srv, clock: clk, ar: ar, hub: hub, blobDir: blobDir, serverKey: serverKey}
 }
 
 // user is an account with a session token.

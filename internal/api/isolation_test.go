@@ -308,6 +308,9 @@ var homeCases = []homeCase{
 	{"set home recording", "PUT /api/v1/homes/{home}/recording", func(f *fixture) (string, string, any) {
 		return "PUT", "/api/v1/homes/" + string(f.homeA) + "/recording", map[string]any{"retain_days": 30, "export_window_days": 7}
 	}, statuses(200, 403, 403, 403)},
+	{"former cameras", "GET /api/v1/homes/{home}/former-cameras", func(f *fixture) (string, string, any) {
+		return "GET", "/api/v1/homes/" + string(f.homeA) + "/former-cameras", nil
+	}, statuses(200, 403, 403, 403)},
 }
 
 // TestEveryHomeRouteCovered fails when a route on a home's resources has

@@ -32,6 +32,7 @@ func (a *API) recordingRoutes() []httpserver.Route {
 		{Pattern: "GET /api/v1/cameras/{camera}/exports/{export}/download", Action: domain.ActionExport, Handler: a.downloadExport},
 		{Pattern: "GET /api/v1/homes/{home}/recording", Action: domain.ActionHomeRecording, Handler: a.homeRecording},
 		{Pattern: "PUT /api/v1/homes/{home}/recording", Action: domain.ActionHomeRecording, Handler: a.setHomeRecording},
+		{Pattern: "GET /api/v1/homes/{home}/former-cameras", Action: domain.ActionHomeRecording, Handler: a.formerCameras},
 	}
 }
 
@@ -251,6 +252,15 @@ func (a *API) homeRecording(w http.ResponseWriter, r *http.Request, c service.Ca
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, v)
+}
+
+func (a *API) formerCameras(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	list, err := a.svc.FormerCameras(r.Context(), c, id(r, "home"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"former_cameras": list})
 }
 
 func (a *API) setHomeRecording(w http.ResponseWriter, r *http.Request, c service.Caller) {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -407,5 +408,221 @@ func TestGuestThroughRoleChanges(t *testing.T) {
 	// A guest's cameras cannot be emptied either.
 	if code, b := e.do(owner, "PATCH", member, map[string]any{"cameras": []string{}}); code != 400 {
 		t.Fatalf("empty a guest's cameras: %d %s, want 400", code, b)
+	}
+}
+
+// TestFormerCameraOwnersOnly: after a factory reset the camera's kept
+// recordings are its old home's owners' alone, until the export window
+// ends. A guest whose scope named the camera, a member and an admin get
+// 404, audited; the owners find the camera among the home's former
+// cameras and still list, play and export its recordings.
+func TestFormerCameraOwnersOnly(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner, admin, member, guest := e.newUser("owner"), e.newUser("admin"), e.newUser("member"), e.newUser("guest")
+	h, _ := e.svc.CreateHome(ctx, owner.caller, "Casa")
+	dev := e.enrollDevice(e.nextAddr())
+	cv, err := e.svc.ClaimCamera(ctx, owner.caller, h.ID, dev.code, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.join(owner, admin, h.ID, service.InviteRequest{Role: domain.RoleAdmin})
+	e.join(owner, member, h.ID, service.InviteRequest{Role: domain.RoleMember})
+	e.join(owner, guest, h.ID, service.InviteRequest{Role: domain.RoleGuest,
+		Scope: service.Scope{Cameras: []domain.ID{cv.ID}, Actions: []domain.Action{domain.ActionLive, domain.ActionPlayback}}})
+	e.clock.Advance(time.Minute)
+	segs := e.recordAt(cv.ID, e.clock.Now(), 8*time.Second)
+	e.clock.Advance(time.Minute)
+	from, to := segs[0].Start.Add(-time.Hour), e.clock.Now().Add(time.Hour)
+	if s, _ := e.spans(guest, cv.ID, from, to); s != 200 {
+		t.Fatalf("the guest's listing before the reset: %d", s)
+	}
+
+	cam, err := e.st.Camera(ctx, cv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.DeviceReset(ctx, cam, e.nextAddr()); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, u := range []*user{guest, member, admin} {
+		d0 := e.denials(h.ID, u, "recordings.list")
+		if s, body := e.spans(u, cv.ID, from, to); s != 404 {
+			t.Fatalf("%s listed the reset camera's recordings: %d %+v", u.name, s, body)
+		}
+		if e.denials(h.ID, u, "recordings.list") <= d0 {
+			t.Fatalf("%s's refusal was not audited", u.name)
+		}
+		if s := e.segment(u, cv.ID, segs[0]); s != 404 {
+			t.Fatalf("%s fetched the reset camera's segment: %d", u.name, s)
+		}
+		if s, _ := e.do(u, "POST", "/api/v1/cameras/"+string(cv.ID)+"/exports", map[string]any{"since": segs[0].Start, "until": segs[len(segs)-1].End}); s != 404 {
+			t.Fatalf("%s exported the reset camera's recordings: %d", u.name, s)
+		}
+		if s, _ := e.do(u, "GET", "/api/v1/homes/"+string(h.ID)+"/former-cameras", nil); s != 403 {
+			t.Fatalf("%s listed the former cameras: %d", u.name, s)
+		}
+	}
+
+	s, body := e.do(owner, "GET", "/api/v1/homes/"+string(h.ID)+"/former-cameras", nil)
+	var list struct {
+		Former []struct {
+			CameraID   domain.ID `json:"camera_id"`
+			Generation int64
+			Segments   int
+			KeptUntil  time.Time `json:"kept_until"`
+		} `json:"former_cameras"`
+	}
+	if s != 200 || json.Unmarshal(body, &list) != nil || len(list.Former) != 1 {
+		t.Fatalf("owner's former cameras: %d %s", s, body)
+	}
+	if f := list.Former[0]; f.CameraID != cv.ID || f.Generation != segs[0].Camera.Generation || f.Segments != len(segs) ||
+		!f.KeptUntil.Equal(e.clock.Now().Add(domain.DefaultExportWindow)) {
+		t.Fatalf("owner's former camera: %+v", f)
+	}
+	if s, l := e.spans(owner, cv.ID, from, to); s != 200 || len(l.Spans) != 1 {
+		t.Fatalf("owner's listing after the reset: %d %+v", s, l)
+	}
+	if s := e.segment(owner, cv.ID, segs[0]); s != 200 {
+		t.Fatalf("owner's segment after the reset: %d", s)
+	}
+	if s, body := e.do(owner, "POST", "/api/v1/cameras/"+string(cv.ID)+"/exports", map[string]any{"since": segs[0].Start, "until": segs[len(segs)-1].End}); s != 202 {
+		t.Fatalf("owner's export after the reset: %d %s", s, body)
+	}
+	if s, _ := e.do(owner, "GET", "/api/v1/cameras/"+string(cv.ID)+"/exports", nil); s != 200 {
+		t.Fatalf("owner's exports after the reset: %d", s)
+	}
+
+	// The export window ends: the former camera goes from the list.
+	e.clock.Advance(domain.DefaultExportWindow)
+	if _, err := e.svc.ShredDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := e.svc.FormerCameras(ctx, owner.caller, h.ID); err != nil || len(l) != 0 {
+		t.Fatalf("former cameras after the export window: %+v %v", l, err)
+	}
+}
+
+// TestDeleteCoversSegmentInProgress: deleting every recording of a camera
+// while it records also deletes the segment being written: it is not
+// stored when it finishes, nor when recording is turned off and the
+// recorder stores what it holds. What is recorded after the deletion is
+// kept.
+func TestDeleteCoversSegmentInProgress(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner := e.newUser("owner")
+	h, _ := e.svc.CreateHome(ctx, owner.caller, "Casa")
+	cv, err := e.svc.CreateCamera(ctx, owner.caller, h.ID, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam, _ := e.st.Camera(ctx, cv.ID)
+	rec := record.NewRecorder(record.RecorderConfig{Archive: e.ar, Source: e.svc, Rescan: 50 * time.Millisecond})
+	e.svc.SetRecorder(rec)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { rec.Run(rctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if s, body := e.do(owner, "PUT", "/api/v1/cameras/"+string(cv.ID)+"/recording", map[string]any{"mode": "continuous"}); s != 200 {
+		t.Fatalf("recording on: %d %s", s, body)
+	}
+	tr, aus := recordtest.Units(20 * time.Second)
+	pub := e.hub.Publish(cam.Ref(), tr)
+	for e.hub.Stats().Readers == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	base := time.Now()
+	publish := func(from, to time.Duration) {
+		for _, au := range aus {
+			if au.PTS >= from && au.PTS < to {
+				u := *au
+				u.Origin, u.Capture = cam.Ref(), base.Add(au.PTS)
+				if err := pub.Write(&u); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	indexed := func() []domain.Segment {
+		segs, err := e.st.Segments(ctx, store.SegmentFilter{Camera: cv.ID, Generation: store.AnyGeneration})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return segs
+	}
+	// One segment stored, the next one in progress.
+	publish(0, 7*time.Second)
+	for deadline := time.Now().Add(20 * time.Second); len(indexed()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first segment was not stored")
+		}
+	}
+	if s, body := e.do(owner, "DELETE", "/api/v1/cameras/"+string(cv.ID)+"/recordings?all=true", nil); s != 200 {
+		t.Fatalf("delete all: %d %s", s, body)
+	}
+	if segs := indexed(); len(segs) != 0 {
+		t.Fatalf("%d segments left right after the deletion", len(segs))
+	}
+	// The stream goes on past a segment boundary: the segment that was in
+	// progress at the deletion finishes now, and is not stored.
+	publish(7*time.Second, 9*time.Second)
+	if s, body := e.do(owner, "PUT", "/api/v1/cameras/"+string(cv.ID)+"/recording", map[string]any{"mode": "off"}); s != 200 {
+		t.Fatalf("recording off: %d %s", s, body)
+	}
+	cancel()
+	<-done // the recorder stored, or refused, everything it held
+	for _, sg := range indexed() {
+		if !sg.Start.After(base.Add(7 * time.Second)) {
+			t.Fatalf("a segment recorded before the deletion was stored after it: %s to %s (stream began %s)", sg.Start, sg.End, base)
+		}
+	}
+
+	// What is recorded after the deletion is kept.
+	after := e.recordAt(cv.ID, e.clock.Now(), 8*time.Second)
+	if got := indexed(); len(got) < len(after) {
+		t.Fatalf("recordings made after the deletion: %d indexed, want at least %d", len(got), len(after))
+	}
+}
+
+// TestRenewRecording: the recorder's reader is renewed while the camera
+// records at that generation, and not once recording is off or the
+// camera changed hands.
+func TestRenewRecording(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner := e.newUser("owner")
+	h, _ := e.svc.CreateHome(ctx, owner.caller, "Casa")
+	dev := e.enrollDevice(e.nextAddr())
+	cv, err := e.svc.ClaimCamera(ctx, owner.caller, h.ID, dev.code, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(mode string) {
+		if s, body := e.do(owner, "PUT", "/api/v1/cameras/"+string(cv.ID)+"/recording", map[string]any{"mode": mode}); s != 200 {
+			t.Fatalf("recording %s: %d %s", mode, s, body)
+		}
+	}
+	set("continuous")
+	r, _, _, err := e.svc.OpenRecording(ctx, cv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := e.svc.RenewRecording(ctx, r); err != nil {
+		t.Fatalf("renewing while recording: %v", err)
+	}
+	set("off")
+	if err := e.svc.RenewRecording(ctx, r); !errors.Is(err, record.ErrNotRecording) {
+		t.Fatalf("renewing with recording off: %v", err)
+	}
+	set("continuous")
+	cam, _ := e.st.Camera(ctx, cv.ID)
+	if err := e.svc.DeviceReset(ctx, cam, e.nextAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RenewRecording(ctx, r); err == nil {
+		t.Fatal("renewed the reader of a generation that ended")
 	}
 }

@@ -198,6 +198,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("device listener: %w", err)
 		}
 		defer devL.Close()
+		cfg.Devices.Listen = devL.Addr().String() // the real port, when it was 0
 		if devices.CA, err = deviceCA(cfg); err != nil {
 			return err
 		}
@@ -395,7 +396,7 @@ func deviceListener(cfg config.Config, devices service.DeviceConfig, svc *servic
 	if err != nil {
 		return nil, nil, err
 	}
-	dlog.Info("device listener", "url", devices.URL)
+	dlog.Info("device listener", "url", devices.URL, "addr", cfg.Devices.Listen)
 	var ing *ingest.Server
 	if cfg.Devices.IngestListen != "" {
 		il, err := net.Listen("tcp", cfg.Devices.IngestListen)

@@ -46,6 +46,13 @@ type Resource struct {
 	// TargetRole is, for member.manage and invite.create, the role of the
 	// membership being changed, created or removed.
 	TargetRole domain.Role
+	// Former marks Camera as a generation the camera has left (removed,
+	// transferred, factory reset, or claimed again): what is asked is
+	// that generation's kept recordings, in the home it was in then.
+	// Only that home's owners may play, export or delete them, until the
+	// export window ends; nobody else, whatever the scope of their
+	// membership or link named.
+	Former bool
 }
 
 // Facts are what the caller loaded for this decision.
@@ -85,6 +92,7 @@ const (
 	ReasonBadRequest    Reason = "incomplete_request"
 	ReasonTargetRole    Reason = "target_role_not_allowed"
 	ReasonNotInstanceOp Reason = "not_instance_admin"
+	ReasonFormer        Reason = "former_generation_owners_only"
 	// Through an integration:
 	ReasonLinkRevoked         Reason = "link_revoked"
 	ReasonIntegrationDisabled Reason = "integration_disabled"
@@ -124,6 +132,10 @@ var roleCameraActions = map[domain.Role][]domain.Action{
 	domain.RoleGuest:  domain.GuestActions,
 }
 
+// formerActions are what the owners may do with a former generation's
+// kept recordings.
+var formerActions = []domain.Action{domain.ActionPlayback, domain.ActionExport, domain.ActionRecordingDelete}
+
 // GuestDefaultActions are a guest's camera actions when its invitation
 // named none.
 var GuestDefaultActions = []domain.Action{domain.ActionLive, domain.ActionSnapshot}
@@ -159,6 +171,10 @@ func Decide(p Principal, a domain.Action, r Resource, f Facts) Decision {
 	}
 	if m.Expired(f.Now) {
 		return deny(ReasonExpired)
+	}
+	if r.Former && f.Via != nil {
+		// A link named the camera as it was: it died with the generation.
+		return deny(ReasonLinkScope)
 	}
 	if f.Via != nil {
 		// An integration acts on linked cameras only, never on the home.
@@ -212,6 +228,17 @@ func decideCamera(m *domain.Membership, a domain.Action, r Resource) Decision {
 	}
 	if c.HomeID != r.Home {
 		return deny(ReasonWrongHome)
+	}
+	if r.Former {
+		// Scopes and roles were for the camera as it was; its kept
+		// recordings are the owners' alone.
+		if m.Role != domain.RoleOwner {
+			return deny(ReasonFormer)
+		}
+		if !has(formerActions, a) {
+			return deny(ReasonRole)
+		}
+		return allow()
 	}
 	// A camera outside a guest's scope is invisible to it, whatever the
 	// action: the scope is decided before the role. An empty scope names

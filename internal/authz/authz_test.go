@@ -28,6 +28,9 @@ type state struct {
 	name   string
 	build  func(role domain.Role) (Principal, Facts, domain.Camera)
 	active bool
+	// former asks about the camera's kept recordings of a generation it
+	// has left.
+	former bool
 }
 
 // membership builds acct's membership in home A. A guest is scoped to camA
@@ -113,7 +116,25 @@ var states = []state{
 		c.HomeID = homeB
 		return Principal{Account: acct}, Facts{Now: now, Membership: membership(role, nil)}, c
 	}},
+	// Generation 1 was reset (or removed, transferred): its recordings are
+	// kept in home A for the export window, for the owners only.
+	{name: "former_generation", former: true, build: simple(nil)},
+	// A guest whose scope named the camera at that generation: the scope
+	// died with it.
+	{name: "former_generation_scoped", former: true, build: simple(func(m *domain.Membership) {
+		m.Cameras = []domain.CameraRef{camA.Ref()}
+		m.Actions = []domain.Action{domain.ActionLive, domain.ActionPlayback}
+	})},
+	{name: "former_generation_window_ended", former: true, build: simple(func(m *domain.Membership) { m.Until = now })},
+	{name: "former_generation_other_home", former: true, build: func(role domain.Role) (Principal, Facts, domain.Camera) {
+		c := camA
+		c.HomeID = homeB
+		return Principal{Account: acct}, Facts{Now: now, Membership: membership(role, nil)}, c
+	}},
 }
+
+// formerOwner is what owners may do with a former generation's recordings.
+const formerOwner = "playback export recording.delete"
 
 const (
 	ownerHome  = "home.view home.rename home.delete member.list member.manage invite.create camera.list camera.create audit.read home.leave link.manage home.recording"
@@ -180,6 +201,19 @@ var expected = map[string]map[domain.Role]string{
 		domain.RoleOwner: ownerHome, domain.RoleAdmin: adminHome,
 		domain.RoleMember: memberHome, domain.RoleGuest: guestHome,
 	},
+	"former_generation": {
+		domain.RoleOwner: formerOwner + " " + ownerHome, domain.RoleAdmin: adminHome,
+		domain.RoleMember: memberHome, domain.RoleGuest: guestHome,
+	},
+	"former_generation_scoped": {
+		domain.RoleOwner: formerOwner + " " + ownerHome, domain.RoleAdmin: adminHome,
+		domain.RoleMember: memberHome, domain.RoleGuest: guestHome,
+	},
+	"former_generation_window_ended": {domain.RoleOwner: "", domain.RoleAdmin: "", domain.RoleMember: "", domain.RoleGuest: ""},
+	"former_generation_other_home": {
+		domain.RoleOwner: ownerHome, domain.RoleAdmin: adminHome,
+		domain.RoleMember: memberHome, domain.RoleGuest: guestHome,
+	},
 }
 
 func TestPolicyMatrix(t *testing.T) {
@@ -200,7 +234,7 @@ func TestPolicyMatrix(t *testing.T) {
 			for _, a := range allActions {
 				t.Run(fmt.Sprintf("%s/%s/%s", st.name, role, a), func(t *testing.T) {
 					p, f, cam := st.build(role)
-					r := Resource{Home: homeA, Camera: &cam, TargetRole: domain.RoleMember}
+					r := Resource{Home: homeA, Camera: &cam, TargetRole: domain.RoleMember, Former: st.former}
 					d := Decide(p, a, r, f)
 					if wantAllowed := slices.Contains(wantSet, string(a)); d.Allowed != wantAllowed {
 						t.Fatalf("Decide = %+v, want allowed=%v", d, wantAllowed)

@@ -65,4 +65,10 @@ func TestVia(t *testing.T) {
 	if own, _ := Authorize(p, domain.ActionLive, Resource{Home: homeA, Camera: &camA}, Facts{Now: now, Membership: owner}); own.Link() != "" {
 		t.Fatal("an account's own grant names a link")
 	}
+	// A link that named the camera at a generation it has left reaches
+	// none of that generation's kept recordings, even for an owner.
+	playback := link(func(l *domain.Link) { l.Actions = []domain.Action{domain.ActionPlayback} })
+	if d := Decide(p, domain.ActionPlayback, Resource{Home: homeA, Camera: &camA, Former: true}, Facts{Now: now, Membership: owner, Via: playback}); d.Allowed || d.Reason != ReasonLinkScope {
+		t.Fatalf("a link reached a former generation's recordings: %+v", d)
+	}
 }

@@ -229,9 +229,20 @@ func (p *Publisher) Readers() int {
 	return len(p.s.readers)
 }
 
+// ReaderOption changes how a reader behaves.
+type ReaderOption func(*Reader)
+
+// Renewable makes a reader whose grant runs out wait for a new one
+// instead of ending: Read answers ErrExpired, and the reader keeps its
+// place in the stream — queueing, and dropping when too slow like any
+// reader — until Renew gives it a current grant or Close ends it. It is
+// for a long-lived reader that must not lose a picture when its grant is
+// renewed (the recorder), which must Close it if it cannot renew.
+func Renewable(r *Reader) { r.renewable = true }
+
 // AddReader adds a viewer of the stream the grant is bound to. The grant
 // must allow live viewing; the reader checks every unit against it.
-func (h *Hub) AddReader(g authz.Grant) (*Reader, error) {
+func (h *Hub) AddReader(g authz.Grant, opts ...ReaderOption) (*Reader, error) {
 	origin := g.Camera()
 	if !g.Allows(domain.ActionLive, origin, h.cfg.Now()) {
 		return nil, ErrNoGrant
@@ -243,6 +254,9 @@ func (h *Hub) AddReader(g authz.Grant) (*Reader, error) {
 		return nil, ErrStreamEnded
 	}
 	r := &Reader{h: h, s: s, grant: g, origin: origin, expires: g.Expires(), wake: make(chan struct{}, 1), q: ring{buf: make([]*AccessUnit, h.cfg.Queue)}}
+	for _, o := range opts {
+		o(r)
+	}
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -439,17 +453,20 @@ func (r *Reader) Track() (Track, bool) {
 
 // Reader is one viewer's view of a stream.
 type Reader struct {
-	h     *Hub
-	s     *stream
-	grant authz.Grant
-	// origin and expires are the grant's, read once: the grant allowed
-	// live viewing of exactly this origin until then (AddReader checked),
-	// so the per-unit guard is two compares.
-	origin  domain.CameraRef
-	expires time.Time
-	wake    chan struct{}
+	h *Hub
+	s *stream
+	// origin is the grant's, and never changes: the grant allowed live
+	// viewing of exactly this origin (AddReader checked), so the per-unit
+	// guard is two compares.
+	origin    domain.CameraRef
+	renewable bool
+	wake      chan struct{}
 
-	mu      sync.Mutex // guards the fields below
+	mu sync.Mutex // guards the fields below
+	// grant and its expiry change only in Renew, which holds the
+	// stream's lock too: either lock suffices to read them.
+	grant   authz.Grant
+	expires time.Time
 	q       ring
 	qBytes  int  // bytes in q
 	waitKey bool // dropped frames: resume at the next keyframe
@@ -512,7 +529,9 @@ func (r *Reader) fail(err error) {
 
 // Read returns the next access unit, after checking it against the
 // reader's grant: origin, expiry and the live action. It blocks until a
-// unit arrives, the reader ends, or ctx is done.
+// unit arrives, the reader ends, or ctx is done. When the grant has run
+// out the reader ends with ErrRevoked, or, if it is renewable, Read
+// answers ErrExpired and keeps the unit for after Renew.
 func (r *Reader) Read(ctx context.Context) (*AccessUnit, error) {
 	for {
 		r.mu.Lock()
@@ -521,7 +540,16 @@ func (r *Reader) Read(ctx context.Context) (*AccessUnit, error) {
 			r.mu.Unlock()
 			return nil, err
 		}
-		if au := r.q.pop(); au != nil {
+		if r.q.n > 0 {
+			if !r.h.cfg.Now().Before(r.expires) {
+				r.mu.Unlock()
+				if r.renewable {
+					return nil, ErrExpired
+				}
+				r.fail(ErrRevoked)
+				return nil, ErrRevoked
+			}
+			au := r.q.pop()
 			r.qBytes -= au.Size()
 			r.mu.Unlock()
 			if err := r.check(au); err != nil {
@@ -540,22 +568,48 @@ func (r *Reader) Read(ctx context.Context) (*AccessUnit, error) {
 }
 
 // check is the provenance guard: the last step before a unit reaches the
-// viewer.
+// viewer (Read checked the expiry as it took the unit).
 func (r *Reader) check(au *AccessUnit) error {
 	if au.Origin != r.origin {
-		r.h.cfg.Observer.Provenance(Alarm{Principal: r.grant.Principal(), Grant: r.origin, Got: au.Origin, Time: r.h.cfg.Now()})
+		r.h.cfg.Observer.Provenance(Alarm{Principal: r.Grant().Principal(), Grant: r.origin, Got: au.Origin, Time: r.h.cfg.Now()})
 		r.fail(ErrProvenance)
 		return ErrProvenance
-	}
-	if !r.h.cfg.Now().Before(r.expires) {
-		r.fail(ErrRevoked)
-		return ErrRevoked
 	}
 	return nil
 }
 
-// Grant returns the grant the reader was made for.
-func (r *Reader) Grant() authz.Grant { return r.grant }
+// Grant returns the grant the reader holds: the one it was made for, or
+// the last Renew gave it.
+func (r *Reader) Grant() authz.Grant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.grant
+}
+
+// Renew replaces the reader's grant with g, a current grant of the same
+// principal (and link) for live viewing of the same camera generation.
+// The reader keeps its place: what it queued is delivered under g. It
+// fails with ErrNoGrant for any other grant, or with the reader's error
+// once it ended.
+func (r *Reader) Renew(g authz.Grant) error {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	if !g.Allows(domain.ActionLive, r.origin, r.h.cfg.Now()) || g.Principal() != r.grant.Principal() || g.Link() != r.grant.Link() {
+		return ErrNoGrant
+	}
+	r.grant, r.expires = g, g.Expires()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
 
 // Dropped returns how many units the reader lost for being slow.
 func (r *Reader) Dropped() int {

@@ -314,3 +314,63 @@ func TestConcurrentChurn(t *testing.T) {
 	}
 	t.Logf("%d units checked", checked.Load())
 }
+
+// TestRenewableReader: a renewable reader whose grant ran out delivers
+// nothing and keeps its place, queueing what comes; renewed with a
+// current grant of the same principal and generation, it delivers every
+// unit it queued. Another principal's grant or another generation's does
+// not renew it, and revocation still ends it.
+func TestRenewableReader(t *testing.T) {
+	clock := time.Now()
+	h := New(Config{Now: func() time.Time { return clock }})
+	cam := camA
+	cam.State = domain.CameraStateClaimed
+	set := domain.RecordingSettings{CameraID: cam.ID, Mode: domain.RecordContinuous}
+	recGrant := func() authz.Grant {
+		g, d := authz.AuthorizeRecording(cam, set, clock)
+		if !d.Allowed {
+			t.Fatalf("recording grant: %+v", d)
+		}
+		return g
+	}
+	p := h.Publish(cam.Ref(), Track{Codec: H264})
+	r, err := h.AddReader(recGrant(), Renewable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Write(unit(cam.Ref(), 0, true))
+	read(t, r)
+	clock = clock.Add(authz.GrantTTL + time.Second)
+	for i := 1; i <= 3; i++ {
+		p.Write(unit(cam.Ref(), i, false))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := r.Read(ctx); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired renewable reader: %v", err)
+	}
+	if err := r.Renew(grant(t, camA, clock)); !errors.Is(err, ErrNoGrant) {
+		t.Fatalf("renewed with another principal's grant: %v", err)
+	}
+	next := cam
+	next.Generation++
+	if g, d := authz.AuthorizeRecording(next, domain.RecordingSettings{CameraID: next.ID, Mode: domain.RecordContinuous}, clock); !d.Allowed || !errors.Is(r.Renew(g), ErrNoGrant) {
+		t.Fatal("renewed with another generation's grant")
+	}
+	p.Write(unit(cam.Ref(), 4, false))
+	if err := r.Renew(recGrant()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		if au := read(t, r); au.PTS != unit(cam.Ref(), i, false).PTS {
+			t.Fatalf("after renewal read %s, want unit %d", au.PTS, i)
+		}
+	}
+	h.EndCamera(cam.ID, cam.Generation+1)
+	if _, err := r.Read(ctx); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("a renewable reader after the generation ended: %v", err)
+	}
+	if err := r.Renew(recGrant()); err == nil {
+		t.Fatal("an ended reader was renewed")
+	}
+}

@@ -92,6 +92,10 @@ var (
 	// ErrBitrate: the publisher sent more than the hub's bitrate cap and
 	// was closed.
 	ErrBitrate = errors.New("media: publisher above the bitrate cap")
+	// ErrExpired: a renewable reader's grant ran out. It delivers
+	// nothing until Renew gives it a current grant; it keeps its place in
+	// the stream meanwhile.
+	ErrExpired = errors.New("media: grant expired; renew it")
 )
 
 // Alarm describes a provenance violation.

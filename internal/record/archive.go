@@ -38,6 +38,10 @@ var ErrCorrupt = errors.New("record: stored segment is corrupt or tampered with"
 // ErrGone: the segment's key was shredded or its bytes are missing.
 var ErrGone = errors.New("record: segment is gone")
 
+// ErrDeleted: the segment (or still) was being recorded when its
+// recordings were deleted, so it is not stored.
+var ErrDeleted = errors.New("record: recording was deleted")
+
 // Archive stores, reads and deletes sealed segments and keeps the index
 // in step. It is safe for concurrent use.
 type Archive struct {
@@ -52,6 +56,24 @@ type Archive struct {
 
 	mu   sync.Mutex
 	pins map[domain.ID]int // segments being exported or played
+
+	// commit orders indexing (and storing stills) against deletions:
+	// once Forget returns, nothing it covers reaches the index.
+	commit  sync.Mutex
+	deleted map[domain.CameraRef][]deletion // guarded by commit
+}
+
+// deletion is one delete of a camera generation's recordings.
+type deletion struct {
+	at       time.Time // when, on the server's clock
+	from, to time.Time // the recording times deleted; zero is unbounded
+}
+
+// covers reports whether a segment of [start, end) that the server began
+// receiving at began is one that the deletion deleted: it existed then
+// (if only in memory) and overlaps the deleted times.
+func (d deletion) covers(began, start, end time.Time) bool {
+	return began.Before(d.at) && (d.to.IsZero() || start.Before(d.to)) && (d.from.IsZero() || end.After(d.from))
 }
 
 // NewArchive returns an archive over blobs, with its index in idx and
@@ -60,7 +82,39 @@ func NewArchive(blobs blob.Store, idx Index, ring *keys.Keyring, log *slog.Logge
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Archive{blobs: blobs, idx: idx, ring: ring, log: log, now: time.Now, pins: map[domain.ID]int{}}
+	return &Archive{blobs: blobs, idx: idx, ring: ring, log: log, now: time.Now, pins: map[domain.ID]int{}, deleted: map[domain.CameraRef][]deletion{}}
+}
+
+// Forget records that camera's recordings overlapping [since, until) —
+// all of them when both are zero — are deleted now. From its return on,
+// a segment the recorder had begun before now (the one in progress, or
+// held as pre-roll) that overlaps them is not stored: Write answers
+// ErrDeleted, and no still of it is kept. Call it before listing the
+// segments to delete, so that none slips in between.
+func (a *Archive) Forget(camera domain.CameraRef, since, until time.Time) {
+	// On the index's precision, as segments are compared.
+	d := deletion{at: a.now(), from: since.UTC().Truncate(time.Microsecond), to: until.UTC().Truncate(time.Microsecond)}
+	a.commit.Lock()
+	defer a.commit.Unlock()
+	if since.IsZero() && until.IsZero() {
+		a.deleted[camera] = []deletion{d} // covers every earlier one
+		return
+	}
+	a.deleted[camera] = append(a.deleted[camera], d)
+}
+
+// deletedLocked reports whether a deletion covers a segment of camera;
+// a.commit must be held. A zero began counts as now.
+func (a *Archive) deletedLocked(camera domain.CameraRef, began, start, end time.Time) bool {
+	if began.IsZero() {
+		began = a.now()
+	}
+	for _, d := range a.deleted[camera] {
+		if d.covers(began, start, end) {
+			return true
+		}
+	}
+	return false
 }
 
 // blobKey names a segment's blob: by camera, generation and start, so a
@@ -72,7 +126,8 @@ func blobKey(seg domain.Segment) string {
 
 // Write seals p with the camera generation's current data key, stores it
 // and indexes it. The segment is in the index only once its bytes are
-// safely stored; a failure leaves neither.
+// safely stored; a failure leaves neither. A segment that a deletion
+// covers (see Forget) is not stored: ErrDeleted.
 func (a *Archive) Write(ctx context.Context, camera domain.CameraRef, home domain.ID, p *Plain) (domain.Segment, error) {
 	seg := domain.Segment{ID: domain.NewID(), Camera: camera, HomeID: home, Start: p.Start.UTC().Truncate(time.Microsecond),
 		End: p.End.UTC().Truncate(time.Microsecond), Size: int64(len(p.Data)), InitSize: int64(p.InitSize), CreatedAt: a.now().UTC()}
@@ -102,6 +157,12 @@ func (a *Archive) Write(ctx context.Context, camera domain.CameraRef, home domai
 	}
 	if _, err := a.blobs.Put(ctx, seg.BlobKey, body); err != nil {
 		return seg, fmt.Errorf("record: store segment: %w", err)
+	}
+	a.commit.Lock()
+	defer a.commit.Unlock()
+	if a.deletedLocked(camera, p.Began, seg.Start, seg.End) {
+		a.blobs.Delete(context.WithoutCancel(ctx), seg.BlobKey)
+		return seg, ErrDeleted
 	}
 	if err := a.idx.CreateSegment(context.WithoutCancel(ctx), seg); err != nil {
 		a.blobs.Delete(context.WithoutCancel(ctx), seg.BlobKey)

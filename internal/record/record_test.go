@@ -14,6 +14,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
+	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record"
@@ -33,7 +34,10 @@ type rig struct {
 	ring *keys.Keyring
 }
 
-func newRig(t testing.TB) *rig {
+func newRig(t testing.TB) *rig { return newRigWith(t, nil) }
+
+// newRigWith is newRig with its blob store wrapped by wrap, if set.
+func newRigWith(t testing.TB, wrap func(blob.Store) blob.Store) *rig {
 	t.Helper()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
 	if err != nil {
@@ -41,9 +45,13 @@ func newRig(t testing.TB) *rig {
 	}
 	t.Cleanup(func() { st.Close() })
 	dir := t.TempDir()
-	blobs, err := localfs.Open(dir)
+	fs, err := localfs.Open(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var blobs blob.Store = fs
+	if wrap != nil {
+		blobs = wrap(fs)
 	}
 	sk := make([]byte, 32)
 	rand.Read(sk)
@@ -359,4 +367,46 @@ func FuzzAnnexB(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		record.AnnexB(b) // must not panic
 	})
+}
+
+// TestForget: after a deletion, a segment the server had begun before it
+// and that overlaps what was deleted is not stored (nor its still, nor
+// its bytes); one begun after it, or outside the deleted times, is.
+func TestForget(t *testing.T) {
+	r := newRig(t)
+	start := time.Now().Add(-time.Minute)
+	plains := recordtest.Segments(start, 12*time.Second, record.DefaultSegment)
+	if len(plains) != 3 {
+		t.Fatalf("%d segments, want 3", len(plains))
+	}
+	begun := time.Now().Add(-time.Second) // before the deletions below
+	r.ar.Forget(cam, plains[1].Start, plains[1].End)
+	for i, p := range plains {
+		p.Began = begun
+		_, err := r.ar.Write(ctx, cam, home, p)
+		if deleted := i == 1; errors.Is(err, record.ErrDeleted) != deleted || (!deleted && err != nil) {
+			t.Fatalf("segment %d after deleting segment 1's times: %v", i, err)
+		}
+	}
+	if err := r.ar.WriteSegmentThumbnail(ctx, cam, plains[1], []byte("jpeg")); !errors.Is(err, record.ErrDeleted) {
+		t.Fatalf("a deleted segment's still: %v", err)
+	}
+	r.ar.Forget(cam, time.Time{}, time.Time{}) // everything
+	if _, err := r.ar.Write(ctx, cam, home, plains[2]); !errors.Is(err, record.ErrDeleted) {
+		t.Fatalf("a segment begun before deleting everything: %v", err)
+	}
+	plains[2].Began = time.Now().Add(time.Second) // begun after it
+	if _, err := r.ar.Write(ctx, cam, home, plains[2]); err != nil {
+		t.Fatalf("a segment begun after the deletion: %v", err)
+	}
+	other := domain.CameraRef{Camera: cam.Camera, Generation: cam.Generation + 1}
+	plains[0].Began = begun
+	if _, err := r.ar.Write(ctx, other, home, plains[0]); err != nil {
+		t.Fatalf("another generation: %v", err)
+	}
+	idx, _ := r.st.Segments(ctx, store.SegmentFilter{Camera: cam.Camera, Generation: store.AnyGeneration})
+	c, err := r.ar.Reconcile(ctx, true)
+	if err != nil || !c.OK() || c.Blobs != len(idx) || len(idx) != 4 {
+		t.Fatalf("index %d segments, blobs %+v %v: a refused segment left its bytes or one is missing", len(idx), c, err)
+	}
 }

@@ -17,9 +17,14 @@ type Source interface {
 	// RecordingCameras lists the settings of every camera that records.
 	RecordingCameras(ctx context.Context) ([]domain.RecordingSettings, error)
 	// OpenRecording opens the recorder's reader of a camera's live
-	// stream, with the camera as it is now and its settings.
+	// stream, with the camera as it is now and its settings. The reader
+	// is renewable (media.Renewable).
 	// ErrNotRecording means the camera should not be recorded.
 	OpenRecording(ctx context.Context, camera domain.ID) (*media.Reader, domain.Camera, domain.RecordingSettings, error)
+	// RenewRecording gives a reader OpenRecording made, whose grant ran
+	// out, a current grant, if the camera is still recorded at the
+	// reader's generation; ErrNotRecording if not.
+	RenewRecording(ctx context.Context, r *media.Reader) error
 }
 
 // ErrNotRecording: the camera does not record (any more).
@@ -38,6 +43,8 @@ type RecorderConfig struct {
 	// ThumbEvery is how far apart thumbnails are (zero means 2 minutes).
 	Thumbnail  func(ctx context.Context, track media.Track, key *media.AccessUnit) ([]byte, error)
 	ThumbEvery time.Duration
+	// Now returns the time; nil means time.Now.
+	Now func() time.Time
 }
 
 // Recorder records every camera whose settings say so, one worker per
@@ -61,6 +68,9 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	}
 	if cfg.ThumbEvery <= 0 {
 		cfg.ThumbEvery = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Recorder{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), workers: map[domain.ID]*worker{}}
 }
@@ -249,7 +259,7 @@ const quiet = 5 * time.Second
 // reader at the current GOP, whose units this one already had).
 func (w *worker) record(ctx context.Context, rd *media.Reader, cam domain.Camera) {
 	ref, home := cam.Ref(), cam.HomeID
-	continuing := w.active && ref == w.ref && time.Since(w.lastAt) < quiet
+	continuing := w.active && ref == w.ref && w.r.cfg.Now().Sub(w.lastAt) < quiet
 	if !continuing {
 		w.flush(ctx)
 	}
@@ -263,6 +273,16 @@ func (w *worker) record(ctx context.Context, rd *media.Reader, cam domain.Camera
 			continuing = false
 			continue
 		}
+		if errors.Is(err, media.ErrExpired) {
+			// The grant ran out: renewed, the reader goes on where it
+			// was, with every picture it queued meanwhile.
+			if err := w.r.cfg.Source.RenewRecording(ctx, rd); err == nil {
+				continue
+			} else if !errors.Is(err, ErrNotRecording) && ctx.Err() == nil {
+				w.r.log.Warn("renewing the recording grant", "camera", w.camera, "err", err)
+			}
+			return // reopen, or stop
+		}
 		if err != nil {
 			return
 		}
@@ -274,7 +294,12 @@ func (w *worker) record(ctx context.Context, rd *media.Reader, cam domain.Camera
 			continue // already recorded through the previous reader
 		}
 		continuing = false
-		if w.pending && time.Since(w.lastAt) >= quiet {
+		// A pause is measured on the stream's clock: a recorder that
+		// fell behind (a slow disk, a loaded machine) reads units that
+		// came long ago in one go, and must not cut the segment there —
+		// the segmenter would then drop pictures up to the next
+		// keyframe. A pause seen live ends the Read above instead.
+		if w.pending && au.PTS-w.lastPTS >= quiet {
 			w.flush(ctx)
 		}
 		p, err := w.seg.Push(tr, au)
@@ -284,9 +309,11 @@ func (w *worker) record(ctx context.Context, rd *media.Reader, cam domain.Camera
 			w.pending = false
 			continue
 		}
-		w.lastPTS, w.lastAt, w.pending = au.PTS, time.Now(), true
+		w.lastPTS, w.lastAt, w.pending = au.PTS, w.r.cfg.Now(), true
 		if p != nil {
-			w.store(ctx, ref, home, p)
+			// Not cancelled with ctx: at shutdown the reader's queue is
+			// drained, and what it finishes is stored.
+			w.store(context.WithoutCancel(ctx), ref, home, p)
 		}
 	}
 }
@@ -325,7 +352,10 @@ func (w *worker) store(ctx context.Context, ref domain.CameraRef, home domain.ID
 	}
 	w.mu.Unlock()
 	for _, q := range keep {
-		if _, err := w.r.cfg.Archive.Write(ctx, ref, home, q); err != nil {
+		if _, err := w.r.cfg.Archive.Write(ctx, ref, home, q); errors.Is(err, ErrDeleted) {
+			w.r.log.Debug("segment deleted while being recorded", "camera", w.camera)
+			continue
+		} else if err != nil {
 			w.r.log.Error("storing segment", "camera", w.camera, "err", err)
 			continue
 		}
@@ -359,7 +389,7 @@ func (w *worker) thumbnail(ctx context.Context, ref domain.CameraRef, p *Plain) 
 		defer cancel()
 		jpeg, err := still(tctx, p.Track, p.Key)
 		if err == nil {
-			err = w.r.cfg.Archive.WriteThumbnail(tctx, ref, p.Start, jpeg)
+			err = w.r.cfg.Archive.WriteSegmentThumbnail(tctx, ref, p, jpeg)
 		}
 		if err != nil {
 			w.r.log.Debug("thumbnail", "camera", w.camera, "err", err)

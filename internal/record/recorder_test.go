@@ -2,11 +2,14 @@ package record_test
 
 import (
 	"context"
+	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/record"
@@ -45,8 +48,23 @@ func (h *hubSource) OpenRecording(_ context.Context, camera domain.ID) (*media.R
 	if !d.Allowed || camera != cam.ID {
 		return nil, cam, set, record.ErrNotRecording
 	}
-	r, err := h.hub.AddReader(g)
+	r, err := h.hub.AddReader(g, media.Renewable)
 	return r, cam, set, err
+}
+
+func (h *hubSource) RenewRecording(_ context.Context, r *media.Reader) error {
+	h.mu.Lock()
+	cam, set := h.cam, h.set
+	h.mu.Unlock()
+	now := time.Now
+	if h.now != nil {
+		now = h.now
+	}
+	g, d := authz.AuthorizeRecording(cam, set, now())
+	if !d.Allowed || cam.Ref() != r.Grant().Camera() {
+		return record.ErrNotRecording
+	}
+	return r.Renew(g)
 }
 
 // recordClip runs a recorder over the porch clip published for d of
@@ -62,7 +80,27 @@ func recordClip(t *testing.T, set domain.RecordingSettings, d time.Duration, tri
 // recorder's grant, which the hub then refuses.
 func recordClipWith(t *testing.T, set domain.RecordingSettings, d time.Duration, trigger func(r *record.Recorder, base time.Time), jump int) ([]domain.Segment, *rig) {
 	t.Helper()
-	rg := newRig(t)
+	return recordClipOpts(t, clipOpts{set: set, d: d, trigger: trigger, jump: jump})
+}
+
+// clipOpts says how recordClipOpts records.
+type clipOpts struct {
+	set     domain.RecordingSettings
+	d       time.Duration
+	trigger func(r *record.Recorder, base time.Time)
+	jump    int
+	// blobs, if set, wraps the rig's blob store.
+	blobs func(blob.Store) blob.Store
+	// now is the recorder's clock; nil means time.Now.
+	now func() time.Time
+	// published is called once every unit is published.
+	published func()
+}
+
+func recordClipOpts(t *testing.T, o clipOpts) ([]domain.Segment, *rig) {
+	t.Helper()
+	set, d, trigger, jump := o.set, o.d, o.trigger, o.jump
+	rg := newRigWith(t, o.blobs)
 	var clockMu sync.Mutex
 	skew := time.Duration(0)
 	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return time.Now().Add(skew) }
@@ -70,7 +108,7 @@ func recordClipWith(t *testing.T, set domain.RecordingSettings, d time.Duration,
 	c := domain.Camera{ID: domain.NewID(), HomeID: home, Generation: 1, State: domain.CameraStateClaimed}
 	set.CameraID = c.ID
 	src := &hubSource{hub: hub, cam: c, set: set, now: now}
-	rec := record.NewRecorder(record.RecorderConfig{Archive: rg.ar, Source: src, Rescan: 50 * time.Millisecond})
+	rec := record.NewRecorder(record.RecorderConfig{Archive: rg.ar, Source: src, Rescan: 50 * time.Millisecond, Now: o.now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()
@@ -100,6 +138,9 @@ func recordClipWith(t *testing.T, set domain.RecordingSettings, d time.Duration,
 			t.Fatal(err)
 		}
 		time.Sleep(time.Millisecond)
+	}
+	if o.published != nil {
+		o.published()
 	}
 	time.Sleep(200 * time.Millisecond)
 	cancel() // the recorder stores the segment in progress
@@ -147,10 +188,15 @@ func TestRecorderEvents(t *testing.T) {
 }
 
 // TestRecorderAcrossGrantRenewal: the recorder's grant runs out mid-
-// stream; the reader that replaces it continues the segment in progress,
-// so the recording has every picture once, without a short segment.
+// stream while the recorder lags behind it (here its disk stalls, so the
+// rest of the stream waits in its queue); the renewed grant picks up
+// where the old one ended, so the recording has every picture once,
+// without a short segment.
 func TestRecorderAcrossGrantRenewal(t *testing.T) {
-	segs, rg := recordClipWith(t, domain.RecordingSettings{Mode: domain.RecordContinuous}, 20*time.Second, nil, 100)
+	stall := &stallingBlobs{entered: make(chan struct{}), release: make(chan struct{})}
+	segs, rg := recordClipOpts(t, clipOpts{set: domain.RecordingSettings{Mode: domain.RecordContinuous}, d: 20 * time.Second, jump: 100,
+		blobs:     func(b blob.Store) blob.Store { stall.Store = b; return stall },
+		published: func() { <-stall.entered; close(stall.release) }})
 	frames := 0
 	for i, s := range segs {
 		b, err := rg.ar.ReadAll(context.Background(), s)
@@ -166,6 +212,64 @@ func TestRecorderAcrossGrantRenewal(t *testing.T) {
 		}
 		if i > 0 && s.Start.Before(segs[i-1].End.Add(-time.Millisecond)) {
 			t.Fatalf("segment %d overlaps the previous one", i)
+		}
+	}
+	if frames != 20*15 || len(segs) != 5 {
+		t.Fatalf("%d pictures in %d segments, want 300 in 5", frames, len(segs))
+	}
+}
+
+// stallingBlobs holds the first segment's Put until released, as a slow
+// disk would.
+type stallingBlobs struct {
+	blob.Store
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (b *stallingBlobs) Put(ctx context.Context, key string, r io.Reader) (blob.Info, error) {
+	if strings.HasPrefix(key, record.Prefix) {
+		first := false
+		b.once.Do(func() { first = true })
+		if first {
+			close(b.entered)
+			<-b.release
+		}
+	}
+	return b.Store.Put(ctx, key, r)
+}
+
+// TestRecorderFallsBehind: a recorder that falls behind the stream — its
+// disk stalls longer than a pause would last, the machine is loaded —
+// and then reads the queued pictures in one go records every one of
+// them: a stream pause is measured on the stream's clock, not on how
+// late the recorder reads. Stopping it meanwhile stores all it queued.
+func TestRecorderFallsBehind(t *testing.T) {
+	var clockMu sync.Mutex
+	skew := time.Duration(0)
+	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return time.Now().Add(skew) }
+	stall := &stallingBlobs{entered: make(chan struct{}), release: make(chan struct{})}
+	segs, rg := recordClipOpts(t, clipOpts{set: domain.RecordingSettings{Mode: domain.RecordContinuous}, d: 20 * time.Second, jump: -1, now: now,
+		blobs: func(b blob.Store) blob.Store { stall.Store = b; return stall },
+		published: func() {
+			<-stall.entered // the recorder is storing its first segment, the rest waits in its queue
+			clockMu.Lock()
+			skew += time.Minute // the store takes a minute
+			clockMu.Unlock()
+			close(stall.release)
+		}})
+	frames := 0
+	for _, s := range segs {
+		b, err := rg.ar.ReadAll(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, parts, err := record.Parse(b, s.InitSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			frames += len(p.Tracks[0].Samples)
 		}
 	}
 	if frames != 20*15 || len(segs) != 5 {

@@ -37,6 +37,10 @@ const MaxSegment = 30 * time.Second
 // followed by one fragment.
 type Plain struct {
 	Start, End time.Time
+	// Began is when the segment's first unit reached the segmenter, on
+	// the server's clock (Start is on the camera's); zero when unknown.
+	// A deletion decides on it whether the segment existed then.
+	Began time.Time
 	// Data is the whole segment; Data[:InitSize] is the initialization
 	// block.
 	Data     []byte
@@ -64,6 +68,7 @@ type Segmenter struct {
 	init     []byte
 	first    *media.AccessUnit
 	start    time.Duration // PTS of the segment's first unit
+	began    time.Time     // when the segment's first unit came (our clock)
 	samples  []*fmp4.Sample
 	pending  *media.AccessUnit // the last unit, whose duration the next tells
 	lastDur  time.Duration
@@ -182,7 +187,7 @@ func (s *Segmenter) begin(track media.Track, au *media.AccessUnit) error {
 		}
 		s.track, s.init = track, init
 	}
-	s.start, s.pending, s.samples, s.first = au.PTS, au, nil, au
+	s.start, s.pending, s.samples, s.first, s.began = au.PTS, au, nil, au, s.now()
 	return nil
 }
 
@@ -216,7 +221,7 @@ func (s *Segmenter) finish(endPTS time.Duration) (*Plain, error) {
 	if err := part.Marshal(&buf); err != nil {
 		return nil, err
 	}
-	p := &Plain{Start: start, End: end, Data: buf.Bytes(), InitSize: len(s.init), Frames: len(s.samples), Track: s.track, Key: s.first}
+	p := &Plain{Start: start, End: end, Began: s.began, Data: buf.Bytes(), InitSize: len(s.init), Frames: len(s.samples), Track: s.track, Key: s.first}
 	s.samples = nil
 	return p, nil
 }

@@ -57,6 +57,16 @@ func thumbKey(c domain.CameraRef, at time.Time) string {
 // WriteThumbnail seals and stores a JPEG still of the camera generation
 // at at.
 func (a *Archive) WriteThumbnail(ctx context.Context, camera domain.CameraRef, at time.Time, jpeg []byte) error {
+	return a.writeThumbnail(ctx, camera, time.Time{}, at, jpeg)
+}
+
+// WriteSegmentThumbnail stores the timeline still of segment p, unless
+// a deletion covered p meanwhile (ErrDeleted).
+func (a *Archive) WriteSegmentThumbnail(ctx context.Context, camera domain.CameraRef, p *Plain, jpeg []byte) error {
+	return a.writeThumbnail(ctx, camera, p.Began, p.Start, jpeg)
+}
+
+func (a *Archive) writeThumbnail(ctx context.Context, camera domain.CameraRef, began, at time.Time, jpeg []byte) error {
 	if len(jpeg) > MaxThumbnail {
 		return errors.New("record: thumbnail too large")
 	}
@@ -72,6 +82,13 @@ func (a *Archive) WriteThumbnail(ctx context.Context, camera domain.CameraRef, a
 	w.Write(jpeg)
 	if err := w.Close(); err != nil {
 		return err
+	}
+	// A still is small: store it under the commit lock, so that a
+	// deletion's DeleteThumbnails cannot run between check and store.
+	a.commit.Lock()
+	defer a.commit.Unlock()
+	if a.deletedLocked(camera, began, at, at.Add(time.Microsecond)) {
+		return ErrDeleted
 	}
 	_, err = a.blobs.Put(ctx, thumbKey(camera, at.UTC().Truncate(time.Microsecond)), &buf)
 	return err

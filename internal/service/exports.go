@@ -200,19 +200,32 @@ func (s *Service) Export(ctx context.Context, c Caller, camera, id domain.ID) (E
 	return v, nil
 }
 
-// Exports lists the caller's exports of a camera.
+// Exports lists the caller's exports of a camera: of the camera as it
+// is now, and of former generations the policy still lets it export.
 func (s *Service) Exports(ctx context.Context, c Caller, camera domain.ID) ([]ExportView, error) {
-	if _, err := s.authorizeSegments(ctx, c, camera, domain.ActionExport, nil, "export.list", true); err != nil {
-		return nil, err
-	}
 	s.rec.mu.Lock()
-	out := []ExportView{}
+	var mine []*export
+	var probe []domain.Segment
 	for _, e := range s.rec.exports {
-		if e.account == c.Account.ID && e.camera.Camera == camera && c.Link == "" {
-			out = append(out, e.view())
+		if e.account == c.Account.ID && e.camera.Camera == camera && c.Link == "" && !c.Anonymous() {
+			mine = append(mine, e)
+			probe = append(probe, domain.Segment{ID: e.id, Camera: e.camera, HomeID: e.home})
 		}
 	}
 	s.rec.mu.Unlock()
+	groups, err := s.authorizeSegments(ctx, c, camera, domain.ActionExport, probe, "export.list", true)
+	if err != nil {
+		return nil, err
+	}
+	out := []ExportView{}
+	for _, e := range mine {
+		for _, g := range groups {
+			if g.camera.Generation == e.camera.Generation && g.camera.HomeID == e.home {
+				out = append(out, e.view())
+				break
+			}
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
 }

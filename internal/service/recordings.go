@@ -87,11 +87,37 @@ func (s *Service) OpenRecording(ctx context.Context, camera domain.ID) (*media.R
 	if !d.Allowed {
 		return nil, cam, set, record.ErrNotRecording
 	}
-	r, err := s.cfg.Media.AddReader(g)
+	r, err := s.cfg.Media.AddReader(g, media.Renewable)
 	if err != nil {
 		return nil, cam, set, err
 	}
 	return r, cam, set, nil
+}
+
+// RenewRecording implements record.Source: the policy decides again on
+// the camera as it is now, and the reader gets the new grant only if it
+// is for the same generation.
+func (s *Service) RenewRecording(ctx context.Context, r *media.Reader) error {
+	ref := r.Grant().Camera()
+	cam, err := s.st.Camera(ctx, ref.Camera)
+	if errors.Is(err, store.ErrNotFound) {
+		return record.ErrNotRecording
+	}
+	if err != nil {
+		return err
+	}
+	set, err := s.st.RecordingSettings(ctx, ref.Camera)
+	if errors.Is(err, store.ErrNotFound) {
+		return record.ErrNotRecording
+	}
+	if err != nil {
+		return err
+	}
+	g, d := authz.AuthorizeRecording(cam, set, s.now())
+	if !d.Allowed || cam.Generation != ref.Generation {
+		return record.ErrNotRecording
+	}
+	return r.Renew(g)
 }
 
 // RecordingSettingsView is a camera's recording settings as the API
@@ -271,6 +297,7 @@ func (s *Service) SetHomeRecording(ctx context.Context, c Caller, home domain.ID
 // recordings.
 type recordingGroup struct {
 	camera domain.Camera // as it is now, or as it was in that home
+	former bool          // a generation the camera has left
 	grant  authz.Grant
 	segs   []domain.Segment
 }
@@ -279,7 +306,9 @@ type recordingGroup struct {
 // recordings in [since, until), and on the camera as it is now. A
 // generation's recordings belong to the home the camera was in then: its
 // owners may reach them until they are shredded (the export window),
-// the camera's new owners never. The caller gets the segments of the
+// the camera's new owners never, nor anyone else of the old home (a
+// guest's scope, a member's role, a link died with the generation). The
+// caller gets the segments of the
 // generations it may reach, without those before its history start; with
 // none it gets "not found", audited. Allowed access is audited once per
 // home as auditAction unless quiet.
@@ -313,7 +342,7 @@ func (s *Service) authorizeSegments(ctx context.Context, c Caller, camera domain
 	for _, g := range segs {
 		k := key{g.Camera.Generation, g.HomeID}
 		if groups[k] == nil {
-			groups[k] = &recordingGroup{camera: domain.Camera{ID: camera, HomeID: g.HomeID, Generation: g.Camera.Generation, State: domain.CameraStateClaimed}}
+			groups[k] = &recordingGroup{camera: domain.Camera{ID: camera, HomeID: g.HomeID, Generation: g.Camera.Generation, State: domain.CameraStateClaimed}, former: true}
 			order = append(order, k)
 		}
 		groups[k].segs = append(groups[k].segs, g)
@@ -336,7 +365,7 @@ func (s *Service) authorizeSegments(ctx context.Context, c Caller, camera domain
 			}
 			members[k.home] = m
 		}
-		gr, d := authz.Authorize(c.principal(), a, authz.Resource{Home: k.home, Camera: &g.camera}, authz.Facts{Now: s.now(), Membership: m, Via: via})
+		gr, d := authz.Authorize(c.principal(), a, authz.Resource{Home: k.home, Camera: &g.camera, Former: g.former}, authz.Facts{Now: s.now(), Membership: m, Via: via})
 		if !d.Allowed {
 			if firstDenial == nil {
 				firstDenial, deniedHome = &d, k.home
@@ -550,7 +579,9 @@ func (s *Service) segmentError(ctx context.Context, seg domain.Segment, err erro
 
 // DeleteRecordings deletes a camera's recordings that overlap [since,
 // until) — everything when both are zero — of the generations the caller
-// may delete. It returns how many segments went.
+// may delete. It returns how many segments went. The segment the
+// recorder is writing (or holds as pre-roll) is deleted too: the archive
+// is told first, so it never stores it.
 func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.ID, since, until time.Time) (int, error) {
 	ar, err := s.archive()
 	if err != nil {
@@ -568,15 +599,28 @@ func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.
 	}
 	n := 0
 	for _, g := range groups {
+		from, to := since, until
+		if h := g.grant.HistoryFrom(); !all && h.After(from) {
+			from = h
+		}
+		// First bar what is being recorded, then list: a segment indexed
+		// meanwhile is in the list, one finished later is refused.
+		ar.Forget(g.camera.Ref(), from, to)
+		segs, err := s.st.Segments(ctx, store.SegmentFilter{Camera: camera, Generation: g.camera.Generation, HomeID: g.camera.HomeID, Since: from, Until: to})
+		if err != nil {
+			return n, internal("list segments", err)
+		}
+		g.segs = segs[:0]
+		for _, sg := range segs {
+			if h := g.grant.HistoryFrom(); h.IsZero() || !sg.Start.Before(h) {
+				g.segs = append(g.segs, sg)
+			}
+		}
 		for _, sg := range g.segs {
 			if err := ar.Delete(ctx, sg); err != nil {
 				return n, internal("delete segment", err)
 			}
 			n++
-		}
-		from, to := since, until
-		if h := g.grant.HistoryFrom(); !all && h.After(from) {
-			from = h
 		}
 		if _, err := ar.DeleteThumbnails(ctx, g.camera.Ref(), from, to); err != nil {
 			return n, internal("delete thumbnails", err)

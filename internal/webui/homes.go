@@ -42,8 +42,10 @@ type homeView struct {
 	Cameras []service.CameraView
 	Manage  bool // the caller may add cameras and see members and the log
 	Owner   bool // the caller may delete the home
-	// Recording is the home's retention and export window, for owners.
+	// Recording is the home's retention and export window, and Former
+	// the cameras that left with recordings the home keeps: for owners.
 	Recording *service.HomeRecordingView
+	Former    []service.FormerCameraView
 }
 
 func (u *UI) loadHome(r *http.Request, c service.Caller, home domain.ID) (homeView, error) {
@@ -62,8 +64,44 @@ func (u *UI) loadHome(r *http.Request, c service.Caller, home domain.ID) (homeVi
 			return homeView{}, err
 		}
 		v.Recording = &rec
+		if v.Former, err = u.svc.FormerCameras(r.Context(), c, home); err != nil {
+			return homeView{}, err
+		}
 	}
 	return v, nil
+}
+
+// formerView is the page of a camera that left the home, for its owners:
+// the recordings the home keeps until the export window ends.
+type formerView struct {
+	Home   domain.HomeView
+	Former service.FormerCameraView
+}
+
+func (u *UI) formerCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	home := id(r, "home")
+	gen, err := strconv.ParseInt(r.PathValue("generation"), 10, 64)
+	if err != nil || gen < 0 {
+		u.notFound(w, c)
+		return
+	}
+	h, err := u.svc.Home(r.Context(), c, home)
+	if err != nil {
+		u.fail(w, r, c, err, "former", page{})
+		return
+	}
+	f, err := u.svc.FormerCamera(r.Context(), c, home, id(r, "camera"), gen)
+	if service.KindOf(err) == service.KindForbidden {
+		// To anyone but the owners, a former camera does not exist (the
+		// refusal is audited).
+		u.notFound(w, c)
+		return
+	}
+	if err != nil {
+		u.fail(w, r, c, err, "former", page{})
+		return
+	}
+	u.render(w, c, http.StatusOK, "former", page{Title: "Former camera", Data: formerView{Home: h, Former: f}})
 }
 
 func (u *UI) setHomeRecording(w http.ResponseWriter, r *http.Request, c service.Caller) {

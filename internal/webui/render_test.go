@@ -43,6 +43,11 @@ func TestRenderEveryPage(t *testing.T) {
 		{"loginlink", nil, []string{"Sign in with a link"}}, // with an error: the link to /login
 		{"homes", []domain.HomeView{home}, []string{`<a class="home-link" href="/homes/` + string(homeID) + `">Casa &lt;Ana&gt;</a>`, `action="/homes"`}},
 		{"home", homeView{Home: home, Cameras: []service.CameraView{cam}, Manage: true}, []string{`<h1>Casa &lt;Ana&gt;</h1>`, `href="/cameras/` + string(camID) + `"`, `action="/homes/` + string(homeID) + `/cameras"`, "/members", "/audit"}},
+		{"home", homeView{Home: home, Owner: true, Recording: &service.HomeRecordingView{ExportWindowDays: 7},
+			Former: []service.FormerCameraView{{CameraID: camID, Generation: 2, Left: now, KeptUntil: now.Add(7 * 24 * time.Hour), Segments: 4}}},
+			[]string{`id="former-cameras"`, `href="/homes/` + string(homeID) + `/former/` + string(camID) + `/2"`}},
+		{"former", formerView{Home: home, Former: service.FormerCameraView{CameraID: camID, Generation: 2, Left: now, KeptUntil: now.Add(7 * 24 * time.Hour), Segments: 4}},
+			[]string{`data-recordings="` + string(camID) + `"`, `data-day="2026-03-01T12:00:00Z"`, `id="timeline"`, `id="playback"`, `id="export-button"`, "2026-03-08 12:00 UTC"}},
 		{"camera", newCameraView(cam), []string{"Porch", "registered", "<dd>3</dd>", "/rename", "/delete"}},
 		{"claim", claimView{Homes: []domain.HomeView{home}, Home: homeID}, []string{`id="claim-form"`}},
 		{"members", membersView{Home: home, Members: []domain.MemberView{member}, Cameras: []service.CameraView{cam}, Roles: roleOptions,

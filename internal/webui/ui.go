@@ -162,6 +162,7 @@ func (u *UI) Routes() []httpserver.Route {
 		{Pattern: "POST /homes/{home}/cameras", Action: domain.ActionCameraCreate, Handler: u.createCamera},
 		{Pattern: "POST /homes/{home}/delete", Action: domain.ActionHomeDelete, Handler: u.deleteHome},
 		{Pattern: "POST /homes/{home}/recording", Action: domain.ActionHomeRecording, Handler: u.setHomeRecording},
+		{Pattern: "GET /homes/{home}/former/{camera}/{generation}", Action: domain.ActionHomeRecording, Handler: u.formerCamera},
 		{Pattern: "GET /cameras/{camera}", Action: domain.ActionCameraList, Handler: u.camera},
 		{Pattern: "POST /cameras/{camera}/rename", Action: domain.ActionManage, Handler: u.renameCamera},
 		{Pattern: "POST /cameras/{camera}/delete", Action: domain.ActionManage, Handler: u.deleteCamera},

@@ -18,15 +18,22 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/deviceca"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/record"
+	"github.com/camvault/camvault/internal/record/keys"
+	"github.com/camvault/camvault/internal/record/recordtest"
 	"github.com/camvault/camvault/internal/service"
+	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 	"github.com/camvault/camvault/internal/webui"
 )
@@ -40,7 +47,10 @@ type site struct {
 	srv *httptest.Server
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T) *site { return newSiteWith(t, nil) }
+
+// newSiteWith is newSite with cfg's fields changed by mod first.
+func newSiteWith(t *testing.T, mod func(cfg *service.Config)) *site {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
@@ -52,11 +62,15 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(service.Config{
+	cfg := service.Config{
 		Store: st, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{9}, 32),
 		Password: authn.Params{Memory: 1024, Time: 1, Threads: 1},
 		Devices:  service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := service.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,4 +567,90 @@ func TestAccountFormsAskForPassword(t *testing.T) {
 	if !strings.Contains(body, `id="totp-confirm-password"`) {
 		t.Fatalf("the confirm form does not ask for the password")
 	}
+}
+
+// TestFormerCameraPage: after a camera leaves the home, its owners find
+// it under "Former cameras" on the home page and open a page with its
+// kept recordings (timeline, playback, export); an admin or a member of
+// the home sees neither, and the page answers them "not found".
+func TestFormerCameraPage(t *testing.T) {
+	var ar *record.Archive
+	var st store.Store
+	s := newSiteWith(t, func(cfg *service.Config) {
+		st = cfg.Store
+		blobs, err := localfs.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ring, err := keys.New(cfg.Store, bytes.Repeat([]byte{7}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ar = record.NewArchive(blobs, cfg.Store, ring, nil)
+		cfg.Recordings = ar
+	})
+	ctx := context.Background()
+	signIn := func(email string) (*browser, service.Caller) {
+		acct, err := s.svc.CreateAccount(ctx, email, password, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := s.browser()
+		b.post("/login", url.Values{"email": {email}, "password": {password}})
+		return b, service.Caller{Account: acct}
+	}
+	owner, oc := signIn("ana@example.org")
+	admin, ac := signIn("bea@example.org")
+	h, err := s.svc.CreateHome(ctx, oc, "Casa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := s.svc.CreateInvite(ctx, oc, h.ID, service.InviteRequest{Role: domain.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.svc.AcceptInvite(ctx, ac, inv.Token, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	cv, err := s.svc.ClaimCamera(ctx, oc, h.ID, s.enroll(), "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam, _ := st.Camera(ctx, cv.ID)
+	for _, p := range recordtest.Segments(time.Now().Add(-time.Hour), 8*time.Second, record.DefaultSegment) {
+		if _, err := ar.Write(ctx, cam.Ref(), h.ID, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := "/homes/" + string(h.ID)
+	if _, _, body := owner.get(home); strings.Contains(body, "Former cameras") {
+		t.Fatal("a camera still in the home is listed as a former camera")
+	}
+	if err := s.svc.DeviceReset(ctx, cam, "192.0.2.9"); err != nil {
+		t.Fatal(err)
+	}
+
+	code, loc, body := owner.get(home)
+	formerPage := home + "/former/" + string(cv.ID) + "/" + strconv.FormatInt(cam.Generation, 10)
+	expect(t, "owner's home page", code, loc, body, http.StatusOK, `href="`+formerPage+`"`)
+	code, loc, body = owner.get(formerPage)
+	expect(t, "owner's former camera page", code, loc, body, http.StatusOK, `data-recordings="`+string(cv.ID)+`"`)
+	for _, want := range []string{`id="timeline"`, `id="playback"`, `id="export-button"`} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("former camera page lacks %s:\n%s", want, body)
+		}
+	}
+	code, loc, body = owner.get(home + "/former/" + string(cv.ID) + "/" + strconv.FormatInt(cam.Generation+1, 10))
+	expect(t, "a generation that did not leave", code, loc, body, http.StatusNotFound, "Not found")
+	code, loc, body = owner.get(home + "/former/" + string(cv.ID) + "/x")
+	expect(t, "a malformed generation", code, loc, body, http.StatusNotFound, "Not found")
+
+	if _, _, body := admin.get(home); strings.Contains(body, "Former cameras") || strings.Contains(body, formerPage) {
+		t.Fatalf("an admin sees the former cameras:\n%s", body)
+	}
+	code, loc, body = admin.get(formerPage)
+	expect(t, "an admin's former camera page", code, loc, body, http.StatusNotFound, "Not found")
+	stranger, _ := signIn("cy@example.org")
+	code, loc, body = stranger.get(formerPage)
+	expect(t, "a stranger's former camera page", code, loc, body, http.StatusNotFound, "Not found")
 }

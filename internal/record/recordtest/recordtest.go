@@ -52,10 +52,12 @@ func Segments(start time.Time, d, target time.Duration) []*record.Plain {
 			panic(err)
 		}
 		if p != nil {
+			p.Began = time.Time{} // as if recorded just before it is written
 			out = append(out, p)
 		}
 	}
 	if p, _ := seg.Flush(); p != nil {
+		p.Began = time.Time{}
 		out = append(out, p)
 	}
 	return out

@@ -399,7 +399,8 @@
         }
       });
     }
-    const today = new Date();
+    // A former camera's page opens on the day it left the home.
+    const today = section.dataset.day ? new Date(section.dataset.day) : new Date();
     dayInput.value = today.getFullYear() + "-" + pad(today.getMonth() + 1) + "-" + pad(today.getDate());
     dayInput.addEventListener("change", load);
     load();
