@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -22,10 +23,12 @@ import (
 func TestChoreOneNodeAtATime(t *testing.T) {
 	url := pgtest.SchemaURL(t)
 	ctx := context.Background()
-	a, err := postgres.Open(ctx, url)
+	nodeA := "camvault_test_" + string(domain.NewID())
+	a, err := postgres.Open(ctx, url+"&application_name="+nodeA)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer a.Close()
 	b, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -58,9 +61,11 @@ func TestChoreOneNodeAtATime(t *testing.T) {
 		t.Fatal("node B ran the chore while node A held it")
 	}
 
-	// Node A dies the hard way: its database connections go, and with
-	// them the lock; its chore loop notices on its next check.
-	a.Close()
+	// Node A dies the hard way: its database connections are cut, and
+	// with them the lock; its chore loop notices on its next check.
+	if _, err := b.DB().ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, nodeA); err != nil {
+		t.Fatal(err)
+	}
 	waitUntil(t, "node B to take the chore over", func() bool { return ranB.Load() == 1 })
 	stopA()
 	<-doneA
