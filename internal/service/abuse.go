@@ -48,7 +48,7 @@ const (
 type auditLimits struct {
 	mu         sync.Mutex // guards the fields below
 	global     *rate.Limiter
-	perAddr    map[string]*limiter
+	perAddr    *rates
 	suppressed map[string]int // by action, since the last summary
 	addrs      map[string]int // by client address, since the last summary
 	total      int
@@ -72,31 +72,18 @@ func (s *Service) anonymousAuditAllowed(addr, action string) bool {
 			burst = 600
 		}
 		a.global = rate.NewLimiter(perSecond, burst)
-		a.perAddr = map[string]*limiter{}
-	}
-	if len(a.perAddr) > maxNonces {
-		for k, l := range a.perAddr {
-			if now.Sub(l.seen) > time.Hour {
-				delete(a.perAddr, k)
-			}
+		perAddr, addrBurst := cfg.PerAddr, cfg.PerAddrBurst
+		if perAddr <= 0 {
+			perAddr = rate.Every(5 * time.Second)
 		}
-	}
-	l, ok := a.perAddr[addr]
-	if !ok {
-		perSecond, burst := cfg.PerAddr, cfg.PerAddrBurst
-		if perSecond <= 0 {
-			perSecond = rate.Every(5 * time.Second)
+		if addrBurst <= 0 {
+			addrBurst = 30
 		}
-		if burst <= 0 {
-			burst = 30
-		}
-		l = &limiter{l: rate.NewLimiter(perSecond, burst)}
-		a.perAddr[addr] = l
+		a.perAddr = newRates(maxNonces, time.Hour, func(string) *rate.Limiter { return rate.NewLimiter(perAddr, addrBurst) })
 	}
-	l.seen = now
 	// The address's own limit first, so that one noisy address does not
 	// spend the global allowance.
-	if l.l.AllowN(now, 1) && a.global.AllowN(now, 1) {
+	if a.perAddr.allow(now, addr) && a.global.AllowN(now, 1) {
 		return true
 	}
 	if a.total == 0 {
@@ -177,32 +164,7 @@ func (s *Service) unclaimedCap(ctx context.Context, addr string) error {
 		s.log.Warn("enrolment refused: too many unclaimed cameras", "unclaimed", n)
 		return full
 	}
-	s.dev.mu.Lock()
-	defer s.dev.mu.Unlock()
-	now := s.now()
-	if s.dev.enrols == nil {
-		s.dev.enrols = map[string]*limiter{}
-	}
-	if len(s.dev.enrols) > maxNonces {
-		for k, l := range s.dev.enrols {
-			if now.Sub(l.seen) > UnclaimedLifetime {
-				delete(s.dev.enrols, k)
-			}
-		}
-	}
-	l, ok := s.dev.enrols[addr]
-	if !ok {
-		perAddr := s.dev.cfg.MaxUnclaimedPerAddr
-		if perAddr <= 0 {
-			perAddr = defaultMaxUnclaimedPerAddr
-		}
-		// perAddr new cameras at once, then one more each
-		// UnclaimedLifetime/perAddr: about perAddr a day.
-		l = &limiter{l: rate.NewLimiter(rate.Every(UnclaimedLifetime/time.Duration(perAddr)), perAddr)}
-		s.dev.enrols[addr] = l
-	}
-	l.seen = now
-	if !l.l.AllowN(now, 1) {
+	if !s.dev.enrols.allow(s.now(), addr) {
 		return full
 	}
 	return nil

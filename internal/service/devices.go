@@ -74,16 +74,35 @@ var (
 type devices struct {
 	cfg DeviceConfig
 
+	rates  *rates // unauthenticated device requests per address
+	enrols *rates // new unclaimed cameras per address
+
 	mu       sync.Mutex // guards the fields below
 	presence DevicePresence
 	nonces   map[string]time.Time
-	limiters map[string]*limiter
-	enrols   map[string]*limiter // new unclaimed cameras per address
 }
 
-type limiter struct {
-	l    *rate.Limiter
-	seen time.Time
+// newDevices returns the device state for cfg.
+func newDevices(cfg DeviceConfig) devices {
+	perSecond, burst := cfg.RatePerSecond, cfg.Burst
+	if perSecond <= 0 {
+		perSecond = 5
+	}
+	if burst <= 0 {
+		burst = 60
+	}
+	perAddr := cfg.MaxUnclaimedPerAddr
+	if perAddr <= 0 {
+		perAddr = defaultMaxUnclaimedPerAddr
+	}
+	return devices{cfg: cfg,
+		rates: newRates(maxNonces, time.Hour, func(string) *rate.Limiter { return rate.NewLimiter(rate.Limit(perSecond), burst) }),
+		// perAddr new cameras at once, then one more each
+		// UnclaimedLifetime/perAddr: about perAddr a day.
+		enrols: newRates(maxNonces, UnclaimedLifetime, func(string) *rate.Limiter {
+			return rate.NewLimiter(rate.Every(UnclaimedLifetime/time.Duration(perAddr)), perAddr)
+		}),
+	}
 }
 
 // SetDevicePresence connects the device hub. Call it before serving.
@@ -106,33 +125,7 @@ func (s *Service) presence() DevicePresence {
 // by default a burst of 60, then five a second — room for a home of
 // devices behind one address polling for their claim.
 func (s *Service) deviceRate(addr string) error {
-	s.dev.mu.Lock()
-	defer s.dev.mu.Unlock()
-	now := s.now()
-	if s.dev.limiters == nil {
-		s.dev.limiters = map[string]*limiter{}
-	}
-	if len(s.dev.limiters) > maxNonces {
-		for k, l := range s.dev.limiters {
-			if now.Sub(l.seen) > time.Hour {
-				delete(s.dev.limiters, k)
-			}
-		}
-	}
-	l, ok := s.dev.limiters[addr]
-	if !ok {
-		perSecond, burst := s.dev.cfg.RatePerSecond, s.dev.cfg.Burst
-		if perSecond <= 0 {
-			perSecond = 5
-		}
-		if burst <= 0 {
-			burst = 60
-		}
-		l = &limiter{l: rate.NewLimiter(rate.Limit(perSecond), burst)}
-		s.dev.limiters[addr] = l
-	}
-	l.seen = now
-	if !l.l.AllowN(now, 1) {
+	if !s.dev.rates.allow(s.now(), addr) {
 		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many device requests; slow down", RetryAfter: time.Second}
 	}
 	return nil

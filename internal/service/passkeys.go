@@ -41,7 +41,7 @@ type passkeys struct {
 
 	mu         sync.Mutex // guards ceremonies and limiters
 	ceremonies map[string]ceremony
-	limiters   map[string]*limiter // passwordless sign-in rate per address
+	limiters   *rates // passwordless sign-in rate per address
 }
 
 func newPasskeys(cfg WebAuthnConfig) (*passkeys, error) {
@@ -53,7 +53,7 @@ func newPasskeys(cfg WebAuthnConfig) (*passkeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &passkeys{wa: wa, ceremonies: map[string]ceremony{}, limiters: map[string]*limiter{}}, nil
+	return &passkeys{wa: wa, ceremonies: map[string]ceremony{}, limiters: newRates(maxCeremonies, time.Hour, func(string) *rate.Limiter { return rate.NewLimiter(rate.Every(passkeyLoginEvery), passkeyLoginBurst) })}, nil
 }
 
 // put stores a ceremony and returns its id.
@@ -230,26 +230,7 @@ const (
 // passkeyLoginRate answers KindThrottled when addr exceeds the passkey
 // sign-in rate.
 func (s *Service) passkeyLoginRate(addr string) error {
-	now := s.now()
-	s.passkeys.mu.Lock()
-	defer s.passkeys.mu.Unlock()
-	if len(s.passkeys.limiters) >= maxCeremonies {
-		for k, l := range s.passkeys.limiters {
-			if now.Sub(l.seen) > time.Hour {
-				delete(s.passkeys.limiters, k)
-			}
-		}
-		if len(s.passkeys.limiters) >= maxCeremonies {
-			clear(s.passkeys.limiters)
-		}
-	}
-	l, ok := s.passkeys.limiters[addr]
-	if !ok {
-		l = &limiter{l: rate.NewLimiter(rate.Every(passkeyLoginEvery), passkeyLoginBurst)}
-		s.passkeys.limiters[addr] = l
-	}
-	l.seen = now
-	if !l.l.AllowN(now, 1) {
+	if !s.passkeys.limiters.allow(s.now(), addr) {
 		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: passkeyLoginEvery}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -20,48 +19,20 @@ const (
 	maxPullLimiters = 10_000
 )
 
-// pullLimits holds the per-account and per-home limiters of pulled-camera
+// pullLimits are the per-account and per-home limiters of pulled-camera
 // additions.
-type pullLimits struct {
-	mu       sync.Mutex // guards limiters
-	limiters map[string]*limiter
+func pullLimits() *rates {
+	return newRates(maxPullLimiters, PullAddBurst*PullAddEvery, func(string) *rate.Limiter {
+		return rate.NewLimiter(rate.Every(PullAddEvery), PullAddBurst)
+	})
 }
 
 // pullAttempt spends one attempt of account and one of home, or refuses
 // (spending nothing) when either has none left.
 func (s *Service) pullAttempt(account, home domain.ID) error {
-	s.pull.mu.Lock()
-	defer s.pull.mu.Unlock()
-	now := s.now()
-	if s.pull.limiters == nil {
-		s.pull.limiters = map[string]*limiter{}
-	}
-	if len(s.pull.limiters) > maxPullLimiters {
-		for k, l := range s.pull.limiters {
-			if now.Sub(l.seen) > PullAddBurst*PullAddEvery {
-				delete(s.pull.limiters, k)
-			}
-		}
-	}
-	keys := []string{"account:" + string(account), "home:" + string(home)}
-	var wait time.Duration
-	for _, k := range keys {
-		l, ok := s.pull.limiters[k]
-		if !ok {
-			l = &limiter{l: rate.NewLimiter(rate.Every(PullAddEvery), PullAddBurst)}
-			s.pull.limiters[k] = l
-		}
-		l.seen = now
-		if l.l.TokensAt(now) < 1 {
-			wait = max(wait, PullAddEvery)
-		}
-	}
-	if wait > 0 {
-		return &Error{Kind: KindThrottled, Code: "throttled", RetryAfter: wait,
+	if !s.pull.allow(s.now(), "account:"+string(account), "home:"+string(home)) {
+		return &Error{Kind: KindThrottled, Code: "throttled", RetryAfter: PullAddEvery,
 			Message: "too many pulled cameras added; try again in a minute"}
-	}
-	for _, k := range keys {
-		s.pull.limiters[k].l.AllowN(now, 1)
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ type Service struct {
 	epochs    liveEpochs
 	rec       recordings
 	auditLim  auditLimits
-	pull      pullLimits
+	pull      *rates // pulled-camera additions per account and home
 
 	mu    sync.Mutex // guards setup
 	setup setupToken
@@ -123,7 +123,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewSharedThrottle(cfg.Now, storeCounts{cfg.Store}), box: box,
 		deviceKey: newKnownDeviceKey(cfg.SecretKey)}
-	s.dev.cfg = cfg.Devices
+	s.dev = newDevices(cfg.Devices)
+	s.pull = pullLimits()
 	if s.cfg.Bus == nil {
 		s.cfg.Bus = &events.Local{}
 	}
