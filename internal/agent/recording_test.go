@@ -37,6 +37,28 @@ func (s *server) raw(token, path string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
+// recordedSegment fetches a recorded segment of cam through the playlist's
+// init and media URIs and parses it; it returns the parts and the media
+// segment's bytes.
+func (s *server) recordedSegment(token, cam, init, media string) (fmp4.Parts, []byte) {
+	s.t.Helper()
+	base := "/api/v1/cameras/" + cam + "/recordings/"
+	c1, ib := s.raw(token, base+init)
+	c2, mb := s.raw(token, base+media)
+	if c1 != 200 || c2 != 200 {
+		s.t.Fatalf("segment %s: %d %d", media, c1, c2)
+	}
+	var in fmp4.Init
+	if err := in.Unmarshal(bytes.NewReader(ib)); err != nil {
+		s.t.Fatal(err)
+	}
+	var parts fmp4.Parts
+	if err := parts.Unmarshal(mb); err != nil {
+		s.t.Fatal(err)
+	}
+	return parts, mb
+}
+
 func mediaWall(t uint64) time.Time { return time.UnixMicro(int64(t * 100 / 9)).UTC() }
 
 // TestRecordingEndToEnd: a camera (a real agent over the porch clip)
@@ -96,20 +118,7 @@ func TestRecordingEndToEnd(t *testing.T) {
 		case line != "" && !strings.HasPrefix(line, "#"):
 			media = line
 			segs = append(segs, media)
-			base := "/api/v1/cameras/" + cam + "/recordings/"
-			c1, ib := s.raw(o.token, base+init)
-			c2, mb := s.raw(o.token, base+media)
-			if c1 != 200 || c2 != 200 {
-				t.Fatalf("segment %s: %d %d", media, c1, c2)
-			}
-			var in fmp4.Init
-			if err := in.Unmarshal(bytes.NewReader(ib)); err != nil {
-				t.Fatal(err)
-			}
-			var parts fmp4.Parts
-			if err := parts.Unmarshal(mb); err != nil {
-				t.Fatal(err)
-			}
+			parts, _ := s.recordedSegment(o.token, cam, init, media)
 			for _, p := range parts {
 				tr := p.Tracks[0]
 				start := mediaWall(tr.BaseTime)

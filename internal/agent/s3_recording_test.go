@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-
 	"github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/blob/s3/s3test"
 	"github.com/camvault/camvault/internal/config"
@@ -60,19 +58,9 @@ func TestRecordingToS3(t *testing.T) {
 			media = line
 		}
 	}
-	base := "/api/v1/cameras/" + cam + "/recordings/"
-	c1, ib := s.raw(o.token, base+init)
-	c2, mb := s.raw(o.token, base+media)
-	if c1 != 200 || c2 != 200 {
-		t.Fatalf("segment %s: %d %d", media, c1, c2)
-	}
-	var in fmp4.Init
-	if err := in.Unmarshal(bytes.NewReader(ib)); err != nil {
-		t.Fatal(err)
-	}
-	var parts fmp4.Parts
-	if err := parts.Unmarshal(mb); err != nil || len(parts) == 0 {
-		t.Fatalf("media segment: %v", err)
+	parts, mb := s.recordedSegment(o.token, cam, init, media)
+	if len(parts) == 0 {
+		t.Fatal("an empty media segment")
 	}
 
 	// The objects are in the bucket, under the prefix, and hold no
