@@ -289,6 +289,14 @@ func (a *Agent) ensureCertificate(ctx context.Context) (*deviceCert, error) {
 		// Not claimed (or not enrolled): show a claim code that works.
 		if shown == "" || time.Now().After(shownUntil.Add(-time.Minute)) {
 			e, err := a.api.enroll(ctx)
+			if errors.Is(err, errKeyRetired) {
+				a.log.Info("the server retired this device's key; making a new one and enrolling afresh")
+				if err := a.renewKey(); err != nil {
+					return nil, err
+				}
+				shown = ""
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -318,6 +326,16 @@ func (a *Agent) keepCertificate(c certificate) (*deviceCert, error) {
 		return nil, fmt.Errorf("certificate from server: %w", err)
 	}
 	st, _ := loadServer(a.cfg.StateDir)
+	if st.CameraID != "" && st.CameraID != c.CameraID {
+		// This key belongs to one camera for its whole life: a
+		// certificate for another means someone else enrolled a copy
+		// of it. Take nothing from it; start over with a new key.
+		a.log.Warn("the server offered a certificate for another camera than this device enrolled as; making a new key", "camera", st.CameraID, "offered", c.CameraID)
+		if err := a.renewKey(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("certificate for another camera refused")
+	}
 	st.CAPEM, st.DeviceURL, st.CameraID, st.Generation = c.CA, c.DeviceURL, c.CameraID, c.Generation
 	if err := saveServer(a.cfg.StateDir, st); err != nil {
 		return nil, err

@@ -118,8 +118,16 @@ func (c *client) enroll(ctx context.Context) (enrollment, error) {
 		return e, err
 	}
 	_, err = c.post(ctx, "/api/v1/devices/enroll", p, &e)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Code == "key_retired" {
+		return e, errKeyRetired
+	}
 	return e, err
 }
+
+// errKeyRetired: the server retired this device's key when its camera
+// left a home; the device must make a new one.
+var errKeyRetired = errors.New("device key retired")
 
 // certificate is the server's answer to a certificate request.
 type certificate struct {

@@ -268,6 +268,12 @@ func TestTransferRetiresDeviceKey(t *testing.T) {
 // as anyone holding a copy of the key could.
 func deviceCertificate(t *testing.T, s *server, keyPEM []byte) (int, map[string]any) {
 	t.Helper()
+	return deviceRequest(t, s, keyPEM, authn.ProofCertificate, "/api/v1/devices/certificate")
+}
+
+// deviceRequest proves keyPEM for purpose and posts the proof to path.
+func deviceRequest(t *testing.T, s *server, keyPEM []byte, purpose, path string) (int, map[string]any) {
+	t.Helper()
 	blk, _ := pem.Decode(keyPEM)
 	if blk == nil {
 		t.Fatal("device key is not PEM")
@@ -280,9 +286,44 @@ func deviceCertificate(t *testing.T, s *server, keyPEM []byte) (int, map[string]
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	ch := s.must("", "POST", "/api/v1/devices/challenge", map[string]any{}, 200)
 	nonce, _ := ch["nonce"].(string)
-	sig, err := authn.SignProof(key, authn.ProofCertificate, nonce)
+	sig, err := authn.SignProof(key, purpose, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.call("", "POST", "/api/v1/devices/certificate", map[string]any{"public_key": der, "nonce": nonce, "signature": sig})
+	return s.call("", "POST", path, map[string]any{"public_key": der, "nonce": nonce, "signature": sig})
+}
+
+// TestCopiedKeyCannotReenrol: a seller who kept a copy of the device key
+// transfers the camera while it is unplugged and enrols the copy again the
+// moment its key is retired, hoping to claim it into a home of its own and
+// have the real device, back at the buyer's, take that home's certificate.
+// The retired key never enrols again; the device makes a new key.
+func TestCopiedKeyCannotReenrol(t *testing.T) {
+	s := startServer(t, nil)
+	seller := s.setup("ana@example.org", "Casa")
+	dir := filepath.Join(t.TempDir(), "agent")
+	ag, stop := runAgentSource(t, s, dir, "builtin:porch")
+	camX := s.must(seller.token, "POST", "/api/v1/homes/"+seller.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "Porch"}, 201)["id"].(string)
+	connected(t, ag)
+	copied, _ := os.ReadFile(filepath.Join(dir, "device-key.pem"))
+	stop()
+
+	s.must(seller.token, "POST", "/api/v1/cameras/"+camX+"/transfer", nil, 204)
+	code, out := deviceRequest(t, s, copied, authn.ProofEnroll, "/api/v1/devices/enroll")
+	if code != 409 || out["claim_code"] != nil {
+		t.Fatalf("the retired key enrolled again: %d %v", code, out)
+	}
+	if code, out := deviceCertificate(t, s, copied); code == 200 {
+		t.Fatalf("the retired key got an answer: %d %v", code, out)
+	}
+
+	// Back at the buyer's, the device makes a new key and a new camera.
+	ag2, _ := runAgentSource(t, s, dir, "builtin:porch")
+	waitFor(t, "a claim code for a new camera", func() bool {
+		st := ag2.Status()
+		return st.ClaimCode != "" && st.CameraID != "" && st.CameraID != camX
+	})
+	if now, _ := os.ReadFile(filepath.Join(dir, "device-key.pem")); bytes.Equal(now, copied) {
+		t.Fatal("the device kept its retired key")
+	}
 }

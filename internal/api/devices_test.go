@@ -223,8 +223,9 @@ func FuzzDeviceRequests(f *testing.F) {
 
 // TestLeavingHomeRetiresDeviceKey: when a device-backed camera leaves its
 // home — transferred, removed, or with its home deleted — its device key
-// is retired: whoever copied it gets no certificate, and enrolling with it
-// again makes a new camera, never the old one.
+// is retired: whoever copied it gets no certificate, and it never enrols
+// again (a former owner's copy must not come back as a camera it could
+// claim).
 func TestLeavingHomeRetiresDeviceKey(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -255,8 +256,9 @@ func TestLeavingHomeRetiresDeviceKey(t *testing.T) {
 				t.Fatalf("certificate for the retired key: claimed=%v err=%v, want not enrolled", dc.Claimed, err)
 			}
 			en, err := e.svc.Enroll(ctx, addr, d.proof(e, addr, authn.ProofEnroll))
-			if err != nil || en.CameraID == d.id || en.Claimed {
-				t.Fatalf("enrolling the retired key again: %+v %v, want a new unclaimed camera", en, err)
+			var se *service.Error
+			if !errors.As(err, &se) || se.Code != "key_retired" || en.ClaimCode != "" {
+				t.Fatalf("enrolling the retired key again: %+v %v, want key_retired", en, err)
 			}
 		})
 	}

@@ -228,7 +228,11 @@ func (s *Service) Enroll(ctx context.Context, addr string, p DeviceProof) (Enrol
 		}
 		cam = domain.Camera{ID: domain.NewID(), State: domain.CameraStateUnclaimed, CreatedAt: now, DeviceKey: p.PublicKey, LastSeen: now}
 		cc.CameraID = cam.ID
-		if err := s.st.EnrollDevice(ctx, cam, cc); err != nil {
+		if err := s.st.EnrollDevice(ctx, cam, cc); errors.Is(err, store.ErrRetired) {
+			s.audit(ctx, Caller{Addr: addr}, domain.AuditEvent{Action: "device.enroll", Result: domain.ResultDenied, Detail: "retired key"})
+			return Enrollment{}, &Error{Kind: KindConflict, Code: "key_retired",
+				Message: "this device key was retired when its camera left a home; the device must make a new key (camvault agent does so itself)"}
+		} else if err != nil {
 			return Enrollment{}, internal("enroll device", err)
 		}
 		s.audit(ctx, Caller{Addr: addr}, domain.AuditEvent{CameraID: cam.ID, Action: "device.enroll", Result: domain.ResultOK})

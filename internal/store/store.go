@@ -46,6 +46,9 @@ var (
 	// ErrConflict: a unique key already exists, or a single-use thing was
 	// already used (domain.ErrConflict).
 	ErrConflict = domain.ErrConflict
+	// ErrRetired: the device key was retired (its camera left a home)
+	// and may never enrol again.
+	ErrRetired = errors.New("store: device key retired")
 	// ErrLastOwner: the change would leave a home without an owner.
 	ErrLastOwner = errors.New("store: home would have no owner")
 	// ErrNotEmpty: CreateFirstAccount found accounts already.
@@ -129,7 +132,7 @@ type Store interface {
 
 	// EnrollDevice atomically creates an unclaimed, device-backed camera
 	// (c.DeviceKey set, c.HomeID empty) and its claim code. ErrConflict if
-	// the device key is enrolled already.
+	// the device key is enrolled already, ErrRetired if it was retired.
 	EnrollDevice(ctx context.Context, c domain.Camera, code domain.ClaimCode) error
 	// CameraByDeviceKey finds the camera whose enrolled device has key.
 	CameraByDeviceKey(ctx context.Context, key []byte) (domain.Camera, error)
@@ -144,7 +147,8 @@ type Store interface {
 	ClaimCamera(ctx context.Context, hash []byte, home domain.ID, name string, now time.Time) (domain.Camera, error)
 	// ReleaseCamera atomically takes a device-backed camera at generation
 	// out of its home: no home, generation increased, state set, claim
-	// code removed, and with retireKey its device key forgotten. It
+	// code removed, and with retireKey its device key forgotten and
+	// remembered as retired (EnrollDevice refuses it from then on). It
 	// returns the camera as it is now. ErrConflict if the camera's
 	// generation is no longer generation; ErrNotFound if it is unknown.
 	ReleaseCamera(ctx context.Context, id domain.ID, generation int64, state domain.CameraState, retireKey bool) (domain.Camera, error)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"time"
@@ -84,12 +85,25 @@ func (s *Store) EnrollDevice(ctx context.Context, c domain.Camera, code domain.C
 		return errors.New("sqlstore: EnrollDevice needs a device key and no home")
 	}
 	return s.tx(ctx, func(tx querier) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM retired_device_keys WHERE key_hash = ?`), keyHash(c.DeviceKey)).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return store.ErrRetired
+		}
 		if err := s.insertCamera(ctx, tx, c); err != nil {
 			return err
 		}
 		_, err := s.exec(ctx, tx, `INSERT INTO claim_codes (camera_id, hash, expires_at) VALUES (?, ?, ?)`, c.ID, code.Hash, micros(code.ExpiresAt))
 		return err
 	})
+}
+
+// keyHash is how a retired device key is remembered.
+func keyHash(key []byte) []byte {
+	h := sha256.Sum256(key)
+	return h[:]
 }
 
 // CameraByDeviceKey implements store.Store.
@@ -159,6 +173,10 @@ func (s *Store) ReleaseCamera(ctx context.Context, id domain.ID, generation int6
 		key := any(c.DeviceKey)
 		if retireKey {
 			key = nil
+			if _, err := s.exec(ctx, tx, `INSERT INTO retired_device_keys (key_hash, retired_at) VALUES (?, ?) ON CONFLICT (key_hash) DO NOTHING`,
+				keyHash(c.DeviceKey), micros(time.Now())); err != nil {
+				return err
+			}
 		}
 		if err := s.execOne(ctx, tx, `UPDATE cameras SET home_id = NULL, generation = generation + 1, state = ?, device_key = ?
 			WHERE id = ? AND generation = ?`, state, key, id, generation); err != nil {

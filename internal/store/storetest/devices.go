@@ -127,7 +127,8 @@ func testRelease(t *testing.T, s store.Store) {
 	})
 	oneWinner(t, "racing releases", errs, store.ErrConflict)
 
-	// Factory reset: the key is retired and can enrol afresh.
+	// Factory reset: the key is retired and never enrols again (a former
+	// owner's copy of it must not come back as a new camera).
 	cur, _ := s.Camera(ctx, c.ID)
 	must(t, "new code", s.SetClaimCode(ctx, domain.ClaimCode{CameraID: c.ID, Hash: []byte("code-c"), ExpiresAt: at(24 * time.Hour)}))
 	reset, err := s.ReleaseCamera(ctx, c.ID, cur.Generation, domain.CameraStateReset, true)
@@ -141,8 +142,13 @@ func testRelease(t *testing.T, s store.Store) {
 	mustErr(t, "retired key", err, store.ErrNotFound)
 	_, err = s.ReleaseCamera(ctx, c.ID, reset.Generation, domain.CameraStateUnclaimed, false)
 	mustErr(t, "release a reset camera", err, store.ErrConflict)
-	again := enroll(t, s, "rel", "again")
-	if again.ID == c.ID {
+	again := domain.Camera{ID: domain.NewID(), State: domain.CameraStateUnclaimed, CreatedAt: at(0), DeviceKey: []byte("key-rel")}
+	mustErr(t, "retired key enrols again", s.EnrollDevice(ctx, again, domain.ClaimCode{CameraID: again.ID, Hash: []byte("code-again"), ExpiresAt: at(time.Hour)}), store.ErrRetired)
+	_, err = s.Camera(ctx, again.ID)
+	mustErr(t, "refused enrolment left a camera", err, store.ErrNotFound)
+	// A new key for the same device enrols as a new camera.
+	fresh := enroll(t, s, "rel-new", "again")
+	if fresh.ID == c.ID {
 		t.Fatal("re-enrolment reused the camera")
 	}
 }
