@@ -385,6 +385,7 @@ func TestBrowserConsent(t *testing.T) {
 		chromedp.Navigate(s.url+"/oauth2/authorize?"+q.Encode()),
 		chromedp.WaitVisible(chromedp.CSS("#consent")),
 		chromedp.Click(chromedp.CSS(`input[name="camera"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#consent-password`), e2ePassword),
 		chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#done")),
 	)

@@ -357,6 +357,7 @@ func TestOAuthAttacks(t *testing.T) {
 		u, _ := url.Parse(c.AuthorizeURL("state-abcdefghij", challenge))
 		form = u.Query()
 		form.Set("decision", "allow")
+		form.Set("password", password)
 		form.Set("home", o.home)
 		form.Add("camera", boCam)
 		form.Add("action", "live")
@@ -364,6 +365,24 @@ func TestOAuthAttacks(t *testing.T) {
 		var pe *displaysim.PageError
 		if !errors.As(err, &pe) || pe.Status != 404 {
 			t.Fatalf("consent to another home's camera: %v", err)
+		}
+	})
+	t.Run("consent needs the password", func(t *testing.T) {
+		// A link outlives sessions and password changes: a stolen
+		// session alone must not make one.
+		u, _ := url.Parse(d.AuthorizeURL("state-abcdefghij", challenge))
+		for _, pw := range []string{"", "not-the-password"} {
+			form := u.Query()
+			form.Set("decision", "allow")
+			form.Set("password", pw)
+			form.Set("home", o.home)
+			form.Add("camera", cam)
+			form.Add("action", "live")
+			to, err := browser.Decide(ctx, form)
+			var pe *displaysim.PageError
+			if !errors.As(err, &pe) || pe.Status != http.StatusBadRequest {
+				t.Fatalf("consent with password %q: redirected to %v (%v), want the page again", pw, to, err)
+			}
 		}
 	})
 	t.Run("stream credential is single-use", func(t *testing.T) {

@@ -111,8 +111,9 @@ func (c *Client) AuthorizeURL(state, challenge string) string {
 
 // Browser is a signed-in browser session at the server, without a browser.
 type Browser struct {
-	server string
-	hc     *http.Client
+	server   string
+	hc       *http.Client
+	password string // confirms consent, as a person types it again
 }
 
 // SignIn signs in through the sign-in form.
@@ -122,7 +123,7 @@ func SignIn(ctx context.Context, server, email, password string, base *http.Clie
 	if base != nil {
 		hc.Transport = base.Transport
 	}
-	b := &Browser{server: server, hc: hc}
+	b := &Browser{server: server, hc: hc, password: password}
 	resp, err := b.postForm(ctx, server+"/login", url.Values{"email": {email}, "password": {password}})
 	if err != nil {
 		return nil, err
@@ -181,6 +182,7 @@ func (b *Browser) Consent(ctx context.Context, authorizeURL string, consent Cons
 	u, _ := url.Parse(authorizeURL)
 	form := u.Query()
 	form.Set("decision", "allow")
+	form.Set("password", b.password)
 	if consent.Actions == nil {
 		consent.Actions = []string{"live", "snapshot"}
 	}

@@ -73,6 +73,11 @@ func (s *Service) CreateLink(ctx context.Context, c Caller, integration, home do
 	if c.Link != "" {
 		return domain.Link{}, forbidden()
 	}
+	// A link outlives sessions and password changes: a session's token
+	// alone (a stolen one) must not make one.
+	if err := s.reauthenticated(c); err != nil {
+		return domain.Link{}, err
+	}
 	in, err := s.st.Integration(ctx, integration)
 	if err != nil || !in.Enabled {
 		return domain.Link{}, invalid("this integration is not available")

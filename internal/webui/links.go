@@ -85,7 +85,11 @@ func (u *UI) consent(w http.ResponseWriter, r *http.Request, c service.Caller) {
 		u.notFound(w, c)
 		return
 	}
-	link, err := u.svc.CreateLink(r.Context(), c, a.Integration.ID, domain.ID(home), cams, acts)
+	c2, err := u.svc.Reauthenticate(r.Context(), c, service.ReauthRequest{Password: r.PostForm.Get("password")})
+	var link domain.Link
+	if err == nil {
+		link, err = u.svc.CreateLink(r.Context(), c2, a.Integration.ID, domain.ID(home), cams, acts)
+	}
 	if err != nil {
 		homes, herr := u.svc.ConsentChoices(r.Context(), c)
 		if herr != nil {
