@@ -33,7 +33,7 @@ func (a *API) setup(w http.ResponseWriter, r *http.Request, c service.Caller) {
 
 func (a *API) loggedIn(w http.ResponseWriter, token string, acct domain.Account) {
 	httpserver.SetSessionCookie(w, token, a.cfg.SessionMax, a.cfg.TLS)
-	httpserver.SetKnownDeviceCookie(w, a.svc.KnownDeviceToken(acct.ID), service.KnownDeviceTTL, a.cfg.TLS)
+	httpserver.SetKnownDeviceCookie(w, a.svc.KnownDeviceToken(acct), service.KnownDeviceTTL, a.cfg.TLS)
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"session_token": token, "account": accountView(acct)})
 }
 

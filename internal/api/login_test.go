@@ -268,3 +268,26 @@ func TestOwnerWithTOTPNotLockedOut(t *testing.T) {
 		t.Fatalf("right password and code: %d, want 200", c)
 	}
 }
+
+// TestPasswordChangeForgetsKnownDevices: a browser known from before a
+// password change no longer spares the account-wide throttle, so a copied
+// device cookie dies with the password it was issued under.
+func TestPasswordChangeForgetsKnownDevices(t *testing.T) {
+	e := newEnv(t)
+	ana := e.newUser("ana")
+	email := ana.caller.Account.Email
+	code, device := e.loginWith("198.51.100.7", email, testPassword, "", "")
+	if code != 200 || device == "" {
+		t.Fatalf("first sign-in: %d, device cookie %q", code, device)
+	}
+	const newPassword = "a-completely-new-Passphrase-42"
+	if c, b := e.do(ana, "POST", "/api/v1/me/password", map[string]any{"current_password": testPassword, "new_password": newPassword}); c != 204 {
+		t.Fatalf("change password: %d %s", c, b)
+	}
+	for i := range 51 {
+		e.loginWith(fmt.Sprintf("203.0.113.%d", i%38+1), email, "wrong-password-guess", "", "")
+	}
+	if c, _ := e.loginWith("192.0.2.53", email, newPassword, "", device); c != http.StatusTooManyRequests {
+		t.Fatalf("a device cookie from before the password change: %d, want 429", c)
+	}
+}

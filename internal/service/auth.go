@@ -198,7 +198,7 @@ func (s *Service) Login(ctx context.Context, c Caller, req LoginRequest) (token 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", domain.Account{}, internal("load account", err)
 	}
-	known := err == nil && s.knownDevice(req.KnownDevice, a.ID)
+	known := err == nil && s.knownDevice(req.KnownDevice, a)
 	withCode := err == nil && a.TOTPEnabled && strings.TrimSpace(req.TOTPCode) != ""
 	if !known && !withCode {
 		if wait := s.throttle.Wait(ctx, keys[2]); wait > 0 {

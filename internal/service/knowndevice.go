@@ -31,9 +31,10 @@ func newKnownDeviceKey(secret []byte) []byte {
 // With it, a correct password is not held up by the account-wide login
 // throttle, which someone guessing from many addresses can trip: the
 // throttle per address and per address and account still applies. The
-// token is signed, bound to the account and expires; it is no
-// credential by itself.
-func (s *Service) KnownDeviceToken(account domain.ID) string {
+// token is signed, bound to the account and to its password (a password
+// change forgets every known device), and expires; it is no credential by
+// itself.
+func (s *Service) KnownDeviceToken(account domain.Account) string {
 	payload := make([]byte, 8+16)
 	binary.BigEndian.PutUint64(payload, uint64(s.now().Add(KnownDeviceTTL).Unix()))
 	rand.Read(payload[8:])
@@ -41,17 +42,19 @@ func (s *Service) KnownDeviceToken(account domain.ID) string {
 		base64.RawURLEncoding.EncodeToString(s.knownDeviceMAC(account, payload))
 }
 
-func (s *Service) knownDeviceMAC(account domain.ID, payload []byte) []byte {
+func (s *Service) knownDeviceMAC(account domain.Account, payload []byte) []byte {
 	m := hmac.New(sha256.New, s.deviceKey)
-	m.Write([]byte(account))
+	m.Write([]byte(account.ID))
 	m.Write([]byte{0})
+	pw := sha256.Sum256([]byte(account.PasswordHash))
+	m.Write(pw[:])
 	m.Write(payload)
 	return m.Sum(nil)
 }
 
 // knownDevice reports whether tok is an unexpired known-device token of
-// account.
-func (s *Service) knownDevice(tok string, account domain.ID) bool {
+// account, issued since its password last changed.
+func (s *Service) knownDevice(tok string, account domain.Account) bool {
 	rest, ok := strings.CutPrefix(tok, knownDevicePrefix)
 	if !ok || len(rest) > 200 {
 		return false

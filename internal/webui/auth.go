@@ -103,7 +103,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, c service.Caller) {
 // device of the account.
 func (u *UI) signedIn(w http.ResponseWriter, tok string, acct domain.Account) {
 	httpserver.SetSessionCookie(w, tok, u.cfg.SessionMax, u.cfg.TLS)
-	httpserver.SetKnownDeviceCookie(w, u.svc.KnownDeviceToken(acct.ID), service.KnownDeviceTTL, u.cfg.TLS)
+	httpserver.SetKnownDeviceCookie(w, u.svc.KnownDeviceToken(acct), service.KnownDeviceTTL, u.cfg.TLS)
 }
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, c service.Caller) {
