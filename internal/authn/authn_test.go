@@ -276,3 +276,27 @@ func BenchmarkDummyVerify(b *testing.B) {
 		DummyVerify("correct horse battery staple", DefaultParams())
 	}
 }
+
+// brokenCounts fails every write, as storage that is down does.
+type brokenCounts struct{ memCounts }
+
+func (*brokenCounts) Failed(context.Context, string, time.Time, time.Duration) (int, error) {
+	return 0, errors.New("storage down")
+}
+
+func (*brokenCounts) Until(context.Context, []string) (time.Time, error) { return time.Time{}, nil }
+
+// TestThrottleCountsWhenStorageFails: failures the shared counts cannot
+// take are counted in this process, so guesses are still throttled.
+func TestThrottleCountsWhenStorageFails(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := NewSharedThrottle(func() time.Time { return now }, &brokenCounts{})
+	ctx := context.Background()
+	keys := LoginKeys("ana@example.org", "192.0.2.1")
+	for range PairPolicy.Free + 1 {
+		th.Fail(ctx, keys...)
+	}
+	if w := th.Wait(ctx, keys...); w <= 0 {
+		t.Fatal("failures the storage could not count were forgotten")
+	}
+}

@@ -61,6 +61,9 @@ type Counts interface {
 type Throttle struct {
 	now    func() time.Time
 	counts Counts
+	// local counts in this process what the shared counts could not
+	// take (storage unavailable), so that failures are never forgotten.
+	local *memCounts
 }
 
 // NewThrottle returns a throttle that counts in memory, bounded in size,
@@ -74,7 +77,7 @@ func NewSharedThrottle(now func() time.Time, counts Counts) *Throttle {
 	if now == nil {
 		now = time.Now
 	}
-	return &Throttle{now: now, counts: counts}
+	return &Throttle{now: now, counts: counts, local: &memCounts{entries: map[string]*entry{}}}
 }
 
 // failWait is how long a caller waits when the counts cannot be read:
@@ -99,6 +102,9 @@ func (t *Throttle) Wait(ctx context.Context, keys ...Key) time.Duration {
 	if err != nil {
 		return failWait
 	}
+	if local, _ := t.local.Until(ctx, names); local.After(until) {
+		until = local
+	}
 	return max(until.Sub(t.now()), 0)
 }
 
@@ -107,16 +113,21 @@ func (t *Throttle) Fail(ctx context.Context, keys ...Key) {
 	now := t.now()
 	for _, k := range keys {
 		name := hashKey(k)
-		fails, err := t.counts.Failed(ctx, name, now, 2*k.Policy.Max+time.Hour)
+		counts := t.counts
+		fails, err := counts.Failed(ctx, name, now, 2*k.Policy.Max+time.Hour)
 		if err != nil {
-			continue
+			counts = t.local
+			fails, _ = counts.Failed(ctx, name, now, 2*k.Policy.Max+time.Hour)
 		}
 		if over := fails - k.Policy.Free; over > 0 {
 			d := k.Policy.Base
 			for i := 1; i < over && d < k.Policy.Max; i++ {
 				d *= 2
 			}
-			t.counts.Block(ctx, name, now.Add(min(d, k.Policy.Max)))
+			if err := counts.Block(ctx, name, now.Add(min(d, k.Policy.Max))); err != nil {
+				t.local.Failed(ctx, name, now, 2*k.Policy.Max+time.Hour)
+				t.local.Block(ctx, name, now.Add(min(d, k.Policy.Max)))
+			}
 		}
 	}
 }
@@ -128,6 +139,7 @@ func (t *Throttle) Reset(ctx context.Context, keys ...Key) {
 		names[i] = hashKey(k)
 	}
 	t.counts.Forget(ctx, names)
+	t.local.Forget(ctx, names)
 }
 
 type entry struct {
