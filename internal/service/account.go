@@ -40,13 +40,9 @@ func (s *Service) Me(ctx context.Context, c Caller) (domain.Account, error) {
 // recheckPassword verifies the caller's current password before a
 // sensitive change, throttled like a login.
 func (s *Service) recheckPassword(ctx context.Context, c Caller, password string) error {
-	keys := s.recheckKeys(c)
-	if wait := s.throttle.Wait(ctx, keys...); wait > 0 {
-		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
-	}
-	a, err := s.st.Account(ctx, c.Account.ID)
+	keys, a, err := s.recheckStart(ctx, c)
 	if err != nil {
-		return internal("load account", err)
+		return err
 	}
 	if ok, err := authn.VerifyPassword(a.PasswordHash, password); err != nil || !ok {
 		s.recheckFailed(ctx, c, keys)
@@ -54,6 +50,21 @@ func (s *Service) recheckPassword(ctx context.Context, c Caller, password string
 		return &Error{Kind: KindInvalid, Code: "wrong_password", Message: "your current password is wrong"}
 	}
 	return nil
+}
+
+// recheckStart begins a password or code recheck: it answers
+// KindThrottled while the caller must wait, else returns the throttle keys
+// and the caller's account as stored.
+func (s *Service) recheckStart(ctx context.Context, c Caller) ([]authn.Key, domain.Account, error) {
+	keys := s.recheckKeys(c)
+	if wait := s.throttle.Wait(ctx, keys...); wait > 0 {
+		return nil, domain.Account{}, &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
+	}
+	a, err := s.st.Account(ctx, c.Account.ID)
+	if err != nil {
+		return nil, domain.Account{}, internal("load account", err)
+	}
+	return keys, a, nil
 }
 
 // recheckKeys are the throttle keys a signed-in caller's password or code

@@ -71,13 +71,9 @@ func (s *Service) Reauthenticate(ctx context.Context, c Caller, req ReauthReques
 // recheckTOTP verifies a TOTP code of the caller's account, throttled like
 // a password recheck. The code's time step is used up.
 func (s *Service) recheckTOTP(ctx context.Context, c Caller, code string) error {
-	keys := s.recheckKeys(c)
-	if wait := s.throttle.Wait(ctx, keys...); wait > 0 {
-		return &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
-	}
-	a, err := s.st.Account(ctx, c.Account.ID)
+	keys, a, err := s.recheckStart(ctx, c)
 	if err != nil {
-		return internal("load account", err)
+		return err
 	}
 	if !a.TOTPEnabled || !s.validTOTP(ctx, a, code) {
 		s.recheckFailed(ctx, c, keys)

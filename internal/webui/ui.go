@@ -118,8 +118,20 @@ func New(cfg Config) (*UI, error) {
 	return u, nil
 }
 
+// recordingsBlock is what the "recordings" template (timeline, playback,
+// export) needs: the camera, whether export is offered, and the day it
+// opens on (RFC 3339; empty for today).
+type recordingsBlock struct {
+	Camera domain.ID
+	Export bool
+	Day    string
+}
+
 var funcs = template.FuncMap{
 	"asset": asset,
+	"recordings": func(camera domain.ID, export bool, day string) recordingsBlock {
+		return recordingsBlock{Camera: camera, Export: export, Day: day}
+	},
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
