@@ -3,12 +3,18 @@ package media
 import (
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 )
 
-// Keyframe returns origin's track and the keyframe that starts its current
-// GOP, for a snapshot; ok is false while the stream holds none.
-func (h *Hub) Keyframe(origin domain.CameraRef) (Track, *AccessUnit, bool) {
+// Keyframe returns the track of the grant's camera and the keyframe that
+// starts its current GOP, for a snapshot; ok is false while the stream
+// holds none, and for a grant that does not allow snapshots of it now.
+func (h *Hub) Keyframe(g authz.Grant) (Track, *AccessUnit, bool) {
+	origin := g.Camera()
+	if !g.Allows(domain.ActionSnapshot, origin, h.cfg.Now()) {
+		return Track{}, nil, false
+	}
 	h.mu.Lock()
 	s, ok := h.streams[origin]
 	h.mu.Unlock()
@@ -23,10 +29,15 @@ func (h *Hub) Keyframe(origin domain.CameraRef) (Track, *AccessUnit, bool) {
 	return *s.track, s.gop[0], true
 }
 
-// Prime asks for origin's stream without a reader — for a snapshot of a
-// camera that streams only on demand — and lets it go after the linger
-// unless readers come.
-func (h *Hub) Prime(origin domain.CameraRef) {
+// Prime asks for the grant's camera's stream without a reader — for a
+// snapshot of a camera that streams only on demand — and lets it go after
+// the linger unless readers come. A grant that does not allow snapshots
+// of the camera now primes nothing.
+func (h *Hub) Prime(g authz.Grant) {
+	origin := g.Camera()
+	if !g.Allows(domain.ActionSnapshot, origin, h.cfg.Now()) {
+		return
+	}
 	h.mu.Lock()
 	s := h.streamLocked(origin)
 	h.mu.Unlock()

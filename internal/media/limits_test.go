@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"github.com/camvault/camvault/internal/authz"
 	"testing"
 	"time"
 
@@ -100,23 +101,42 @@ func TestBitrateCap(t *testing.T) {
 }
 
 // TestPrimeAndKeyframe: priming a stream asks for it without a reader and
-// lets it go after the linger; its keyframe is there for a snapshot.
+// lets it go after the linger; its keyframe is there for a snapshot, to a
+// grant that allows snapshots of that camera and to no other.
 func TestPrimeAndKeyframe(t *testing.T) {
 	d := &demand{}
 	h := New(Config{Demand: d, Linger: 50 * time.Millisecond})
-	if _, _, ok := h.Keyframe(camA.Ref()); ok {
+	gA := grant(t, camA, time.Now())
+	if _, _, ok := h.Keyframe(gA); ok {
 		t.Fatal("a keyframe of a stream that never ran")
 	}
-	h.Prime(camA.Ref())
+	// A grant that does not carry snapshots primes nothing.
+	claimed := camA
+	claimed.State = domain.CameraStateClaimed
+	rec, dec := authz.AuthorizeRecording(claimed, domain.RecordingSettings{CameraID: camA.ID, Mode: domain.RecordContinuous}, time.Now())
+	if !dec.Allowed {
+		t.Fatalf("recorder grant: %+v", dec)
+	}
+	h.Prime(rec)
+	if got := d.list(); len(got) != 0 {
+		t.Fatalf("a grant without snapshots primed the stream: %v", got)
+	}
+	h.Prime(gA)
 	p := h.Publish(camA.Ref(), Track{Codec: H264, SPS: []byte{0x67}})
 	p.Write(unit(camA.Ref(), 0, true))
 	p.Write(unit(camA.Ref(), 1, false))
-	tr, au, ok := h.Keyframe(camA.Ref())
+	tr, au, ok := h.Keyframe(gA)
 	if !ok || !au.Key || len(tr.SPS) != 1 {
 		t.Fatalf("keyframe: %v %+v %+v", ok, au, tr)
 	}
-	if _, _, ok := h.Keyframe(camB.Ref()); ok {
+	if _, _, ok := h.Keyframe(rec); ok {
+		t.Fatal("a keyframe to a grant without snapshots")
+	}
+	if _, _, ok := h.Keyframe(grant(t, camB, time.Now())); ok {
 		t.Fatal("another camera's keyframe")
+	}
+	if _, _, ok := h.Keyframe(authz.Grant{}); ok {
+		t.Fatal("a keyframe to the zero grant")
 	}
 	time.Sleep(200 * time.Millisecond)
 	if got := d.list(); len(got) != 2 || got[0] != "want "+string(camA.ID) || got[1] != "release "+string(camA.ID) {

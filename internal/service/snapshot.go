@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/media"
@@ -57,7 +58,7 @@ func (s *Service) Snapshot(ctx context.Context, c Caller, camera domain.ID) ([]b
 		return snap.jpeg, snap.at, nil
 	}
 	if acc.camera.Pulled() {
-		return s.pulledSnapshot(ctx, acc.camera)
+		return s.pulledSnapshot(ctx, acc.camera, acc.grant)
 	}
 	req, ok := s.presence().(SnapshotRequester)
 	wait := s.snapshotWaiter(ref)
@@ -143,7 +144,7 @@ func (s *Service) DeviceSnapshot(ctx context.Context, cam domain.Camera, jpeg []
 // keyframe, decoded by ffmpeg on the server. One picture per camera is
 // made at a time, and at most pullSnapshotSlots in all; callers that
 // waited take the picture just made.
-func (s *Service) pulledSnapshot(ctx context.Context, cam domain.Camera) ([]byte, time.Time, error) {
+func (s *Service) pulledSnapshot(ctx context.Context, cam domain.Camera, g authz.Grant) ([]byte, time.Time, error) {
 	ref := cam.Ref()
 	source, hasURL := s.pullSnapshotURL(cam)
 	path, ffErr := ffmpeg.Path()
@@ -164,7 +165,7 @@ func (s *Service) pulledSnapshot(ctx context.Context, cam domain.Camera) ([]byte
 	if hasURL {
 		jpeg, err = s.urlSnapshot(ctx, ref, source)
 	} else {
-		jpeg, err = s.streamSnapshot(ctx, ref, path)
+		jpeg, err = s.streamSnapshot(ctx, g, path)
 	}
 	release()
 	if err != nil {
@@ -259,14 +260,15 @@ func (s *Service) urlSnapshot(ctx context.Context, ref domain.CameraRef, source 
 // streamSnapshot decodes the newest keyframe of a pulled camera's stream
 // with ffmpeg, asking for the stream if it is not running; the keyframe's
 // origin is the camera's current generation, as the cache key is.
-func (s *Service) streamSnapshot(ctx context.Context, ref domain.CameraRef, path string) ([]byte, error) {
+func (s *Service) streamSnapshot(ctx context.Context, g authz.Grant, path string) ([]byte, error) {
 	if s.cfg.Media == nil {
 		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "this server carries no video"}
 	}
-	s.cfg.Media.Prime(ref)
+	ref := g.Camera()
+	s.cfg.Media.Prime(g)
 	deadline := time.After(snapshotWait)
 	for {
-		if track, au, ok := s.cfg.Media.Keyframe(ref); ok && au.Origin == ref {
+		if track, au, ok := s.cfg.Media.Keyframe(g); ok && au.Origin == ref {
 			format := "h264"
 			if track.Codec == media.H265 {
 				format = "hevc"
