@@ -190,7 +190,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	metrics := httpserver.NewMetrics()
+	metrics := httpserver.NewNodeMetrics(nodeID(cfg))
 	var devices service.DeviceConfig
 	var devL net.Listener
 	if cfg.Devices.Listen != "" {

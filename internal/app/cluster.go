@@ -137,3 +137,16 @@ func notReady(ctx context.Context, checks []readiness) []string {
 	}
 	return failing
 }
+
+// nodeID names this node in metrics: cluster.node_id, else the host name;
+// empty on a single server.
+func nodeID(cfg config.Config) string {
+	if !cfg.ClusterMode() {
+		return ""
+	}
+	if cfg.Cluster.NodeID != "" {
+		return cfg.Cluster.NodeID
+	}
+	h, _ := os.Hostname()
+	return h
+}

@@ -32,7 +32,12 @@ type Metrics struct {
 }
 
 // NewMetrics creates the metrics and their registry.
-func NewMetrics() *Metrics {
+func NewMetrics() *Metrics { return NewNodeMetrics("") }
+
+// NewNodeMetrics returns metrics that carry node (a cluster node's name)
+// as a constant label, so that one Prometheus can tell the nodes apart;
+// an empty node adds no label.
+func NewNodeMetrics(node string) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,8 +67,12 @@ func NewMetrics() *Metrics {
 	m.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvault_ingest_streams_total", Help: "Camera streams by outcome."}, []string{"event"})
 	m.suppressed = prometheus.NewCounter(prometheus.CounterOpts{Name: "camvault_audit_suppressed_total",
 		Help: "Anonymous audit events over the rate limit, counted here and summed up in one audit row instead of a row each."})
-	m.reg.MustRegister(m.dropped, m.units, m.bytes, m.alarms, m.ingest, m.suppressed)
-	m.reg.MustRegister(m.requests, m.latency, m.logins, m.denials, m.devices, m.connects,
+	var reg prometheus.Registerer = m.reg
+	if node != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"node": node}, m.reg)
+	}
+	reg.MustRegister(m.dropped, m.units, m.bytes, m.alarms, m.ingest, m.suppressed)
+	reg.MustRegister(m.requests, m.latency, m.logins, m.denials, m.devices, m.connects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
