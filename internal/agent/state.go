@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/camvault/camvault/internal/pki"
 )
 
 // Files in the state dir. All are private to the agent (mode 0600, the
@@ -96,29 +98,7 @@ func newIdentity(key *ecdsa.PrivateKey) *identity {
 }
 
 // writePrivate writes a file atomically with mode 0600.
-func writePrivate(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+func writePrivate(path string, data []byte) error { return pki.WriteFile(path, data, 0o600) }
 
 func loadServer(dir string) (serverState, error) {
 	var s serverState

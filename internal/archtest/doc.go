@@ -20,6 +20,6 @@
 //	cmd/camvault flags, subcommands
 //
 // Beside them: agent (on the camera: authn, control, videosig, clips,
-// domain, ffmpeg only — nothing of the server), and the leaves control,
-// ffmpeg and pki, which import nothing of camvault.
+// domain, ffmpeg, pki only — nothing of the server), and the leaves
+// control, ffmpeg, pki and authn, which import nothing of camvault.
 package archtest
