@@ -8,6 +8,35 @@
 // Message is safe to show; their Err is for logs only.
 //
 // A Service is safe for concurrent use.
+//
+// Where things are:
+//
+//	service.go         Service, Config, the principal, authorizeHome/authorizeCamera, audit
+//	errors.go          error kinds and their constructors
+//	auth.go            setup, sign-in (password, TOTP, recovery codes), sessions, Authenticate
+//	reauth.go          re-authentication before credential changes
+//	account.go         the caller's own account: password, sessions, API tokens, TOTP
+//	passkeys.go        passkeys (WebAuthn), also passwordless sign-in
+//	knowndevice.go     known-browser cookies that spare the account-wide sign-in delay
+//	loginlink.go       one-time sign-in links
+//	throttle.go        throttle counts kept in the store; housekeeping
+//	rates.go           bounded per-key rate limiters
+//	abuse.go           limits on anonymous audit rows and unclaimed enrolments
+//	homes.go           homes, members, invitations, guest scopes
+//	deletion.go        deleting a home or an account (crypto-shredding)
+//	cameras.go         cameras: list, view, rename, remove; the home's audit log
+//	auditlog.go        the audit log with names; the account's own events
+//	devices.go         device enrolment, claim, certificates, transfer, reset
+//	pull.go            IP cameras the server pulls; pullrate.go limits adding them
+//	live.go            live viewing: grants, readers, the deliver loop, withdrawals
+//	streams.go         single-use stream credentials for WHEP, LL-HLS and RTSPS
+//	snapshot.go        snapshots; snapshot_fetch.go pulls a camera's snapshot URL
+//	recordings.go      recording settings, playback, retention limits, deletion
+//	former.go          former camera generations' recordings, for owners
+//	exports.go         exports and their download links
+//	links.go           integration links (consent, revocation, kill switches)
+//	integrations.go    registered integrations
+//	secrets.go         secrets sealed with the server key, and resealing them
 package service
 
 import (
