@@ -21,5 +21,7 @@
 //
 // Beside them: agent (on the camera: authn, control, videosig, clips,
 // domain, ffmpeg, pki only — nothing of the server), and the leaves
-// control, ffmpeg, pki and authn, which import nothing of camvault.
+// control, ffmpeg, pki, authn and fault (the kinds of error use cases
+// return, so adapters can answer them without importing service), which
+// import nothing of camvault.
 package archtest

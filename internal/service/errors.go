@@ -1,57 +1,35 @@
 package service
 
 import (
-	"errors"
 	"fmt"
-	"time"
+
+	"github.com/camvault/camvault/internal/fault"
 )
 
-// Kind classifies an error for the caller. The API maps each kind to one
-// HTTP status in one place.
-type Kind int
-
-// Error kinds.
-const (
-	KindInternal        Kind = iota // a bug or an unavailable dependency
-	KindInvalid                     // the request is malformed or breaks a rule
-	KindUnauthenticated             // no valid credentials
-	KindMFARequired                 // the password was right; a second factor is needed
-	KindNotFound                    // absent, or not the caller's to know about
-	KindForbidden                   // visible to the caller, but not theirs to change
-	KindConflict                    // clashes with the current state
-	KindThrottled                   // too many attempts; retry later
-	KindUnavailable                 // a dependency (a camera) cannot answer now
-)
+// Kind classifies an error for the caller; the kinds live in the leaf
+// package fault so adapters can answer errors without importing service.
+type Kind = fault.Kind
 
 // Error is what service methods return. Message is safe to show the
 // client; Err is for logs only.
-type Error struct {
-	Kind       Kind
-	Code       string        // stable machine-readable code, e.g. "not_found"
-	Message    string        // human text safe for clients
-	RetryAfter time.Duration // for KindThrottled
-	Err        error         // internal cause, never sent to clients
-}
+type Error = fault.Error
 
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
-	}
-	return e.Code + ": " + e.Message
-}
-
-// Unwrap returns the internal cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Error kinds.
+const (
+	KindInternal        = fault.KindInternal
+	KindInvalid         = fault.KindInvalid
+	KindUnauthenticated = fault.KindUnauthenticated
+	KindMFARequired     = fault.KindMFARequired
+	KindNotFound        = fault.KindNotFound
+	KindForbidden       = fault.KindForbidden
+	KindConflict        = fault.KindConflict
+	KindThrottled       = fault.KindThrottled
+	KindUnavailable     = fault.KindUnavailable
+)
 
 // KindOf returns the kind of err; KindInternal for errors that are not
 // *Error.
-func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return KindInternal
-}
+func KindOf(err error) Kind { return fault.KindOf(err) }
 
 func invalid(msg string) error { return &Error{Kind: KindInvalid, Code: "invalid", Message: msg} }
 
