@@ -11,6 +11,8 @@
 //	store        metadata storage interface; sqlite, postgres, sqlstore behind it
 //	blob         object storage interface; localfs, s3 behind it
 //	events       the withdrawal bus; natsbus behind it
+//	placement    which node serves which camera, node reports, commands to
+//	             a camera's node; natsplacement (JetStream KV) behind it
 //	media        stream hub keyed by (camera, generation); takes Grants; knows no service
 //	record       segmenter, encryption, archive, recorder
 //	service      use cases: every method takes the principal and asks authz first
