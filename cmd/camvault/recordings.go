@@ -9,13 +9,14 @@ import (
 	"io"
 
 	"github.com/camvault/camvault/internal/app"
+	"github.com/camvault/camvault/internal/record"
 )
 
 func adminRecordingsCheck(args []string, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
 	fs := flag.NewFlagSet("admin recordings check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(stderr); fmt.Fprint(stderr, "\nFlags:\n"); fs.PrintDefaults() }
-	repair := fs.Bool("repair", false, "remove orphan files and broken index entries")
+	repair := fs.Bool("repair", false, "remove orphan files, abandoned uploads, and index entries whose files are missing or damaged")
 	cfg, _, err := loadConfig(fs, args, env)
 	if err != nil {
 		return err
@@ -26,12 +27,16 @@ func adminRecordingsCheck(args []string, stdout, stderr io.Writer, env []string,
 		return err
 	}
 	defer done()
-	c, err := svc.Archive().Reconcile(ctx, !*repair)
+	mode := record.Check
+	if *repair {
+		mode = record.Repair
+	}
+	c, err := svc.Archive().Reconcile(ctx, mode)
 	if err != nil {
 		return err
 	}
 	out, _ := json.Marshal(map[string]any{"ok": c.OK(), "repaired": *repair && !c.OK(), "segments": c.Segments, "files": c.Blobs,
-		"orphan_files": c.OrphanBlobs, "missing_files": c.MissingBlobs, "damaged": c.Damaged})
+		"orphan_files": c.OrphanBlobs, "abandoned_uploads": c.AbandonedUploads, "missing_files": c.MissingBlobs, "damaged": c.Damaged})
 	fmt.Fprintln(stdout, string(out))
 	if !c.OK() && !*repair {
 		return errors.New("the recordings index and the stored files disagree (run with --repair)")

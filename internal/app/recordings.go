@@ -32,7 +32,11 @@ func openArchive(cfg config.Config, st store.Store, serverKey []byte, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	return record.NewArchive(blobs, st, ring, log), nil
+	node := record.LocalNode
+	if cfg.ClusterMode() {
+		node = nodeID(cfg)
+	}
+	return record.NewArchive(blobs, st, ring, log, record.WithNode(node)), nil
 }
 
 // openBlobs opens the object storage the configuration names.
@@ -52,23 +56,20 @@ func openBlobs(cfg config.Config) (blob.Store, error) {
 }
 
 // startRecording reconciles the archive with its index (after a crash,
-// orphans go and broken entries are dropped), then records and runs
-// retention until ctx ends.
+// orphan files and this node's unfinished uploads go; stored segments
+// whose files are not found are reported, never dropped), then records
+// and runs retention until ctx ends.
 func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc *service.Service, ar *record.Archive, log *slog.Logger, goroutine func(func())) error {
-	if cfg.ClusterMode() {
-		// Another node may be between storing a segment and indexing
-		// it: what looks like an orphan here may be its upload. The
-		// index and the bucket are compared by hand (camvault admin
-		// recordings check) until uploads carry their state.
-		log.Info("cluster node: the recordings index is not reconciled at start")
-	} else {
-		c, err := ar.Reconcile(ctx, false)
-		if err != nil {
-			return err
-		}
-		if !c.OK() {
-			log.Warn("recordings repaired after an unclean stop", "orphan_blobs", c.OrphanBlobs, "missing_blobs", c.MissingBlobs, "damaged", c.Damaged)
-		}
+	c, err := ar.Reconcile(ctx, record.Recover)
+	if err != nil {
+		return err
+	}
+	if c.OrphanBlobs+c.AbandonedUploads > 0 {
+		log.Warn("recordings recovered after an unclean stop", "orphan_blobs", c.OrphanBlobs, "abandoned_uploads", c.AbandonedUploads)
+	}
+	if c.MissingBlobs+c.Damaged > 0 {
+		log.Error("recordings whose files are missing or damaged are kept in the index; see camvault admin recordings check",
+			"missing_blobs", c.MissingBlobs, "damaged", c.Damaged)
 	}
 	rec := record.NewRecorder(record.RecorderConfig{Archive: ar, Source: svc, Logger: log.With("component", "recorder"),
 		Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log)})
@@ -76,6 +77,11 @@ func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc 
 	goroutine(func() { rec.Run(ctx) })
 	goroutine(func() {
 		chore(ctx, st, "recordings.retention", choreRetry, log, func(ctx context.Context) { cleanRecordings(ctx, cfg, svc, ar, log) })
+	})
+	goroutine(func() {
+		chore(ctx, st, "recordings.uploads", choreRetry, log, func(ctx context.Context) {
+			clearAbandonedUploads(ctx, ar, time.Duration(cfg.Recordings.CleanInterval), log)
+		})
 	})
 	goroutine(func() { expireExports(ctx, svc, time.Duration(cfg.Recordings.CleanInterval)) })
 	return nil
@@ -87,6 +93,26 @@ func expireExports(ctx context.Context, svc *service.Service, every time.Duratio
 	defer t.Stop()
 	for {
 		svc.ExpireExports(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// clearAbandonedUploads removes, every interval, the segments that nodes
+// began to store and never finished (a node died mid-upload). One node of
+// a cluster runs it (the chore "recordings.uploads").
+func clearAbandonedUploads(ctx context.Context, ar *record.Archive, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := ar.ClearAbandonedUploads(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("clearing abandoned uploads", "err", err)
+		} else if n > 0 {
+			log.Info("abandoned uploads removed", "segments", n)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -96,6 +96,10 @@ type Segment struct {
 	KeyID          ID
 	BlobKey        string
 	CreatedAt      time.Time
+	// UploadingBy names the node storing the segment's bytes while it
+	// does; empty once they are stored. Only stored segments are played,
+	// exported or counted.
+	UploadingBy string
 }
 
 // Purge is a camera generation's recordings waiting to be shredded.

@@ -22,6 +22,7 @@ import (
 // Index is the part of the store the archive keeps its index in.
 type Index interface {
 	CreateSegment(ctx context.Context, seg domain.Segment) error
+	MarkSegmentStored(ctx context.Context, id domain.ID) error
 	Segment(ctx context.Context, id domain.ID) (domain.Segment, error)
 	Segments(ctx context.Context, f store.SegmentFilter) ([]domain.Segment, error)
 	DeleteSegment(ctx context.Context, id domain.ID) error
@@ -50,6 +51,8 @@ type Archive struct {
 	ring  *keys.Keyring
 	log   *slog.Logger
 	now   func() time.Time
+	// node names this process in the index while it stores a segment.
+	node string
 	// plaintext skips sealing; benchmarks only, to measure what sealing
 	// costs.
 	plaintext bool
@@ -76,13 +79,33 @@ func (d deletion) covers(began, start, end time.Time) bool {
 	return began.Before(d.at) && (d.to.IsZero() || start.Before(d.to)) && (d.from.IsZero() || end.After(d.from))
 }
 
+// LocalNode is the node name of a single-node installation.
+const LocalNode = "local"
+
+// UploadGrace is how long a segment may stay "uploading" before any node
+// counts its upload as abandoned. A segment is a few MB: minutes are
+// far beyond a slow upload.
+const UploadGrace = 10 * time.Minute
+
+// Option configures an Archive.
+type Option func(*Archive)
+
+// WithNode names the node this archive stores segments for (LocalNode by
+// default). Every node of a cluster needs its own name: at start, a node
+// removes the segments its earlier run left half stored.
+func WithNode(name string) Option { return func(a *Archive) { a.node = name } }
+
 // NewArchive returns an archive over blobs, with its index in idx and
 // keys from ring.
-func NewArchive(blobs blob.Store, idx Index, ring *keys.Keyring, log *slog.Logger) *Archive {
+func NewArchive(blobs blob.Store, idx Index, ring *keys.Keyring, log *slog.Logger, opts ...Option) *Archive {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Archive{blobs: blobs, idx: idx, ring: ring, log: log, now: time.Now, pins: map[domain.ID]int{}, deleted: map[domain.CameraRef][]deletion{}}
+	a := &Archive{blobs: blobs, idx: idx, ring: ring, log: log, now: time.Now, node: LocalNode, pins: map[domain.ID]int{}, deleted: map[domain.CameraRef][]deletion{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Forget records that camera's recordings overlapping [since, until) —
@@ -155,20 +178,48 @@ func (a *Archive) Write(ctx context.Context, camera domain.CameraRef, home domai
 		}
 		body = buf
 	}
+	// Index first, marked as uploading by this node, then store, then
+	// mark stored: a crash anywhere leaves a row that says what it is,
+	// and no node mistakes another's upload for a lost file.
+	wctx := context.WithoutCancel(ctx)
+	seg.UploadingBy = a.node
+	a.commit.Lock()
+	if a.deletedLocked(camera, p.Began, seg.Start, seg.End) {
+		a.commit.Unlock()
+		return seg, ErrDeleted
+	}
+	err := a.idx.CreateSegment(wctx, seg)
+	a.commit.Unlock()
+	if err != nil {
+		return seg, fmt.Errorf("record: index segment: %w", err)
+	}
 	if _, err := a.blobs.Put(ctx, seg.BlobKey, body); err != nil {
+		a.abandon(wctx, seg)
 		return seg, fmt.Errorf("record: store segment: %w", err)
 	}
 	a.commit.Lock()
 	defer a.commit.Unlock()
 	if a.deletedLocked(camera, p.Began, seg.Start, seg.End) {
-		a.blobs.Delete(context.WithoutCancel(ctx), seg.BlobKey)
+		a.abandon(wctx, seg)
 		return seg, ErrDeleted
 	}
-	if err := a.idx.CreateSegment(context.WithoutCancel(ctx), seg); err != nil {
-		a.blobs.Delete(context.WithoutCancel(ctx), seg.BlobKey)
+	if err := a.idx.MarkSegmentStored(wctx, seg.ID); err != nil {
+		a.abandon(wctx, seg)
+		if errors.Is(err, store.ErrNotFound) {
+			return seg, ErrDeleted // a delete took the row meanwhile
+		}
 		return seg, fmt.Errorf("record: index segment: %w", err)
 	}
+	seg.UploadingBy = ""
 	return seg, nil
+}
+
+// abandon removes a segment that was not stored whole: its row, then
+// whatever of its bytes arrived.
+func (a *Archive) abandon(ctx context.Context, seg domain.Segment) {
+	if err := a.Delete(ctx, seg); err != nil {
+		a.log.Warn("record: an unfinished segment was not removed; recovery will", "segment", seg.ID, "err", err)
+	}
 }
 
 // Reader reads a segment's plaintext by range.
@@ -329,31 +380,56 @@ type Consistency struct {
 	// OrphanBlobs are stored segments the index did not know (a crash
 	// between storing and indexing, or while deleting): removed.
 	OrphanBlobs int `json:"orphan_blobs"`
-	// MissingBlobs are index entries whose bytes were gone: removed.
+	// AbandonedUploads are segments whose upload never finished (this
+	// node's, from before it started, or any node's older than
+	// UploadGrace): removed.
+	AbandonedUploads int `json:"abandoned_uploads"`
+	// MissingBlobs are stored segments whose bytes were not found;
+	// Damaged, those whose stored size did not match the index. Only a
+	// repair removes them.
 	MissingBlobs int `json:"missing_blobs"`
-	// Damaged are segments whose stored size or header did not match
-	// the index: removed.
-	Damaged int `json:"damaged"`
+	Damaged      int `json:"damaged"`
 }
 
 // OK reports whether index and blobs agreed.
-func (c Consistency) OK() bool { return c.OrphanBlobs == 0 && c.MissingBlobs == 0 && c.Damaged == 0 }
+func (c Consistency) OK() bool {
+	return c.OrphanBlobs == 0 && c.AbandonedUploads == 0 && c.MissingBlobs == 0 && c.Damaged == 0
+}
 
-// Reconcile makes the index and the blobs agree, as after a crash: blobs
-// without an index entry are removed, entries without a blob or whose
-// blob is damaged are dropped. With dryRun it only reports. Run it before
-// recording starts.
-func (a *Archive) Reconcile(ctx context.Context, dryRun bool) (Consistency, error) {
+// ReconcileMode says what Reconcile may change.
+type ReconcileMode int
+
+// Reconcile modes.
+const (
+	// Check only reports.
+	Check ReconcileMode = iota
+	// Recover is for a node's start, before it records: it removes
+	// orphan blobs and abandoned uploads, counting this node's own
+	// unfinished uploads as abandoned. It never removes a stored
+	// segment's row: bytes that are not found may be on storage that
+	// did not answer in full, and dropping the row would lose them for
+	// good.
+	Recover
+	// Repair also removes the rows of stored segments whose bytes are
+	// missing or damaged; an operator asks for it.
+	Repair
+)
+
+// Reconcile makes the index and the blobs agree as far as mode allows.
+// Other nodes may be storing segments meanwhile: it lists the blobs
+// before the index, so a segment indexed (as uploading) before its bytes
+// are stored is never taken for an orphan.
+func (a *Archive) Reconcile(ctx context.Context, mode ReconcileMode) (Consistency, error) {
 	var c Consistency
 	infos, err := a.blobs.List(ctx, Prefix)
 	if err != nil {
 		return c, err
 	}
-	segs, err := a.idx.Segments(ctx, store.SegmentFilter{Generation: store.AnyGeneration})
+	segs, err := a.idx.Segments(ctx, store.SegmentFilter{Generation: store.AnyGeneration, Upload: store.AnyUpload})
 	if err != nil {
 		return c, err
 	}
-	c.Blobs, c.Segments = len(infos), len(segs)
+	c.Blobs = len(infos)
 	stored := make(map[string]int64, len(infos))
 	for _, in := range infos {
 		stored[in.Key] = in.Size
@@ -361,6 +437,19 @@ func (a *Archive) Reconcile(ctx context.Context, dryRun bool) (Consistency, erro
 	indexed := make(map[string]bool, len(segs))
 	for _, s := range segs {
 		indexed[s.BlobKey] = true
+		if s.UploadingBy != "" {
+			if !a.abandoned(s, mode == Recover) {
+				continue
+			}
+			c.AbandonedUploads++
+			if mode != Check {
+				if err := a.Delete(ctx, s); err != nil {
+					return c, err
+				}
+			}
+			continue
+		}
+		c.Segments++
 		size, ok := stored[s.BlobKey]
 		bad := false
 		switch {
@@ -371,7 +460,7 @@ func (a *Archive) Reconcile(ctx context.Context, dryRun bool) (Consistency, erro
 			c.Damaged++
 			bad = true
 		}
-		if bad && !dryRun {
+		if bad && mode == Repair {
 			if err := a.Delete(ctx, s); err != nil {
 				return c, err
 			}
@@ -382,13 +471,41 @@ func (a *Archive) Reconcile(ctx context.Context, dryRun bool) (Consistency, erro
 			continue
 		}
 		c.OrphanBlobs++
-		if !dryRun {
+		if mode != Check {
 			if err := a.blobs.Delete(ctx, in.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {
 				return c, err
 			}
 		}
 	}
 	return c, nil
+}
+
+// abandoned reports whether an uploading segment's upload is over
+// without having finished: anyone's older than UploadGrace, and at the
+// node's start (mine) this node's own.
+func (a *Archive) abandoned(s domain.Segment, mine bool) bool {
+	return mine && s.UploadingBy == a.node || a.now().Sub(s.CreatedAt) > UploadGrace
+}
+
+// ClearAbandonedUploads removes segments whose upload any node began
+// more than UploadGrace ago and never finished: the uploads of nodes
+// that died. One node at a time runs it.
+func (a *Archive) ClearAbandonedUploads(ctx context.Context) (int, error) {
+	segs, err := a.idx.Segments(ctx, store.SegmentFilter{Generation: store.AnyGeneration, Upload: store.UploadingOnly})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range segs {
+		if !a.abandoned(s, false) {
+			continue
+		}
+		if err := a.Delete(ctx, s); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // storedSize is a segment's size once sealed.

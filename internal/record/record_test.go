@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,18 +209,145 @@ func TestReconcile(t *testing.T) {
 	cut := filepath.Join(r.dir, filepath.FromSlash(segs[1].BlobKey))
 	b, _ := os.ReadFile(cut)
 	os.WriteFile(cut, b[:len(b)/2], 0o600)
-	c, err := r.ar.Reconcile(ctx, true)
+	c, err := r.ar.Reconcile(ctx, record.Check)
 	if err != nil || c.OK() || c.OrphanBlobs != 1 || c.MissingBlobs != 1 || c.Damaged != 1 {
-		t.Fatalf("dry run: %+v %v", c, err)
+		t.Fatalf("check: %+v %v", c, err)
 	}
-	if c, err = r.ar.Reconcile(ctx, false); err != nil {
+	// What a node does at start: the orphan goes, but the rows whose
+	// bytes were not found stay (they may be stored where this node did
+	// not see them).
+	if c, err = r.ar.Reconcile(ctx, record.Recover); err != nil {
 		t.Fatal(err)
-	}
-	if c, _ = r.ar.Reconcile(ctx, true); !c.OK() || c.Segments != len(segs)-2 {
-		t.Fatalf("after repair: %+v", c)
 	}
 	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
 		t.Fatal("the orphan is still there")
+	}
+	if c, _ = r.ar.Reconcile(ctx, record.Check); c.OrphanBlobs != 0 || c.MissingBlobs != 1 || c.Damaged != 1 || c.Segments != len(segs) {
+		t.Fatalf("after recovery at start: %+v; a row was dropped because its file was not found", c)
+	}
+	// An operator's repair drops them.
+	if _, err = r.ar.Reconcile(ctx, record.Repair); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = r.ar.Reconcile(ctx, record.Check); !c.OK() || c.Segments != len(segs)-2 {
+		t.Fatalf("after repair: %+v", c)
+	}
+}
+
+// gatedBlobs holds every Put until release is closed, saying on entered
+// that one began.
+type gatedBlobs struct {
+	blob.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedBlobs) Put(ctx context.Context, key string, r io.Reader) (blob.Info, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.Store.Put(ctx, key, r)
+}
+
+// TestUploadInProgressIsKept: while one node stores a segment, another
+// node's recovery neither removes it nor plays it, and a delete at
+// another node wins over it.
+func TestUploadInProgressIsKept(t *testing.T) {
+	var gate *gatedBlobs
+	r := newRigWith(t, func(b blob.Store) blob.Store {
+		gate = &gatedBlobs{Store: b, entered: make(chan struct{}, 1), release: make(chan struct{})}
+		return gate
+	})
+	other := record.NewArchive(gate.Store, r.st, r.ring, nil, record.WithNode("node-b"))
+	plains := recordtest.Segments(time.Now().Add(-time.Minute), 8*time.Second, record.DefaultSegment)
+	if len(plains) < 2 {
+		t.Fatalf("%d segments", len(plains))
+	}
+	write := func(p *record.Plain) <-chan error {
+		done := make(chan error, 1)
+		go func() { _, err := r.ar.Write(ctx, cam, home, p); done <- err }()
+		<-gate.entered
+		return done
+	}
+
+	done := write(plains[0])
+	c, err := other.Reconcile(ctx, record.Recover)
+	if err != nil || !c.OK() || c.Segments != 0 {
+		t.Fatalf("another node's recovery during an upload: %+v %v", c, err)
+	}
+	if listed, _ := r.st.Segments(ctx, store.SegmentFilter{Camera: cam.Camera, Generation: store.AnyGeneration}); len(listed) != 0 {
+		t.Fatalf("a segment being stored is listed for playback: %+v", listed)
+	}
+	gate.release <- struct{}{}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if listed, _ := r.st.Segments(ctx, store.SegmentFilter{Camera: cam.Camera, Generation: store.AnyGeneration}); len(listed) != 1 {
+		t.Fatalf("%d segments once stored, want 1", len(listed))
+	}
+
+	// A delete at another node while the next segment is being stored:
+	// the row goes, and the upload then gives up and leaves nothing.
+	done = write(plains[1])
+	up, err := r.st.Segments(ctx, store.SegmentFilter{Generation: store.AnyGeneration, Upload: store.UploadingOnly})
+	if err != nil || len(up) != 1 {
+		t.Fatalf("uploading: %+v %v", up, err)
+	}
+	if err := other.Delete(ctx, up[0]); err != nil {
+		t.Fatal(err)
+	}
+	close(gate.release)
+	if err := <-done; !errors.Is(err, record.ErrDeleted) {
+		t.Fatalf("an upload whose row was deleted: %v, want ErrDeleted", err)
+	}
+	if c, _ := r.ar.Reconcile(ctx, record.Check); !c.OK() || c.Segments != 1 || c.Blobs != 1 {
+		t.Fatalf("after the deleted upload: %+v", c)
+	}
+}
+
+// TestAbandonedUploads: at its start a node removes its own unfinished
+// uploads; another node's count as abandoned only after UploadGrace.
+func TestAbandonedUploads(t *testing.T) {
+	r := newRig(t)
+	row := func(node string, age time.Duration) domain.Segment {
+		id := domain.NewID()
+		s := domain.Segment{ID: id, Camera: cam, HomeID: home, Start: time.Now().Add(-age).UTC().Truncate(time.Microsecond),
+			End: time.Now().UTC().Truncate(time.Microsecond), Size: 10, KeyID: domain.NewID(),
+			BlobKey: "rec/" + string(cam.Camera) + "/3/" + string(id) + ".cvs", CreatedAt: time.Now().Add(-age).UTC(), UploadingBy: node}
+		if err := r.st.CreateSegment(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	mine := row(record.LocalNode, time.Second)
+	os.MkdirAll(filepath.Join(r.dir, "rec", string(cam.Camera), "3"), 0o700)
+	os.WriteFile(filepath.Join(r.dir, filepath.FromSlash(mine.BlobKey)), []byte("half a segment"), 0o600)
+	young := row("node-b", time.Second)
+	old := row("node-c", record.UploadGrace+time.Minute)
+
+	c, err := r.ar.Reconcile(ctx, record.Check)
+	if err != nil || c.AbandonedUploads != 1 {
+		t.Fatalf("check: %+v %v (only node-c's old upload is abandoned to anyone)", c, err)
+	}
+	// The chore any node runs: only the old upload goes.
+	if n, err := r.ar.ClearAbandonedUploads(ctx); err != nil || n != 1 {
+		t.Fatalf("clear: %d %v, want node-c's old upload removed", n, err)
+	}
+	if _, err := r.st.Segments(ctx, store.SegmentFilter{Generation: store.AnyGeneration, Upload: store.UploadingOnly}); err != nil {
+		t.Fatal(err)
+	}
+	// A node's start: its own unfinished upload goes too.
+	if c, err = r.ar.Reconcile(ctx, record.Recover); err != nil || c.AbandonedUploads != 1 {
+		t.Fatalf("recover at start: %+v %v", c, err)
+	}
+	up, _ := r.st.Segments(ctx, store.SegmentFilter{Generation: store.AnyGeneration, Upload: store.UploadingOnly})
+	if len(up) != 1 || up[0].ID != young.ID {
+		t.Fatalf("left uploading: %+v, want node-b's young upload", up)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, filepath.FromSlash(mine.BlobKey))); !os.IsNotExist(err) {
+		t.Fatal("the unfinished upload's bytes are still there")
+	}
+	if up[0].ID == old.ID {
+		t.Fatal("the old upload is still there")
 	}
 }
 
@@ -405,7 +533,7 @@ func TestForget(t *testing.T) {
 		t.Fatalf("another generation: %v", err)
 	}
 	idx, _ := r.st.Segments(ctx, store.SegmentFilter{Camera: cam.Camera, Generation: store.AnyGeneration})
-	c, err := r.ar.Reconcile(ctx, true)
+	c, err := r.ar.Reconcile(ctx, record.Check)
 	if err != nil || !c.OK() || c.Blobs != len(idx) || len(idx) != 4 {
 		t.Fatalf("index %d segments, blobs %+v %v: a refused segment left its bytes or one is missing", len(idx), c, err)
 	}

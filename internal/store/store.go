@@ -267,16 +267,21 @@ type Store interface {
 	// SetHomeRecording creates or replaces a home's settings.
 	SetHomeRecording(ctx context.Context, h domain.HomeRecording) error
 
-	// CreateSegment indexes a stored segment.
+	// CreateSegment indexes a segment: a stored one, or one whose bytes
+	// seg.UploadingBy is storing.
 	CreateSegment(ctx context.Context, seg domain.Segment) error
-	// Segment returns one segment.
+	// MarkSegmentStored records that a segment's bytes are stored;
+	// ErrNotFound when it is no longer indexed (deleted meanwhile).
+	MarkSegmentStored(ctx context.Context, id domain.ID) error
+	// Segment returns one stored segment.
 	Segment(ctx context.Context, id domain.ID) (domain.Segment, error)
 	// Segments lists the segments f selects, oldest first.
 	Segments(ctx context.Context, f SegmentFilter) ([]domain.Segment, error)
 	// DeleteSegment removes a segment from the index; ErrNotFound if it
 	// is not there.
 	DeleteSegment(ctx context.Context, id domain.ID) error
-	// SegmentUsage sums the index by camera generation and home.
+	// SegmentUsage sums the stored segments by camera generation and
+	// home.
 	SegmentUsage(ctx context.Context) ([]SegmentUsage, error)
 
 	// SchedulePurge schedules a camera generation's recordings to be
@@ -336,7 +341,20 @@ type SegmentFilter struct {
 	Since, Until time.Time
 	EndBefore    time.Time
 	Limit        int
+	// Upload selects by upload state; the zero value selects stored
+	// segments only.
+	Upload UploadState
 }
+
+// UploadState selects segments by whether their bytes are stored yet.
+type UploadState int
+
+// Upload states in a SegmentFilter.
+const (
+	StoredOnly    UploadState = iota // bytes stored: what may be played
+	UploadingOnly                    // bytes still being stored
+	AnyUpload                        // both
+)
 
 // AnyGeneration in a SegmentFilter selects every generation.
 const AnyGeneration = -1

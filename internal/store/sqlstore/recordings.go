@@ -68,16 +68,18 @@ func (s *Store) SetHomeRecording(ctx context.Context, h domain.HomeRecording) er
 	return err
 }
 
-const segmentCols = `id, camera_id, generation, home_id, start_us, end_us, size, init_size, key_id, blob_key, created_at`
+const segmentCols = `id, camera_id, generation, home_id, start_us, end_us, size, init_size, key_id, blob_key, created_at, uploading_by`
 
 func scanSegment(row scanner) (domain.Segment, error) {
 	var g domain.Segment
 	var start, end int64
 	var created sql.NullInt64
+	var uploading sql.NullString
 	if err := row.Scan(&g.ID, &g.Camera.Camera, &g.Camera.Generation, &g.HomeID, &start, &end, &g.Size, &g.InitSize,
-		&g.KeyID, &g.BlobKey, &created); err != nil {
+		&g.KeyID, &g.BlobKey, &created, &uploading); err != nil {
 		return g, err
 	}
+	g.UploadingBy = uploading.String
 	g.Start, g.End = time.UnixMicro(start).UTC(), time.UnixMicro(end).UTC()
 	g.CreatedAt = fromMicros(created)
 	return g, nil
@@ -85,15 +87,20 @@ func scanSegment(row scanner) (domain.Segment, error) {
 
 // CreateSegment implements store.Store.
 func (s *Store) CreateSegment(ctx context.Context, g domain.Segment) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO segments (`+segmentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.pool, `INSERT INTO segments (`+segmentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.Camera.Camera, g.Camera.Generation, g.HomeID, g.Start.UnixMicro(), g.End.UnixMicro(), g.Size, g.InitSize,
-		g.KeyID, g.BlobKey, micros(g.CreatedAt))
+		g.KeyID, g.BlobKey, micros(g.CreatedAt), sql.NullString{String: g.UploadingBy, Valid: g.UploadingBy != ""})
 	return err
+}
+
+// MarkSegmentStored implements store.Store.
+func (s *Store) MarkSegmentStored(ctx context.Context, id domain.ID) error {
+	return s.execOne(ctx, s.pool, `UPDATE segments SET uploading_by = NULL WHERE id = ?`, id)
 }
 
 // Segment implements store.Store.
 func (s *Store) Segment(ctx context.Context, id domain.ID) (domain.Segment, error) {
-	g, err := scanSegment(s.pool.QueryRowContext(ctx, s.q(`SELECT `+segmentCols+` FROM segments WHERE id = ?`), id))
+	g, err := scanSegment(s.pool.QueryRowContext(ctx, s.q(`SELECT `+segmentCols+` FROM segments WHERE id = ? AND uploading_by IS NULL`), id))
 	return g, s.classify(err)
 }
 
@@ -102,6 +109,12 @@ func (s *Store) Segments(ctx context.Context, f store.SegmentFilter) ([]domain.S
 	var where []string
 	var args []any
 	add := func(cond string, arg any) { where = append(where, cond); args = append(args, arg) }
+	switch f.Upload {
+	case store.StoredOnly:
+		where = append(where, `uploading_by IS NULL`)
+	case store.UploadingOnly:
+		where = append(where, `uploading_by IS NOT NULL`)
+	}
 	if f.Camera != "" {
 		add(`camera_id = ?`, f.Camera)
 		if f.Generation != store.AnyGeneration {
@@ -141,7 +154,7 @@ func (s *Store) DeleteSegment(ctx context.Context, id domain.ID) error {
 // SegmentUsage implements store.Store.
 func (s *Store) SegmentUsage(ctx context.Context) ([]store.SegmentUsage, error) {
 	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT camera_id, generation, home_id, COUNT(*), SUM(size), MIN(start_us)
-		FROM segments GROUP BY camera_id, generation, home_id ORDER BY camera_id, generation`))
+		FROM segments WHERE uploading_by IS NULL GROUP BY camera_id, generation, home_id ORDER BY camera_id, generation`))
 	return collect(rows, s.classify(err), func(row scanner) (store.SegmentUsage, error) {
 		var u store.SegmentUsage
 		var oldest int64

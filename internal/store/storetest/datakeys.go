@@ -251,3 +251,47 @@ func testDeleteHomeAndAccount(t *testing.T, s store.Store) {
 		t.Fatalf("another account went too: %v", err)
 	}
 }
+
+// testUploadState: a segment indexed while its bytes are being stored is
+// neither played, listed nor counted until it is marked stored; crash
+// recovery finds it by its upload state.
+func testUploadState(t *testing.T, s store.Store) {
+	cam, home := domain.NewID(), domain.NewID()
+	seg := func(start time.Duration, by string) domain.Segment {
+		id := domain.NewID()
+		return domain.Segment{ID: id, Camera: domain.CameraRef{Camera: cam, Generation: 1}, HomeID: home,
+			Start: at(start), End: at(start + 4*time.Second), Size: 100, InitSize: 10, KeyID: domain.NewID(),
+			BlobKey: "seg/" + string(id), CreatedAt: at(start), UploadingBy: by}
+	}
+	stored, uploading := seg(0, ""), seg(4*time.Second, "node-a")
+	must(t, "create stored", s.CreateSegment(ctx, stored))
+	must(t, "create uploading", s.CreateSegment(ctx, uploading))
+
+	_, err := s.Segment(ctx, uploading.ID)
+	mustErr(t, "an uploading segment by ID", err, store.ErrNotFound)
+	listed, err := s.Segments(ctx, store.SegmentFilter{Camera: cam, Generation: store.AnyGeneration})
+	must(t, "segments", err)
+	equal(t, "stored segments only", listed, []domain.Segment{stored})
+	up, err := s.Segments(ctx, store.SegmentFilter{Upload: store.UploadingOnly})
+	must(t, "uploading segments", err)
+	equal(t, "uploading segments", up, []domain.Segment{uploading})
+	both, _ := s.Segments(ctx, store.SegmentFilter{Camera: cam, Generation: store.AnyGeneration, Upload: store.AnyUpload})
+	equal(t, "both states", both, []domain.Segment{stored, uploading})
+	usage, err := s.SegmentUsage(ctx)
+	must(t, "usage", err)
+	for _, u := range usage {
+		if u.Camera.Camera == cam && u.Count != 1 {
+			t.Errorf("usage counts %d segments, want the stored one only", u.Count)
+		}
+	}
+
+	must(t, "mark stored", s.MarkSegmentStored(ctx, uploading.ID))
+	uploading.UploadingBy = ""
+	got, err := s.Segment(ctx, uploading.ID)
+	must(t, "a stored segment by ID", err)
+	equal(t, "marked segment", got, uploading)
+	must(t, "delete", s.DeleteSegment(ctx, uploading.ID))
+	mustErr(t, "mark a deleted segment", s.MarkSegmentStored(ctx, uploading.ID), store.ErrNotFound)
+	up, _ = s.Segments(ctx, store.SegmentFilter{Upload: store.UploadingOnly})
+	equal(t, "nothing uploading", len(up), 0)
+}

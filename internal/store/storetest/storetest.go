@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OAuthTokens", testOAuthTokens},
 		{"DataKeys", testDataKeys},
 		{"Recordings", testRecordings},
+		{"UploadState", testUploadState},
 		{"Rekey", testRekey},
 		{"DeleteHomeAndAccount", testDeleteHomeAndAccount},
 		{"ClusterIdentity", testClusterIdentity},
