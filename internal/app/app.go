@@ -26,12 +26,14 @@ import (
 	"github.com/camvault/camvault/internal/devicehub"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
 	"github.com/camvault/camvault/internal/integrations/smarthome"
 	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/live/hls"
 	"github.com/camvault/camvault/internal/live/rtsp"
+	"github.com/camvault/camvault/internal/live/snapshot"
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/netguard"
@@ -112,6 +114,19 @@ func ServerKey(dataDir string) ([]byte, error) {
 	return b, nil
 }
 
+// stills makes snapshots of pulled cameras from their streams; nil without
+// a hub or without ffmpeg.
+func stills(hub *media.Hub, log *slog.Logger) service.Stills {
+	if hub == nil {
+		return nil
+	}
+	path, err := ffmpeg.Path()
+	if err != nil {
+		return nil
+	}
+	return snapshot.New(snapshot.Config{Hub: hub, FFmpeg: path, Max: service.MaxSnapshotBytes, Logger: log.With("component", "snapshot")})
+}
+
 // NewService opens the store and builds the service for cfg, for commands
 // that act on the data dir directly (camvault admin). Close the store when
 // done.
@@ -158,7 +173,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 		Recordings: ar,
 		Store:      st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
-		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Media: hub, Live: live, Withdrawn: withdrawn,
+		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Media: hub, Stills: stills(hub, log), Live: live, Withdrawn: withdrawn,
 		PullNetworks: pullNets,
 	})
 	if err != nil {

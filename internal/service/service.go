@@ -84,6 +84,10 @@ type Config struct {
 	Devices DeviceConfig
 	// Media is the stream hub; nil when the server carries no video.
 	Media *media.Hub
+	// Stills decodes a pulled camera's live keyframe to a snapshot
+	// (package live/snapshot); nil when the server cannot (no video, or
+	// no ffmpeg).
+	Stills Stills
 	// Live says where viewers reach live video.
 	Live LiveConfig
 	// Bus carries withdrawals of live access to every process serving
@@ -102,6 +106,12 @@ type Config struct {
 	Recordings *record.Archive
 	// AnonymousAudit bounds the audit rows of anonymous callers.
 	AnonymousAudit AuditLimit
+}
+
+// Stills makes a JPEG of the current keyframe of a grant's camera. Its
+// errors are *Error values.
+type Stills interface {
+	Still(ctx context.Context, g authz.Grant) ([]byte, error)
 }
 
 // Service implements camvault's use cases.
