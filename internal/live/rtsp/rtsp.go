@@ -3,10 +3,10 @@
 // the API for a stream URL and gets rtsps://…/cameras/{camera}?token=…:
 // the token is a single-use credential valid for 60 seconds, bound to the
 // viewer, the camera's generation and the protocol. Each viewer gets its
-// own stream fed by its own hub reader (package live), so the provenance guard and the
-// viewer's grant are checked before every access unit it is sent. When the
-// grant runs out the viewer is re-authorized; when access is withdrawn the
-// session ends.
+// own stream fed by its own hub reader (a live session), so the provenance
+// guard and the viewer's grant are checked before every access unit it is
+// sent. When the grant runs out the viewer is re-authorized; when access
+// is withdrawn the session ends.
 //
 // The server speaks the part of RTSP 1.0 a player needs (OPTIONS,
 // DESCRIBE, SETUP with TCP interleaving, PLAY, TEARDOWN, GET_PARAMETER and
