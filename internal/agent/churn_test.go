@@ -77,7 +77,7 @@ func TestIsolationUnderChurn(t *testing.T) {
 				c.mu.Lock()
 				id, h := c.id, c.home
 				c.mu.Unlock()
-				r, err := s.parts.Service.OpenLive(runCtx, hs[h].caller, domain.ID(id))
+				r, err := s.openLive(runCtx, hs[h].caller, domain.ID(id))
 				if err != nil {
 					time.Sleep(20 * time.Millisecond) // the camera changed hands meanwhile
 					continue

@@ -92,7 +92,7 @@ func TestDeviceRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	caller, _ := s.parts.Service.Authenticate(ctx, o.token, "127.0.0.1", "t")
-	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(cam))
+	r, err := s.openLive(ctx, caller, domain.ID(cam))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestDeviceWithoutFFmpeg(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	caller, _ := s.parts.Service.Authenticate(ctx, o.token, "127.0.0.1", "t")
-	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(cam))
+	r, err := s.openLive(ctx, caller, domain.ID(cam))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestMalformedRTSP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	caller, _ := s.parts.Service.Authenticate(ctx, o.token, "127.0.0.1", "t")
-	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(goodCam))
+	r, err := s.openLive(ctx, caller, domain.ID(goodCam))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,9 @@ import (
 	"github.com/camvault/camvault/internal/agent"
 	"github.com/camvault/camvault/internal/app"
 	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/service"
 )
 
 const password = "tulip-Harbor-97-kettle"
@@ -281,4 +284,15 @@ func claimed(t *testing.T, s *server, o owner, dir, source, name string) (string
 		return c["online"] == true
 	})
 	return cam, stop
+}
+
+// openLive opens c's live reader of camera on the hub: the service
+// grants, and the reader is added for the grant as package live does for
+// a viewer (without its re-authorization).
+func (s *server) openLive(ctx context.Context, c service.Caller, camera domain.ID) (*media.Reader, error) {
+	g, err := s.parts.Service.LiveGrant(ctx, c, camera)
+	if err != nil {
+		return nil, err
+	}
+	return s.parts.Media.AddReader(g)
 }

@@ -221,7 +221,7 @@ func TestTransferRetiresDeviceKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(camY))
+	r, err := s.openLive(ctx, caller, domain.ID(camY))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func watchAndVerify(t *testing.T, s *server, o owner, dir, cam string, gops int)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	caller, _ := s.parts.Service.Authenticate(ctx, o.token, "127.0.0.1", "t")
-	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(cam))
+	r, err := s.openLive(ctx, caller, domain.ID(cam))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestPulledCamera(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	caller, _ := s.parts.Service.Authenticate(ctx, o.token, "127.0.0.1", "t")
-	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(id))
+	r, err := s.openLive(ctx, caller, domain.ID(id))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestLiveStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.parts.Service.OpenLive(ctx, caller, domain.ID(cam))
+	r, err := s.openLive(ctx, caller, domain.ID(cam))
 	if err != nil {
 		t.Fatal(err)
 	}

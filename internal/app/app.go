@@ -26,11 +26,14 @@ import (
 	"github.com/camvault/camvault/internal/devicehub"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
 	"github.com/camvault/camvault/internal/integrations/smarthome"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/live/hls"
 	"github.com/camvault/camvault/internal/live/rtsp"
+	"github.com/camvault/camvault/internal/live/snapshot"
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/netguard"
@@ -63,6 +66,9 @@ type Parts struct {
 	// DataDir is the data directory the server runs on.
 	DataDir string
 }
+
+// The service redeems viewers' stream credentials for package live.
+var _ live.Redeemer = (*service.Service)(nil)
 
 // OpenStore opens the store named by a URL: sqlite:PATH or postgres://...
 func OpenStore(ctx context.Context, u string) (store.Store, error) {
@@ -108,14 +114,27 @@ func ServerKey(dataDir string) ([]byte, error) {
 	return b, nil
 }
 
+// stills makes snapshots of pulled cameras from their streams; nil without
+// a hub or without ffmpeg.
+func stills(hub *media.Hub, log *slog.Logger) service.Stills {
+	if hub == nil {
+		return nil
+	}
+	path, err := ffmpeg.Path()
+	if err != nil {
+		return nil
+	}
+	return snapshot.New(snapshot.Config{Hub: hub, FFmpeg: path, Max: service.MaxSnapshotBytes, Logger: log.With("component", "snapshot")})
+}
+
 // NewService opens the store and builds the service for cfg, for commands
 // that act on the data dir directly (camvault admin). Close the store when
 // done.
 func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig) (*service.Service, store.Store, error) {
-	return newService(ctx, cfg, log, events, devices, nil, service.LiveConfig{}, nil)
+	return newService(ctx, cfg, log, events, devices, nil, service.LiveConfig{}, nil, nil)
 }
 
-func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus) (*service.Service, store.Store, error) {
+func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus, withdrawn func(events.Event)) (*service.Service, store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -154,7 +173,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 		Recordings: ar,
 		Store:      st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
-		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Media: hub, Live: live,
+		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Media: hub, Stills: stills(hub, log), Live: live, Withdrawn: withdrawn,
 		PullNetworks: pullNets,
 	})
 	if err != nil {
@@ -208,18 +227,18 @@ func Run(ctx context.Context, o Options) error {
 		devices.MaxUnclaimed, devices.MaxUnclaimedPerAddr = cfg.Devices.MaxUnclaimed, cfg.Devices.MaxUnclaimedPerAddress
 	}
 	var liveL net.Listener
-	var live service.LiveConfig
+	var liveURLs service.LiveConfig
 	if cfg.Live.RTSPListen != "" && devL != nil {
 		if liveL, err = net.Listen("tcp", cfg.Live.RTSPListen); err != nil {
 			return fmt.Errorf("live RTSPS listener: %w", err)
 		}
 		defer liveL.Close()
 		_, port, _ := net.SplitHostPort(liveL.Addr().String())
-		live.RTSPURL = cfg.LiveRTSPURL(port)
+		liveURLs.RTSPURL = cfg.LiveRTSPURL(port)
 	}
 	if devL != nil {
-		live.WHEPURL = cfg.PublicURL() + "/whep"
-		live.HLSURL = cfg.PublicURL() + "/hls"
+		liveURLs.WHEPURL = cfg.PublicURL() + "/whep"
+		liveURLs.HLSURL = cfg.PublicURL() + "/hls"
 	}
 	dem := &demand{}
 	obs := &observer{metrics: metrics, log: log.With("component", "media")}
@@ -229,7 +248,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer closeBus()
-	svc, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub, live, bus)
+	viewers := live.New(live.Config{Hub: hub, Bus: bus, Logger: log.With("component", "live")})
+	defer viewers.Close()
+	svc, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub, liveURLs, bus, viewers.Apply)
 	if err != nil {
 		return err
 	}
@@ -273,16 +294,16 @@ func Run(ctx context.Context, o Options) error {
 		return g.Link, g.Account, err
 	}
 	routes = append(routes, smarthome.New(smarthome.Config{Service: svc, Verify: verify, Logger: log.With("component", "smarthome")}).Routes()...)
-	if live.WHEPURL != "" {
-		wh, err := whep.New(whep.Config{Service: svc, Logger: log.With("component", "whep")})
+	if liveURLs.WHEPURL != "" {
+		wh, err := whep.New(whep.Config{Redeemer: svc, Live: viewers, Logger: log.With("component", "whep")})
 		if err != nil {
 			return err
 		}
 		defer wh.Close()
 		routes = append(routes, wh.Routes()...)
 	}
-	if live.HLSURL != "" {
-		hs := hls.New(hls.Config{Service: svc, Logger: log.With("component", "hls")})
+	if liveURLs.HLSURL != "" {
+		hs := hls.New(hls.Config{Redeemer: svc, Live: viewers, Logger: log.With("component", "hls")})
 		defer hs.Close()
 		// LL-HLS requests block until the next part; end them when the
 		// server stops so that graceful shutdown does not wait on them.
@@ -337,18 +358,18 @@ func Run(ctx context.Context, o Options) error {
 	if liveL != nil {
 		lts := tlsConf
 		if lts == nil {
-			cert, err := devices.CA.ServerCertificate(liveHosts(cfg, live.RTSPURL), time.Now())
+			cert, err := devices.CA.ServerCertificate(liveHosts(cfg, liveURLs.RTSPURL), time.Now())
 			if err != nil {
 				return err
 			}
 			lts = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 		}
-		lsrv, err := rtsp.Start(rtsp.Config{Service: svc, Logger: log.With("component", "live-rtsp"), TLS: lts}, liveL)
+		lsrv, err := rtsp.Start(rtsp.Config{Redeemer: svc, Live: viewers, Logger: log.With("component", "live-rtsp"), TLS: lts}, liveL)
 		if err != nil {
 			return err
 		}
 		defer lsrv.Close()
-		log.Info("live RTSPS for viewers", "url", live.RTSPURL)
+		log.Info("live RTSPS for viewers", "url", liveURLs.RTSPURL)
 	}
 	if o.Started != nil {
 		o.Started(Parts{Service: svc, Media: hub, DataDir: cfg.DataDir})

@@ -13,6 +13,7 @@ import (
 	"github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/ffmpeg"
+	"github.com/camvault/camvault/internal/live/snapshot"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/record/keys"
@@ -165,10 +166,6 @@ func thumbnailer(log *slog.Logger) func(context.Context, media.Track, *media.Acc
 		return nil
 	}
 	return func(ctx context.Context, tr media.Track, au *media.AccessUnit) ([]byte, error) {
-		format := "h264"
-		if tr.Codec == media.H265 {
-			format = "hevc"
-		}
-		return ffmpeg.JPEG(ctx, path, format, ffmpeg.AnnexB([][]byte{tr.VPS, tr.SPS, tr.PPS}, au.NALUs), record.MaxThumbnail, nil)
+		return snapshot.JPEG(ctx, path, tr, au, record.MaxThumbnail)
 	}
 }

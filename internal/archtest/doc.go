@@ -15,9 +15,13 @@
 //	             a camera's node; natsplacement (JetStream KV) behind it
 //	media        stream hub keyed by (camera, generation); takes Grants; knows no service
 //	record       segmenter, encryption, archive, recorder
-//	service      use cases: every method takes the principal and asks authz first
+//	service      use cases: every method takes the principal and asks authz first;
+//	             for video it returns Grants, never readers
+//	live         turns a Grant into a viewer session on the hub; applies withdrawals
+//	             from the bus; imports media, authz, domain, events, fault only
 //	adapters     api, webui, live/*, integrations/*, oauth, devicehub, ingest, httpserver:
-//	             speak protocols, call the service; never the store, blob storage or the archive
+//	             speak protocols, call the service; never the store, blob storage or the archive.
+//	             live/* reach the service only through live.Redeemer, never importing it
 //	app          wiring: the only package that opens store backends
 //	cmd/camvault flags, subcommands
 //

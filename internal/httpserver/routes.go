@@ -22,6 +22,13 @@ import (
 // routes when no one is signed in).
 type Handler func(w http.ResponseWriter, r *http.Request, c service.Caller)
 
+// Anyone adapts a handler that needs no caller, for adapters whose
+// credential is in the request itself (stream URLs) and that do not
+// import the service.
+func Anyone(h http.HandlerFunc) Handler {
+	return func(w http.ResponseWriter, r *http.Request, _ service.Caller) { h(w, r) }
+}
+
 // Route is one entry of the route table.
 type Route struct {
 	// Pattern is a net/http ServeMux pattern with a method:

@@ -8,16 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
-// liveEnv is a service with a hub and its store, one owner and one
-// camera.
-func liveEnv(t *testing.T) (*service.Service, store.Store, *media.Hub, domain.Account, domain.Camera) {
+// liveEnv is a service with a hub, the viewers of the hub (subscribed
+// to the service's bus) and its store, one owner and one camera.
+func liveEnv(t *testing.T) (*service.Service, store.Store, *media.Hub, *live.Viewers, domain.Account, domain.Camera) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
@@ -26,7 +29,10 @@ func liveEnv(t *testing.T) (*service.Service, store.Store, *media.Hub, domain.Ac
 	}
 	t.Cleanup(func() { st.Close() })
 	hub := media.New(media.Config{})
-	svc, err := service.New(service.Config{Store: st, SecretKey: bytes.Repeat([]byte{7}, 32), Media: hub})
+	bus := &events.Local{}
+	viewers := live.New(live.Config{Hub: hub, Bus: bus})
+	t.Cleanup(viewers.Close)
+	svc, err := service.New(service.Config{Store: st, SecretKey: bytes.Repeat([]byte{7}, 32), Media: hub, Bus: bus, Withdrawn: viewers.Apply})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +46,19 @@ func liveEnv(t *testing.T) (*service.Service, store.Store, *media.Hub, domain.Ac
 	if err := st.CreateCamera(ctx, cam); err != nil {
 		t.Fatal(err)
 	}
-	return svc, st, hub, acct, cam
+	return svc, st, hub, viewers, acct, cam
+}
+
+// openLive opens c's live view of camera the way a viewer adapter does:
+// the service grants, live opens the reader and asks the service again
+// when the grant ends.
+func openLive(ctx context.Context, svc *service.Service, v *live.Viewers, c service.Caller, camera domain.ID) (*live.Session, error) {
+	var ref domain.CameraRef
+	return v.Open(ctx, func(ctx context.Context) (authz.Grant, error) {
+		g, err := svc.LiveGrant(ctx, c, camera)
+		ref = g.Camera()
+		return g, err
+	}, func(ctx context.Context) (authz.Grant, error) { return svc.Regrant(ctx, c, ref) })
 }
 
 // TestLinkRevocationEndsStreams: a stream an integration opened under a
@@ -48,7 +66,7 @@ func liveEnv(t *testing.T) (*service.Service, store.Store, *media.Hub, domain.Ac
 // not come back under the account's own rights, which still stand.
 func TestLinkRevocationEndsStreams(t *testing.T) {
 	ctx := context.Background()
-	svc, st, hub, acct, cam := liveEnv(t)
+	svc, st, hub, viewers, acct, cam := liveEnv(t)
 	home := domain.Home{ID: cam.HomeID}
 	now := time.Now().UTC()
 	in, _, err := svc.RegisterIntegration(ctx, service.IntegrationSpec{Name: "Kitchen display", RedirectURIs: []string{"https://display.example.com/cb"}})
@@ -75,7 +93,7 @@ func TestLinkRevocationEndsStreams(t *testing.T) {
 	}()
 
 	display := service.Caller{Account: acct, Link: link.ID}
-	r, err := svc.OpenLive(ctx, display, cam.ID)
+	r, err := openLive(ctx, svc, viewers, display, cam.ID)
 	if err != nil {
 		t.Fatalf("open through the link: %v", err)
 	}
@@ -85,7 +103,7 @@ func TestLinkRevocationEndsStreams(t *testing.T) {
 	frames := make(chan struct{}, 100)
 	ended := make(chan error, 1)
 	go func() {
-		ended <- svc.Watch(ctx, r, display, func(*media.AccessUnit) error {
+		ended <- r.Watch(ctx, func(*media.AccessUnit) error {
 			select {
 			case frames <- struct{}{}:
 			default:
@@ -99,7 +117,7 @@ func TestLinkRevocationEndsStreams(t *testing.T) {
 		t.Fatal("no frames through the link")
 	}
 	// A link that does not exist opens nothing.
-	if _, err := svc.OpenLive(ctx, service.Caller{Account: acct, Link: domain.NewID()}, cam.ID); err == nil {
+	if _, err := openLive(ctx, svc, viewers, service.Caller{Account: acct, Link: domain.NewID()}, cam.ID); err == nil {
 		t.Fatal("an unknown link opened a stream")
 	}
 
@@ -118,36 +136,36 @@ func TestLinkRevocationEndsStreams(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("the stream through a disabled integration still runs after 1 s")
 	}
-	if _, err := svc.OpenLive(ctx, display, cam.ID); err == nil {
+	if _, err := openLive(ctx, svc, viewers, display, cam.ID); err == nil {
 		t.Fatal("a revoked link opened a stream")
 	}
 	// The account itself still may watch.
-	own, err := svc.OpenLive(ctx, service.Caller{Account: acct}, cam.ID)
+	own, err := openLive(ctx, svc, viewers, service.Caller{Account: acct}, cam.ID)
 	if err != nil {
 		t.Fatalf("the owner lost her own access: %v", err)
 	}
 	own.Close()
 }
 
-// TestLiveStreamCap: an account holds at most MaxLiveStreams live streams
+// TestLiveStreamCap: an account holds at most live.MaxStreams live streams
 // at once; the next is refused until one closes.
 func TestLiveStreamCap(t *testing.T) {
 	ctx := context.Background()
-	svc, _, _, acct, cam := liveEnv(t)
+	svc, _, _, viewers, acct, cam := liveEnv(t)
 	owner := service.Caller{Account: acct}
-	var open []*media.Reader
-	for i := range service.MaxLiveStreams {
-		r, err := svc.OpenLive(ctx, owner, cam.ID)
+	var open []*live.Session
+	for i := range live.MaxStreams {
+		r, err := openLive(ctx, svc, viewers, owner, cam.ID)
 		if err != nil {
 			t.Fatalf("stream %d: %v", i, err)
 		}
 		open = append(open, r)
 	}
-	if _, err := svc.OpenLive(ctx, owner, cam.ID); service.KindOf(err) != service.KindThrottled {
+	if _, err := openLive(ctx, svc, viewers, owner, cam.ID); service.KindOf(err) != service.KindThrottled {
 		t.Fatalf("stream over the cap: %v", err)
 	}
 	open[0].Close()
-	r, err := svc.OpenLive(ctx, owner, cam.ID)
+	r, err := openLive(ctx, svc, viewers, owner, cam.ID)
 	if err != nil {
 		t.Fatalf("after one closed: %v", err)
 	}
@@ -161,7 +179,7 @@ func TestLiveStreamCap(t *testing.T) {
 // use linked cameras and nothing of the account that linked it.
 func TestLinkCallerIsNotTheAccount(t *testing.T) {
 	ctx := context.Background()
-	svc, st, _, acct, cam := liveEnv(t)
+	svc, st, _, _, acct, cam := liveEnv(t)
 	in, _, err := svc.RegisterIntegration(ctx, service.IntegrationSpec{Name: "Kitchen display", RedirectURIs: []string{"https://display.example.com/cb"}})
 	if err != nil {
 		t.Fatal(err)

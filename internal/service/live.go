@@ -2,62 +2,25 @@ package service
 
 import (
 	"context"
-	"errors"
-	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
-	"github.com/camvault/camvault/internal/media"
 )
 
-// OpenLive opens the caller's live view of a camera: the policy decides
-// "live" (audited), and the hub's reader carries the grant it minted and
-// checks every frame against it.
-func (s *Service) OpenLive(ctx context.Context, c Caller, camera domain.ID) (*media.Reader, error) {
+// LiveGrant authorizes the caller's live view of a camera: the policy
+// decides "live" (audited) and mints the grant that package live opens a
+// reader for, and checks every frame against.
+func (s *Service) LiveGrant(ctx context.Context, c Caller, camera domain.ID) (authz.Grant, error) {
 	if s.cfg.Media == nil {
-		return nil, &Error{Kind: KindNotFound, Code: "no_video", Message: "this server carries no video"}
+		return authz.Grant{}, &Error{Kind: KindNotFound, Code: "no_video", Message: "this server carries no video"}
 	}
-	// A revocation that lands between the policy's answer and the
-	// reader's creation would miss the reader: compare the account's
-	// revocation count before and after, and ask again if it moved.
-	if s.cfg.Media.ReadersOf(c.Account.ID) >= MaxLiveStreams {
-		return nil, &Error{Kind: KindThrottled, Code: "too_many_streams", Message: "too many live streams open for this account", RetryAfter: 10 * time.Second}
+	acc, err := s.authorizeCamera(ctx, c, camera, domain.ActionLive, "live")
+	if err != nil {
+		return authz.Grant{}, err
 	}
-	for {
-		epoch := s.liveEpoch(c.Account.ID)
-		acc, err := s.authorizeCamera(ctx, c, camera, domain.ActionLive, "live")
-		if err != nil {
-			return nil, err
-		}
-		r, err := s.cfg.Media.AddReader(acc.grant)
-		switch {
-		case errors.Is(err, media.ErrStreamEnded):
-			return nil, conflict("the camera changed hands; reload")
-		case err != nil:
-			return nil, internal("open live", err)
-		}
-		if s.liveEpoch(c.Account.ID) == epoch {
-			return r, nil
-		}
-		r.Close()
-		if c, err = s.callerFor(ctx, c.Account.ID, c.SessionID, c.Link, c.Addr); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// liveEpochs counts, per account, revocations of live access.
-type liveEpochs struct {
-	mu sync.Mutex // guards n
-	n  map[domain.ID]uint64
-}
-
-func (s *Service) liveEpoch(account domain.ID) uint64 {
-	s.epochs.mu.Lock()
-	defer s.epochs.mu.Unlock()
-	return s.epochs.n[account]
+	return acc.grant, nil
 }
 
 // ProvenanceAlarm records that the provenance guard stopped a frame of got
@@ -73,9 +36,8 @@ func (s *Service) ProvenanceAlarm(ctx context.Context, principal domain.ID, want
 }
 
 // revokeLive ends the account's live readers, in every process serving
-// video. Viewer adapters re-open a revoked reader through ReopenLive, which
-// asks the policy again and checks the session, so only what is no longer
-// allowed stays closed.
+// video. Viewers re-ask the policy through Regrant, which checks the
+// session too, so only what is no longer allowed stays closed.
 func (s *Service) revokeLive(account domain.ID) {
 	s.withdraw(events.Event{Kind: events.AccessRevoked, Account: account})
 }
@@ -104,61 +66,10 @@ func (s *Service) withdraw(e events.Event) {
 	}
 }
 
-// applyWithdrawal ends this process's streams that e concerns.
+// applyWithdrawal ends this process's streams that e concerns, without
+// the bus.
 func (s *Service) applyWithdrawal(e events.Event) {
-	switch e.Kind {
-	case events.AccessRevoked:
-		s.epochs.mu.Lock()
-		if s.epochs.n == nil {
-			s.epochs.n = map[domain.ID]uint64{}
-		}
-		s.epochs.n[e.Account]++
-		s.epochs.mu.Unlock()
-		if s.cfg.Media != nil {
-			s.cfg.Media.Revoke(func(g authz.Grant) bool { return g.Principal() == e.Account })
-		}
-	case events.CameraEnded:
-		if s.cfg.Media != nil {
-			s.cfg.Media.EndCamera(e.Camera, e.Generation)
-		}
-	case events.LinkRevoked:
-		// Streams through the link end for good: the link never
-		// comes back.
-		if s.cfg.Media != nil {
-			s.cfg.Media.Revoke(func(g authz.Grant) bool { return g.Link() == e.Link })
-		}
-	}
-}
-
-// Watch hands a viewer's frames to deliver until ctx ends, deliver fails,
-// or the viewer's access ends. When the reader's grant runs out or is
-// revoked it asks the policy again (ReopenLive) and goes on only if the
-// viewer may still watch. Watch owns r and every reader after it, and
-// closes them.
-func (s *Service) Watch(ctx context.Context, r *media.Reader, c Caller, deliver func(*media.AccessUnit) error) error {
-	origin := r.Grant().Camera()
-	defer func() { r.Close() }()
-	for {
-		au, err := r.Read(ctx)
-		if errors.Is(err, media.ErrRevoked) {
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			nr, rerr := s.ReopenLive(rctx, c, origin)
-			cancel()
-			if rerr != nil {
-				return rerr
-			}
-			r.Close()
-			r = nr
-			continue
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if err := deliver(au); err != nil {
-			return err
-		}
+	if s.cfg.Withdrawn != nil {
+		s.cfg.Withdrawn(e)
 	}
 }

@@ -28,7 +28,7 @@
 //	auditlog.go        the audit log with names; the account's own events
 //	devices.go         device enrolment, claim, certificates, transfer, reset
 //	pull.go            IP cameras the server pulls; pullrate.go limits adding them
-//	live.go            live viewing: grants, readers, the deliver loop, withdrawals
+//	live.go            live viewing: grants, withdrawals of live access
 //	streams.go         single-use stream credentials for WHEP, LL-HLS and RTSPS
 //	snapshot.go        snapshots; snapshot_fetch.go pulls a camera's snapshot URL
 //	recordings.go      recording settings, playback, retention limits, deletion
@@ -84,11 +84,20 @@ type Config struct {
 	Devices DeviceConfig
 	// Media is the stream hub; nil when the server carries no video.
 	Media *media.Hub
+	// Stills decodes a pulled camera's live keyframe to a snapshot
+	// (package live/snapshot); nil when the server cannot (no video, or
+	// no ffmpeg).
+	Stills Stills
 	// Live says where viewers reach live video.
 	Live LiveConfig
 	// Bus carries withdrawals of live access to every process serving
-	// video; nil means an in-process bus.
+	// video; nil means an in-process bus. The service publishes on it;
+	// package live's subscriber applies them to the hub.
 	Bus events.Bus
+	// Withdrawn, if set, applies a withdrawal in this process only: when
+	// the bus fails, and for link revocations found in the store. The
+	// wiring sets it to package live's subscriber.
+	Withdrawn func(events.Event)
 	// PullNetworks are the networks the server may connect to for
 	// pulled IP cameras; the zero policy allows none.
 	PullNetworks netguard.Policy
@@ -97,6 +106,12 @@ type Config struct {
 	Recordings *record.Archive
 	// AnonymousAudit bounds the audit rows of anonymous callers.
 	AnonymousAudit AuditLimit
+}
+
+// Stills makes a JPEG of the current keyframe of a grant's camera. Its
+// errors are *Error values.
+type Stills interface {
+	Still(ctx context.Context, g authz.Grant) ([]byte, error)
 }
 
 // Service implements camvault's use cases.
@@ -114,7 +129,6 @@ type Service struct {
 	live      tickets
 	links     loginLinks
 	snaps     snapshots
-	epochs    liveEpochs
 	rec       recordings
 	auditLim  auditLimits
 	pull      *rates // pulled-camera additions per account and home
@@ -157,7 +171,6 @@ func New(cfg Config) (*Service, error) {
 	if s.cfg.Bus == nil {
 		s.cfg.Bus = &events.Local{}
 	}
-	s.cfg.Bus.Subscribe(s.applyWithdrawal)
 	if cfg.WebAuthn != nil {
 		pk, err := newPasskeys(*cfg.WebAuthn)
 		if err != nil {

@@ -8,8 +8,6 @@ import (
 
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/ffmpeg"
-	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/videosig"
 )
 
@@ -147,8 +145,7 @@ func (s *Service) DeviceSnapshot(ctx context.Context, cam domain.Camera, jpeg []
 func (s *Service) pulledSnapshot(ctx context.Context, cam domain.Camera, g authz.Grant) ([]byte, time.Time, error) {
 	ref := cam.Ref()
 	source, hasURL := s.pullSnapshotURL(cam)
-	path, ffErr := ffmpeg.Path()
-	if !hasURL && ffErr != nil {
+	if !hasURL && s.cfg.Stills == nil {
 		return nil, time.Time{}, &Error{Kind: KindUnavailable, Code: "no_snapshot",
 			Message: "this pulled camera has no snapshot URL and ffmpeg is not installed on the server"}
 	}
@@ -165,7 +162,7 @@ func (s *Service) pulledSnapshot(ctx context.Context, cam domain.Camera, g authz
 	if hasURL {
 		jpeg, err = s.urlSnapshot(ctx, ref, source)
 	} else {
-		jpeg, err = s.streamSnapshot(ctx, g, path)
+		jpeg, err = s.cfg.Stills.Still(ctx, g)
 	}
 	release()
 	if err != nil {
@@ -255,41 +252,6 @@ func (s *Service) urlSnapshot(ctx context.Context, ref domain.CameraRef, source 
 	}
 	s.log.Warn("snapshot URL of a pulled camera failed", "camera", ref.Camera, "err", err.Error())
 	return nil, errSnapshotURLFailed
-}
-
-// streamSnapshot decodes the newest keyframe of a pulled camera's stream
-// with ffmpeg, asking for the stream if it is not running; the keyframe's
-// origin is the camera's current generation, as the cache key is.
-func (s *Service) streamSnapshot(ctx context.Context, g authz.Grant, path string) ([]byte, error) {
-	if s.cfg.Media == nil {
-		return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "this server carries no video"}
-	}
-	ref := g.Camera()
-	s.cfg.Media.Prime(g)
-	deadline := time.After(snapshotWait)
-	for {
-		if track, au, ok := s.cfg.Media.Keyframe(g); ok && au.Origin == ref {
-			format := "h264"
-			if track.Codec == media.H265 {
-				format = "hevc"
-			}
-			dctx, cancel := context.WithTimeout(ctx, snapshotWait)
-			jpeg, err := ffmpeg.JPEG(dctx, path, format, ffmpeg.AnnexB([][]byte{track.VPS, track.SPS, track.PPS}, au.NALUs), MaxSnapshotBytes, nil)
-			cancel()
-			if err != nil {
-				s.log.Warn("snapshot of a pulled camera failed", "camera", ref.Camera, "err", err)
-				return nil, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera's picture could not be decoded"}
-			}
-			return jpeg, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-deadline:
-			return nil, &Error{Kind: KindUnavailable, Code: "camera_offline", Message: "the camera sent no picture in time; is it reachable?"}
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // keepSnapshot caches jpeg as ref's newest picture, forgetting those of

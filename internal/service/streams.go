@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/authn"
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/media"
 )
 
 // LiveConfig says where viewers reach live video.
@@ -33,15 +33,11 @@ const (
 	ProtoHLS    = "hls"
 )
 
-// Stream limits per account: generous for a household or an NVR reading
-// every camera, bounded for anyone trying to pile up readers.
-const (
-	// MaxOutstandingTickets bounds an account's issued, unused,
-	// unexpired stream URLs.
-	MaxOutstandingTickets = 256
-	// MaxLiveStreams bounds an account's concurrent live streams.
-	MaxLiveStreams = 512
-)
+// MaxOutstandingTickets bounds an account's issued, unused, unexpired
+// stream URLs: generous for a household or an NVR reading every camera,
+// bounded for anyone piling them up. (Package live bounds the streams
+// open at once.)
+const MaxOutstandingTickets = 256
 
 // ticket is a single-use stream credential, kept only as its hash.
 type ticket struct {
@@ -122,15 +118,15 @@ func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, 
 }
 
 // RedeemStream spends a stream credential for camera over protocol and
-// opens the viewer's live reader. The credential works once, within its
+// returns the viewer's live grant. The credential works once, within its
 // lifetime, for the camera generation it was made for, and only while the
-// session that made it is valid. It returns the caller for re-opening the
-// stream when its grant runs out.
-func (s *Service) RedeemStream(ctx context.Context, token string, camera domain.ID, protocol, addr string) (*media.Reader, Caller, error) {
+// session that made it is valid. The returned reauth renews the grant
+// (Regrant) when it runs out or is revoked.
+func (s *Service) RedeemStream(ctx context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, func(context.Context) (authz.Grant, error), error) {
 	deny := unauthenticated("stream credential not valid")
 	hash, err := authn.ParseToken(authn.KindStream, token)
 	if err != nil {
-		return nil, Caller{}, deny
+		return authz.Grant{}, nil, deny
 	}
 	key := hex.EncodeToString(hash)
 	s.live.mu.Lock()
@@ -138,39 +134,39 @@ func (s *Service) RedeemStream(ctx context.Context, token string, camera domain.
 	delete(s.live.m, key)
 	s.live.mu.Unlock()
 	if !ok || !s.now().Before(t.expires) || t.protocol != protocol || t.camera.Camera != camera {
-		return nil, Caller{}, deny
+		return authz.Grant{}, nil, deny
 	}
 	c, err := s.callerFor(ctx, t.account, t.session, t.link, addr)
 	if err != nil {
-		return nil, Caller{}, err
+		return authz.Grant{}, nil, err
 	}
-	r, err := s.OpenLive(ctx, c, camera)
+	g, err := s.LiveGrant(ctx, c, camera)
 	if err != nil {
-		return nil, Caller{}, err
+		return authz.Grant{}, nil, err
 	}
-	if r.Grant().Camera() != t.camera {
-		r.Close() // the camera changed hands since the ticket was made
-		return nil, Caller{}, notFound()
+	if g.Camera() != t.camera {
+		return authz.Grant{}, nil, notFound() // the camera changed hands since the ticket was made
 	}
-	return r, c, nil
+	reauth := func(ctx context.Context) (authz.Grant, error) { return s.Regrant(ctx, c, t.camera) }
+	return g, reauth, nil
 }
 
-// ReopenLive re-authorizes a running viewer whose grant ran out: the
-// session must still be valid and the policy must still allow it.
-func (s *Service) ReopenLive(ctx context.Context, c Caller, camera domain.CameraRef) (*media.Reader, error) {
+// Regrant re-authorizes a running viewer whose grant ran out or was
+// revoked: the session must still be valid and the policy must still
+// allow live viewing of the same camera generation.
+func (s *Service) Regrant(ctx context.Context, c Caller, camera domain.CameraRef) (authz.Grant, error) {
 	c, err := s.callerFor(ctx, c.Account.ID, c.SessionID, c.Link, c.Addr)
 	if err != nil {
-		return nil, err
+		return authz.Grant{}, err
 	}
-	r, err := s.OpenLive(ctx, c, camera.Camera)
+	g, err := s.LiveGrant(ctx, c, camera.Camera)
 	if err != nil {
-		return nil, err
+		return authz.Grant{}, err
 	}
-	if r.Grant().Camera() != camera {
-		r.Close()
-		return nil, notFound()
+	if g.Camera() != camera {
+		return authz.Grant{}, notFound()
 	}
-	return r, nil
+	return g, nil
 }
 
 // callerFor loads an account, acting under link when it is set, and

@@ -25,15 +25,19 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
-	"github.com/camvault/camvault/internal/service"
 )
 
 // Config configures the HLS server.
 type Config struct {
-	Service *service.Service
-	Logger  *slog.Logger
+	// Redeemer spends stream credentials (the service).
+	Redeemer live.Redeemer
+	// Live opens viewer sessions on the hub.
+	Live   *live.Viewers
+	Logger *slog.Logger
 	// Idle ends a session unused this long; zero means 30 s.
 	Idle time.Duration
 }
@@ -76,14 +80,15 @@ func New(cfg Config) *Server {
 // Routes returns the HLS route.
 func (s *Server) Routes() []httpserver.Route {
 	return []httpserver.Route{{Pattern: "GET /hls/cameras/{camera}/{file}",
-		Public: "HLS: the single-use stream credential in the query opens, and then names, one viewer's session", Handler: s.serve}}
+		Public: "HLS: the single-use stream credential in the query opens, and then names, one viewer's session", Handler: httpserver.Anyone(s.serve)}}
 }
 
 // errNotFound answers an unknown token, a session of another camera and a
 // session opened from another address alike.
-var errNotFound = &service.Error{Kind: service.KindNotFound, Code: "not_found", Message: "not found"}
+var errNotFound = &fault.Error{Kind: fault.KindNotFound, Code: "not_found", Message: "not found"}
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, c service.Caller) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	addr := httpserver.ClientAddr(r)
 	token := r.URL.Query().Get("token")
 	camera := domain.ID(r.PathValue("camera"))
 	sum := sha256.Sum256([]byte(token))
@@ -97,7 +102,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, c service.Caller)
 			return
 		}
 		var err error
-		if sess, err = s.open(r.Context(), key, token, camera, c.Addr); err != nil {
+		if sess, err = s.open(r.Context(), key, token, camera, addr); err != nil {
 			httpserver.WriteError(w, r, err, s.log)
 			return
 		}
@@ -106,7 +111,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, c service.Caller)
 		httpserver.WriteError(w, r, errNotFound, s.log)
 		return
 	}
-	if c.Addr == "" || c.Addr != sess.addr {
+	if addr == "" || addr != sess.addr {
 		s.log.Warn("HLS session asked for from another address; refused", "camera", camera)
 		httpserver.WriteError(w, r, errNotFound, s.log)
 		return
@@ -120,7 +125,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, c service.Caller)
 
 // open redeems the credential and starts the viewer's session.
 func (s *Server) open(ctx context.Context, key, token string, camera domain.ID, addr string) (*session, error) {
-	r, caller, err := s.cfg.Service.RedeemStream(ctx, token, camera, service.ProtoHLS, addr)
+	r, err := s.cfg.Live.Redeem(ctx, s.cfg.Redeemer, token, camera, live.ProtoHLS, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +134,7 @@ func (s *Server) open(ctx context.Context, key, token string, camera domain.ID, 
 	track, err := r.WaitTrack(wctx)
 	if err != nil {
 		r.Close()
-		return nil, &service.Error{Kind: service.KindUnavailable, Code: "camera_offline", Message: "the camera is not streaming"}
+		return nil, &fault.Error{Kind: fault.KindUnavailable, Code: "camera_offline", Message: "the camera is not streaming"}
 	}
 	ht := &gohlslib.Track{ClockRate: 90000}
 	if track.Codec == media.H265 {
@@ -157,15 +162,15 @@ func (s *Server) open(ctx context.Context, key, token string, camera domain.ID, 
 	s.sessions[key] = sess
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go s.pump(pctx, key, sess, r, caller, ht, track.Codec)
-	s.log.Info("HLS viewer started", "camera", camera, "account", caller.Account.ID)
+	go s.pump(pctx, key, sess, r, ht, track.Codec)
+	s.log.Info("HLS viewer started", "camera", camera, "account", r.Principal())
 	return sess, nil
 }
 
 // pump feeds the viewer's muxer until its access or session ends.
-func (s *Server) pump(ctx context.Context, key string, sess *session, r *media.Reader, caller service.Caller, ht *gohlslib.Track, codec media.Codec) {
+func (s *Server) pump(ctx context.Context, key string, sess *session, r *live.Session, ht *gohlslib.Track, codec media.Codec) {
 	defer s.wg.Done()
-	origin := r.Grant().Camera()
+	origin := r.Origin()
 	defer func() {
 		r.Close()
 		sess.muxer.Close()
@@ -175,14 +180,14 @@ func (s *Server) pump(ctx context.Context, key string, sess *session, r *media.R
 		}
 		s.mu.Unlock()
 	}()
-	s.cfg.Service.Watch(ctx, r, caller, func(au *media.AccessUnit) error {
+	r.Watch(ctx, func(au *media.AccessUnit) error {
 		pts := int64(au.PTS) * 90000 / int64(time.Second)
 		if codec == media.H265 {
 			return sess.muxer.WriteH265(ht, au.Capture, pts, au.NALUs)
 		}
 		return sess.muxer.WriteH264(ht, au.Capture, pts, au.NALUs)
 	})
-	s.log.Info("HLS viewer's stream ended", "camera", origin.Camera, "account", caller.Account.ID)
+	s.log.Info("HLS viewer's stream ended", "camera", origin.Camera, "account", r.Principal())
 }
 
 // janitor ends sessions nobody reads.

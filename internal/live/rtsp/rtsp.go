@@ -3,10 +3,10 @@
 // the API for a stream URL and gets rtsps://…/cameras/{camera}?token=…:
 // the token is a single-use credential valid for 60 seconds, bound to the
 // viewer, the camera's generation and the protocol. Each viewer gets its
-// own stream fed by its own hub reader, so the provenance guard and the
-// viewer's grant are checked before every access unit it is sent. When the
-// grant runs out the viewer is re-authorized; when access is withdrawn the
-// session ends.
+// own stream fed by its own hub reader (a live session), so the provenance
+// guard and the viewer's grant are checked before every access unit it is
+// sent. When the grant runs out the viewer is re-authorized; when access
+// is withdrawn the session ends.
 //
 // The server speaks the part of RTSP 1.0 a player needs (OPTIONS,
 // DESCRIBE, SETUP with TCP interleaving, PLAY, TEARDOWN, GET_PARAMETER and
@@ -39,8 +39,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
-	"github.com/camvault/camvault/internal/service"
 )
 
 // Limits and timeouts.
@@ -64,8 +64,11 @@ var setupTimeout = 20 * time.Second
 
 // Config configures the viewer RTSPS server.
 type Config struct {
-	Service *service.Service
-	Logger  *slog.Logger
+	// Redeemer spends stream credentials (the service).
+	Redeemer live.Redeemer
+	// Live opens viewer sessions on the hub.
+	Live   *live.Viewers
+	Logger *slog.Logger
 	// TLS is the server's TLS configuration (no client certificates);
 	// nil serves plain RTSP, for tests only.
 	TLS *tls.Config
@@ -90,8 +93,8 @@ func Start(cfg Config, l net.Listener) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Service == nil {
-		return nil, errors.New("live rtsp: no service")
+	if cfg.Redeemer == nil || cfg.Live == nil {
+		return nil, errors.New("live rtsp: no redeemer or viewers")
 	}
 	if cfg.TLS != nil {
 		// Full-size records from the first picture: small first
@@ -181,11 +184,10 @@ type conn struct {
 	pump    chan struct{}
 }
 
-// viewer is a described stream: the viewer's reader and how to send it.
+// viewer is a described stream: the viewer's session and how to send it.
 type viewer struct {
-	caller service.Caller
 	origin domain.CameraRef
-	reader *media.Reader
+	sess   *live.Session
 	sdp    []byte
 	pk     *packetizer
 }
@@ -197,7 +199,7 @@ func (c *conn) serve() {
 			c.nc.Close()
 			<-c.pump
 		} else if c.v != nil {
-			c.v.reader.Close()
+			c.v.sess.Close()
 		}
 	}()
 	setupDeadline := time.Now().Add(setupTimeout)
@@ -281,19 +283,19 @@ func (c *conn) describe(req *base.Request) (*base.Response, bool) {
 	ctx, cancel := context.WithTimeout(c.s.ctx, 10*time.Second)
 	defer cancel()
 	q, _ := url.ParseQuery(req.URL.RawQuery)
-	r, caller, err := c.s.cfg.Service.RedeemStream(ctx, q.Get("token"), camera, service.ProtoRTSP, addr)
+	r, err := c.s.cfg.Live.Redeem(ctx, c.s.cfg.Redeemer, q.Get("token"), camera, live.ProtoRTSP, addr)
 	if err != nil {
 		// The same answer for a bad token and a camera not the
 		// viewer's: nothing to learn by probing.
 		return &base.Response{StatusCode: base.StatusUnauthorized}, true
 	}
-	v, err := newViewer(ctx, r, caller, req.URL)
+	v, err := newViewer(ctx, r)
 	if err != nil {
 		r.Close()
 		return &base.Response{StatusCode: base.StatusServiceUnavailable}, true
 	}
 	c.v = v
-	c.s.log.Info("viewer connected", "camera", camera, "account", caller.Account.ID, "addr", addr)
+	c.s.log.Info("viewer connected", "camera", camera, "account", r.Principal(), "addr", addr)
 	return c.sdpResponse(req), false
 }
 
@@ -327,7 +329,7 @@ func contentBase(u *base.URL) string {
 }
 
 // newViewer waits briefly for the camera's track and describes it.
-func newViewer(ctx context.Context, r *media.Reader, caller service.Caller, u *base.URL) (*viewer, error) {
+func newViewer(ctx context.Context, r *live.Session) (*viewer, error) {
 	track, err := r.WaitTrack(ctx)
 	if err != nil {
 		return nil, errors.New("the camera is not streaming")
@@ -344,7 +346,7 @@ func newViewer(ctx context.Context, r *media.Reader, caller service.Caller, u *b
 	if err != nil {
 		return nil, err
 	}
-	return &viewer{caller: caller, origin: r.Grant().Camera(), reader: r, sdp: sdp, pk: newPacketizer(track.Codec)}, nil
+	return &viewer{origin: r.Origin(), sess: r, sdp: sdp, pk: newPacketizer(track.Codec)}, nil
 }
 
 // doSetup accepts TCP interleaving for the described track.
@@ -431,7 +433,7 @@ func (c *conn) startPump() {
 		defer close(c.pump)
 		defer c.nc.Close()
 		var lastSR time.Time
-		err := c.s.cfg.Service.Watch(c.s.ctx, v.reader, v.caller, func(au *media.AccessUnit) error {
+		err := v.sess.Watch(c.s.ctx, func(au *media.AccessUnit) error {
 			now := time.Now()
 			sr := now.Sub(lastSR) >= srInterval
 			if sr {
@@ -439,7 +441,7 @@ func (c *conn) startPump() {
 			}
 			return v.pk.packetize(au, ch, sr, now, func(b []byte) error { return c.write(nil, b) })
 		})
-		c.s.log.Info("viewer's stream ended", "camera", v.origin.Camera, "account", v.caller.Account.ID, "reason", reason(err))
+		c.s.log.Info("viewer's stream ended", "camera", v.origin.Camera, "account", v.sess.Principal(), "reason", reason(err))
 	})
 }
 

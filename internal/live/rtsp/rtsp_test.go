@@ -3,10 +3,8 @@ package rtsp
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +13,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
-	"github.com/camvault/camvault/internal/service"
-	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
 // unpack reads interleaved RTP packets from b.
@@ -153,24 +150,23 @@ func FuzzPacketize(f *testing.F) {
 	})
 }
 
-// startServer serves plain RTSP (no TLS) over a real service with an
-// empty store.
+// startServer serves plain RTSP (no TLS) with a redeemer that knows no
+// credential.
 func startServer(t testing.TB) string {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "camvault.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	svc, err := service.New(service.Config{Store: st, SecretKey: bytes.Repeat([]byte{7}, 32), Media: media.New(media.Config{})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return startServerWith(t, denyAll(), media.New(media.Config{}))
+}
+
+// startServerWith serves plain RTSP (no TLS) for rd on hub.
+func startServerWith(t testing.TB, rd live.Redeemer, hub *media.Hub) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(Config{Service: svc}, l)
+	v := live.New(live.Config{Hub: hub})
+	t.Cleanup(v.Close)
+	s, err := Start(Config{Redeemer: rd, Live: v}, l)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,10 @@
 // WHEP (WebRTC-HTTP Egress Protocol) with pion/webrtc, without
 // transcoding. A viewer asks the API for a stream URL and POSTs its SDP
 // offer to it; the URL's single-use credential (60 s, bound to viewer,
-// camera generation and protocol) opens the viewer's own hub reader, whose
-// grant and provenance guard are checked before every frame. The answer's
-// Location names the session, which the viewer DELETEs to stop.
+// camera generation and protocol) is redeemed for a grant, for which
+// package live opens the viewer's own hub reader, whose grant and
+// provenance guard are checked before every frame. The answer's Location
+// names the session, which the viewer DELETEs to stop.
 package whep
 
 import (
@@ -26,15 +27,19 @@ import (
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
-	"github.com/camvault/camvault/internal/service"
 )
 
 // Config configures the WHEP server.
 type Config struct {
-	Service *service.Service
-	Logger  *slog.Logger
+	// Redeemer spends stream credentials (the service).
+	Redeemer live.Redeemer
+	// Live opens viewer sessions on the hub.
+	Live   *live.Viewers
+	Logger *slog.Logger
 }
 
 // Server answers WHEP requests.
@@ -79,8 +84,8 @@ func New(cfg Config) (*Server, error) {
 // Routes returns the WHEP routes.
 func (s *Server) Routes() []httpserver.Route {
 	return []httpserver.Route{
-		{Pattern: "POST /whep/cameras/{camera}", Public: "WHEP: the single-use stream credential in the URL is the credential", Handler: s.offer},
-		{Pattern: "DELETE /whep/sessions/{session}", Public: "WHEP: the unguessable session resource returned to the viewer is the credential", Handler: s.remove},
+		{Pattern: "POST /whep/cameras/{camera}", Public: "WHEP: the single-use stream credential in the URL is the credential", Handler: httpserver.Anyone(s.offer)},
+		{Pattern: "DELETE /whep/sessions/{session}", Public: "WHEP: the unguessable session resource returned to the viewer is the credential", Handler: httpserver.Anyone(s.remove)},
 	}
 }
 
@@ -89,25 +94,24 @@ type peer struct {
 	id     string
 	pc     *webrtc.PeerConnection
 	track  *webrtc.TrackLocalStaticSample
-	caller service.Caller
 	origin domain.CameraRef
 	cancel context.CancelFunc
 }
 
 func fail(w http.ResponseWriter, r *http.Request, status int, code, msg string, log *slog.Logger) {
-	kind := service.KindInvalid
+	kind := fault.KindInvalid
 	switch status {
 	case http.StatusUnauthorized:
-		kind = service.KindUnauthenticated
+		kind = fault.KindUnauthenticated
 	case http.StatusNotFound:
-		kind = service.KindNotFound
+		kind = fault.KindNotFound
 	case http.StatusServiceUnavailable:
-		kind = service.KindInternal
+		kind = fault.KindInternal
 	}
-	httpserver.WriteError(w, r, &service.Error{Kind: kind, Code: code, Message: msg}, log)
+	httpserver.WriteError(w, r, &fault.Error{Kind: kind, Code: code, Message: msg}, log)
 }
 
-func (s *Server) offer(w http.ResponseWriter, r *http.Request, c service.Caller) {
+func (s *Server) offer(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/sdp") {
 		fail(w, r, http.StatusUnsupportedMediaType, "bad_request", "the body must be an SDP offer (application/sdp)", s.log)
 		return
@@ -118,14 +122,14 @@ func (s *Server) offer(w http.ResponseWriter, r *http.Request, c service.Caller)
 		return
 	}
 	camera := domain.ID(r.PathValue("camera"))
-	reader, caller, err := s.cfg.Service.RedeemStream(r.Context(), r.URL.Query().Get("token"), camera, service.ProtoWebRTC, c.Addr)
+	sess, err := s.cfg.Live.Redeem(r.Context(), s.cfg.Redeemer, r.URL.Query().Get("token"), camera, live.ProtoWebRTC, httpserver.ClientAddr(r))
 	if err != nil {
 		fail(w, r, http.StatusUnauthorized, "unauthenticated", "stream credential not valid", s.log)
 		return
 	}
-	p, answer, err := s.connect(r.Context(), reader, caller, string(offer))
+	p, answer, err := s.connect(r.Context(), sess, string(offer))
 	if err != nil {
-		reader.Close()
+		sess.Close()
 		s.log.Warn("WHEP negotiation failed", "camera", camera, "err", err)
 		fail(w, r, http.StatusBadRequest, "bad_offer", "could not negotiate the stream: "+safeReason(err), s.log)
 		return
@@ -153,10 +157,10 @@ var (
 )
 
 // connect answers the offer and starts the viewer's pump.
-func (s *Server) connect(ctx context.Context, reader *media.Reader, caller service.Caller, offer string) (*peer, string, error) {
+func (s *Server) connect(ctx context.Context, sess *live.Session, offer string) (*peer, string, error) {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	track, err := reader.WaitTrack(wctx)
+	track, err := sess.WaitTrack(wctx)
 	if err != nil {
 		return nil, "", errNotStreaming
 	}
@@ -209,7 +213,7 @@ func (s *Server) connect(ctx context.Context, reader *media.Reader, caller servi
 	id := make([]byte, 24)
 	rand.Read(id)
 	pctx, pcancel := context.WithCancel(context.Background())
-	p := &peer{id: base64.RawURLEncoding.EncodeToString(id), pc: pc, track: vt, caller: caller, origin: reader.Grant().Camera(), cancel: pcancel}
+	p := &peer{id: base64.RawURLEncoding.EncodeToString(id), pc: pc, track: vt, origin: sess.Origin(), cancel: pcancel}
 	connected := make(chan struct{})
 	var once sync.Once
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -230,16 +234,16 @@ func (s *Server) connect(ctx context.Context, reader *media.Reader, caller servi
 	s.sessions[p.id] = p
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go s.pump(pctx, p, reader, connected)
+	go s.pump(pctx, p, sess, connected)
 	return p, pc.LocalDescription().SDP, nil
 }
 
-// pump writes the reader's frames to the viewer's track until access or
+// pump writes the session's frames to the viewer's track until access or
 // the connection ends.
-func (s *Server) pump(ctx context.Context, p *peer, r *media.Reader, connected <-chan struct{}) {
+func (s *Server) pump(ctx context.Context, p *peer, sess *live.Session, connected <-chan struct{}) {
 	defer s.wg.Done()
 	defer func() {
-		r.Close()
+		sess.Close()
 		p.pc.Close()
 		s.mu.Lock()
 		delete(s.sessions, p.id)
@@ -252,9 +256,9 @@ func (s *Server) pump(ctx context.Context, p *peer, r *media.Reader, connected <
 	case <-time.After(30 * time.Second):
 		return
 	}
-	s.log.Info("WHEP viewer connected", "camera", p.origin.Camera, "account", p.caller.Account.ID)
+	s.log.Info("WHEP viewer connected", "camera", p.origin.Camera, "account", sess.Principal())
 	var last time.Duration
-	s.cfg.Service.Watch(ctx, r, p.caller, func(au *media.AccessUnit) error {
+	sess.Watch(ctx, func(au *media.AccessUnit) error {
 		d := au.PTS - last
 		if d <= 0 || d > time.Second {
 			d = time.Second / 15
@@ -262,7 +266,7 @@ func (s *Server) pump(ctx context.Context, p *peer, r *media.Reader, connected <
 		last = au.PTS
 		return p.track.WriteSample(pmedia.Sample{Data: s.annexB.of(au), Duration: d})
 	})
-	s.log.Info("WHEP viewer's stream ended", "camera", p.origin.Camera, "account", p.caller.Account.ID)
+	s.log.Info("WHEP viewer's stream ended", "camera", p.origin.Camera, "account", sess.Principal())
 }
 
 // annexBCache makes each access unit's Annex-B form once for all the
@@ -308,7 +312,7 @@ func annexB(nalus [][]byte) []byte {
 	return b
 }
 
-func (s *Server) remove(w http.ResponseWriter, r *http.Request, c service.Caller) {
+func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	p, ok := s.sessions[r.PathValue("session")]
 	s.mu.Unlock()
