@@ -320,6 +320,17 @@ type Store interface {
 	// PruneThrottle drops counts idle and unblocked since before.
 	PruneThrottle(ctx context.Context, before time.Time) (int, error)
 
+	// AppendOutbox keeps a withdrawal of live access for the nodes
+	// that poll for them.
+	AppendOutbox(ctx context.Context, e OutboxEntry) error
+	// OutboxAfter returns up to limit entries numbered above after, in
+	// order of their numbers.
+	OutboxAfter(ctx context.Context, after int64, limit int) ([]OutboxEntry, error)
+	// OutboxHead returns the highest entry number; 0 for none.
+	OutboxHead(ctx context.Context) (int64, error)
+	// PruneOutbox drops entries written before before.
+	PruneOutbox(ctx context.Context, before time.Time) (int, error)
+
 	Close() error
 }
 
@@ -355,6 +366,19 @@ const (
 	UploadingOnly                    // bytes still being stored
 	AnyUpload                        // both
 )
+
+// OutboxEntry is a withdrawal of live access as the outbox keeps it; the
+// fields are those of the events package's Event. Numbers grow with
+// each entry, though entries may become visible out of order.
+type OutboxEntry struct {
+	Seq        int64
+	Kind       string
+	Account    domain.ID
+	Camera     domain.ID
+	Generation int64
+	Link       domain.ID
+	At         time.Time
+}
 
 // AnyGeneration in a SegmentFilter selects every generation.
 const AnyGeneration = -1

@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DataKeys", testDataKeys},
 		{"Recordings", testRecordings},
 		{"UploadState", testUploadState},
+		{"Outbox", testOutbox},
 		{"Rekey", testRekey},
 		{"DeleteHomeAndAccount", testDeleteHomeAndAccount},
 		{"ClusterIdentity", testClusterIdentity},

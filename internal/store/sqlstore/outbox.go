@@ -1,0 +1,42 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/camvault/camvault/internal/store"
+)
+
+// AppendOutbox implements store.Store.
+func (s *Store) AppendOutbox(ctx context.Context, e store.OutboxEntry) error {
+	_, err := s.exec(ctx, s.pool, `INSERT INTO outbox (kind, account_id, camera_id, generation, link_id, at) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.Kind, e.Account, e.Camera, e.Generation, e.Link, micros(e.At))
+	return err
+}
+
+// OutboxAfter implements store.Store.
+func (s *Store) OutboxAfter(ctx context.Context, after int64, limit int) ([]store.OutboxEntry, error) {
+	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT seq, kind, account_id, camera_id, generation, link_id, at
+		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
+	return collect(rows, s.classify(err), func(row scanner) (store.OutboxEntry, error) {
+		var e store.OutboxEntry
+		var at sql.NullInt64
+		err := row.Scan(&e.Seq, &e.Kind, &e.Account, &e.Camera, &e.Generation, &e.Link, &at)
+		e.At = fromMicros(at)
+		return e, err
+	})
+}
+
+// OutboxHead implements store.Store.
+func (s *Store) OutboxHead(ctx context.Context) (int64, error) {
+	var head int64
+	err := s.pool.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&head)
+	return head, s.classify(err)
+}
+
+// PruneOutbox implements store.Store.
+func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int, error) {
+	n, err := s.exec(ctx, s.pool, `DELETE FROM outbox WHERE at < ?`, micros(before))
+	return int(n), err
+}

@@ -1,0 +1,50 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// testOutbox: withdrawals kept for polling nodes come back in order of
+// their numbers, from any point, and go when pruned.
+func testOutbox(t *testing.T, s store.Store) {
+	head, err := s.OutboxHead(ctx)
+	must(t, "head", err)
+	in := []store.OutboxEntry{
+		{Kind: "access.revoked", Account: domain.NewID(), At: at(time.Second)},
+		{Kind: "camera.ended", Camera: domain.NewID(), Generation: 4, At: at(2 * time.Second)},
+		{Kind: "link.revoked", Link: domain.NewID(), At: at(3 * time.Second)},
+	}
+	for _, e := range in {
+		must(t, "append", s.AppendOutbox(ctx, e))
+	}
+	got, err := s.OutboxAfter(ctx, head, 10)
+	must(t, "after", err)
+	if len(got) != 3 {
+		t.Fatalf("got %d entries, want 3", len(got))
+	}
+	for i := range got {
+		if i > 0 && got[i].Seq <= got[i-1].Seq {
+			t.Fatalf("entries out of order: %+v", got)
+		}
+		want := in[i]
+		want.Seq = got[i].Seq
+		equal(t, "entry", got[i], want)
+	}
+	newHead, err := s.OutboxHead(ctx)
+	must(t, "head", err)
+	equal(t, "head", newHead, got[2].Seq)
+	one, _ := s.OutboxAfter(ctx, got[0].Seq, 1)
+	equal(t, "limited, from the middle", one, got[1:2])
+	none, _ := s.OutboxAfter(ctx, newHead, 10)
+	equal(t, "nothing after the head", len(none), 0)
+
+	n, err := s.PruneOutbox(ctx, at(2*time.Second+time.Millisecond))
+	must(t, "prune", err)
+	equal(t, "pruned", n, 2)
+	left, _ := s.OutboxAfter(ctx, head, 10)
+	equal(t, "left", left, got[2:])
+}
