@@ -20,13 +20,16 @@ func adminRecordingsCheck(args []string, stdout, stderr io.Writer, env []string,
 	if err != nil {
 		return err
 	}
+	if err := adminInstallation(cfg, stderr); err != nil {
+		return err
+	}
 	ctx := context.Background()
-	svc, done, err := adminService(ctx, cfg, stderr)
+	ar, st, err := app.OpenArchive(ctx, cfg, newLogger(cfg, stderr))
 	if err != nil {
 		return err
 	}
-	defer done()
-	c, err := svc.Archive().Reconcile(ctx, !*repair)
+	defer st.Close()
+	c, err := ar.Reconcile(ctx, !*repair)
 	if err != nil {
 		return err
 	}

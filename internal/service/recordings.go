@@ -46,10 +46,6 @@ type recordings struct {
 	exports map[domain.ID]*export
 }
 
-// Archive is the recording archive, nil when the server keeps no
-// recordings.
-func (s *Service) Archive() *record.Archive { return s.cfg.Recordings }
-
 func (s *Service) archive() (*record.Archive, error) {
 	if s.cfg.Recordings == nil {
 		return nil, &Error{Kind: KindNotFound, Code: "no_recordings", Message: "this server keeps no recordings"}
@@ -536,17 +532,20 @@ func (s *Service) SegmentData(ctx context.Context, c Caller, camera, segment dom
 	if err != nil {
 		return nil, err
 	}
+	var grant authz.Grant
 	found := false
 	for _, g := range groups {
 		for _, sg := range g.segs {
-			found = found || sg.ID == seg.ID && seg.Camera.Camera == camera
+			if sg.ID == seg.ID && seg.Camera.Camera == camera {
+				found, grant = true, g.grant
+			}
 		}
 	}
 	if !found {
 		s.audit(ctx, c, domain.AuditEvent{HomeID: seg.HomeID, CameraID: camera, Action: "playback", Result: domain.ResultDenied, Detail: "segment outside the caller's access"})
 		return nil, notFound()
 	}
-	r, err := ar.Open(ctx, seg)
+	r, err := ar.Open(ctx, grant, seg)
 	if err != nil {
 		return nil, s.segmentError(ctx, seg, err)
 	}
@@ -567,6 +566,10 @@ func (s *Service) SegmentData(ctx context.Context, c Caller, camera, segment dom
 
 func (s *Service) segmentError(ctx context.Context, seg domain.Segment, err error) error {
 	switch {
+	case errors.Is(err, record.ErrNotAllowed):
+		// The policy allowed the read a moment ago; the grant ran out
+		// in between.
+		return notFound()
 	case errors.Is(err, record.ErrGone):
 		return &Error{Kind: KindNotFound, Code: "gone", Message: "this recording was deleted"}
 	case errors.Is(err, record.ErrCorrupt):
@@ -743,7 +746,7 @@ func (s *Service) Thumbnails(ctx context.Context, c Caller, camera domain.ID, si
 		if h := g.grant.HistoryFrom(); h.After(from) {
 			from = h
 		}
-		list, err := ar.Thumbnails(ctx, g.camera.Ref(), from, until)
+		list, err := ar.Thumbnails(ctx, g.grant, g.camera.Ref(), from, until)
 		if err != nil {
 			return nil, internal("list thumbnails", err)
 		}
@@ -781,17 +784,20 @@ func (s *Service) Thumbnail(ctx context.Context, c Caller, camera domain.ID, id 
 	if err != nil {
 		return nil, err
 	}
+	var grant authz.Grant
 	allowed := false
 	for _, g := range groups {
 		for _, sg := range g.segs {
-			allowed = allowed || (ok && probe.HomeID != "" && sg.ID == probe.ID)
+			if ok && probe.HomeID != "" && sg.ID == probe.ID {
+				allowed, grant = true, g.grant
+			}
 		}
 	}
 	if !allowed {
 		s.audit(ctx, c, domain.AuditEvent{HomeID: groups[0].camera.HomeID, CameraID: camera, Action: "playback", Result: domain.ResultDenied, Detail: "thumbnail outside the caller's access"})
 		return nil, notFound()
 	}
-	b, err := ar.ReadThumbnail(ctx, t)
+	b, err := ar.ReadThumbnail(ctx, grant, t)
 	if err != nil {
 		return nil, s.segmentError(ctx, probe, err)
 	}
