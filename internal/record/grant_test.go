@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -136,5 +138,39 @@ func TestReadsNeedGrant(t *testing.T) {
 	}
 	if n, err := r.ar.DeleteThumbnails(ctx, cam, time.Time{}, time.Time{}); err != nil || n != 1 {
 		t.Fatalf("delete thumbnails: %d %v", n, err)
+	}
+}
+
+// TestArchiveReadsTakeGrant: every Archive method that hands out
+// recorded video or stills — a Reader, bytes, a thumbnail list, or
+// writing into an io.Writer — takes a Grant right after its context, so
+// a new read cannot forget the check. Code outside authz can make only
+// the zero Grant (authz's TestGrantSealed), which the archive refuses.
+func TestArchiveReadsTakeGrant(t *testing.T) {
+	typ := reflect.TypeFor[*record.Archive]()
+	plain := []reflect.Type{reflect.TypeFor[*record.Reader](), reflect.TypeFor[[]byte](), reflect.TypeFor[[]record.Thumbnail]()}
+	writer := reflect.TypeFor[io.Writer]()
+	grant := reflect.TypeFor[authz.Grant]()
+	reads := 0
+	for i := range typ.NumMethod() {
+		m := typ.Method(i)
+		read := false
+		for j := range m.Type.NumOut() {
+			read = read || slices.Contains(plain, m.Type.Out(j))
+		}
+		for j := range m.Type.NumIn() {
+			read = read || m.Type.In(j) == writer
+		}
+		if !read {
+			continue
+		}
+		reads++
+		// In(0) is the receiver, In(1) the context.
+		if m.Type.NumIn() < 3 || m.Type.In(2) != grant {
+			t.Errorf("Archive.%s reads recordings without taking an authz.Grant", m.Name)
+		}
+	}
+	if reads < 6 {
+		t.Fatalf("found %d reads; Open, ReadAll, Export, Thumbnails, ReadThumbnail and OpenExport at least", reads)
 	}
 }
