@@ -21,17 +21,20 @@ func adminRecordingsCheck(args []string, stdout, stderr io.Writer, env []string,
 	if err != nil {
 		return err
 	}
+	if err := adminInstallation(cfg, stderr); err != nil {
+		return err
+	}
 	ctx := context.Background()
-	svc, done, err := adminService(ctx, cfg, stderr)
+	ar, st, err := app.OpenArchive(ctx, cfg, newLogger(cfg, stderr))
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer st.Close()
 	mode := record.Check
 	if *repair {
 		mode = record.Repair
 	}
-	c, err := svc.Archive().Reconcile(ctx, mode)
+	c, err := ar.Reconcile(ctx, mode)
 	if err != nil {
 		return err
 	}

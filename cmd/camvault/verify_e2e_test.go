@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
@@ -115,17 +116,25 @@ func recordStream(t *testing.T, stream []byte) ([]*record.Plain, []byte) {
 	if p, _ := seg.Flush(); p != nil {
 		plains = append(plains, p)
 	}
-	ref := domain.CameraRef{Camera: domain.NewID(), Generation: 1}
+	ref, home := domain.CameraRef{Camera: domain.NewID(), Generation: 1}, domain.NewID()
 	var stored []domain.Segment
 	for _, p := range plains {
-		s, err := ar.Write(ctx, ref, domain.NewID(), p)
+		s, err := ar.Write(ctx, ref, home, p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		stored = append(stored, s)
 	}
+	// The owner's grant, from the policy, as the service would get it.
+	owner := domain.NewID()
+	camera := domain.Camera{ID: ref.Camera, HomeID: home, Generation: ref.Generation, State: domain.CameraStateActive}
+	g, d := authz.Authorize(authz.Principal{Account: owner}, domain.ActionExport, authz.Resource{Home: home, Camera: &camera},
+		authz.Facts{Now: time.Now(), Membership: &domain.Membership{HomeID: home, AccountID: owner, Role: domain.RoleOwner}})
+	if !d.Allowed {
+		t.Fatalf("export refused: %+v", d)
+	}
 	var out bytes.Buffer
-	if err := ar.Export(ctx, stored, &out, nil); err != nil {
+	if err := ar.Export(ctx, g, stored, &out, nil); err != nil {
 		t.Fatal(err)
 	}
 	return plains, out.Bytes()

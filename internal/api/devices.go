@@ -8,30 +8,6 @@ import (
 	"github.com/camvault/camvault/internal/service"
 )
 
-func (a *API) claimCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	var req struct {
-		ClaimCode string `json:"claim_code"`
-		Name      string `json:"name"`
-	}
-	if !a.decode(w, r, &req) {
-		return
-	}
-	cam, err := a.svc.ClaimCamera(r.Context(), c, id(r, "home"), req.ClaimCode, req.Name)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	httpserver.WriteJSON(w, http.StatusCreated, cameraView(cam))
-}
-
-func (a *API) transferCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	if err := a.svc.TransferCamera(r.Context(), c, id(r, "camera")); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 func (a *API) deviceChallenge(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	var req struct{}
 	if !a.decode(w, r, &req) {
@@ -115,48 +91,4 @@ func (a *API) deviceCertificate(w http.ResponseWriter, r *http.Request, c servic
 		status = http.StatusAccepted
 	}
 	httpserver.WriteJSON(w, status, out)
-}
-
-func (a *API) createStream(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	var req struct {
-		Protocol string `json:"protocol"`
-	}
-	if !a.decode(w, r, &req) {
-		return
-	}
-	t, err := a.svc.CreateStream(r.Context(), c, id(r, "camera"), req.Protocol)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	httpserver.WriteJSON(w, http.StatusCreated, map[string]any{"url": t.URL, "expires_at": t.ExpiresAt})
-}
-
-func (a *API) snapshot(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	jpeg, at, err := a.svc.Snapshot(r.Context(), c, id(r, "camera"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "image/jpeg")
-	w.Header().Set("Cache-Control", "private, no-store")
-	w.Header().Set("Last-Modified", at.UTC().Format(http.TimeFormat))
-	w.Write(jpeg)
-}
-
-func (a *API) pullCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	var req struct {
-		Name        string `json:"name"`
-		Source      string `json:"source"`
-		SnapshotURL string `json:"snapshot_url"`
-	}
-	if !a.decode(w, r, &req) {
-		return
-	}
-	cam, err := a.svc.AddPulledCamera(r.Context(), c, id(r, "home"), service.PulledCamera{Name: req.Name, Source: req.Source, SnapshotURL: req.SnapshotURL})
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	httpserver.WriteJSON(w, http.StatusCreated, cameraView(cam))
 }

@@ -154,66 +154,6 @@ func (a *API) acceptInvite(w http.ResponseWriter, r *http.Request, c service.Cal
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"account": accountView(acct), "membership": memberView(m, acct.Email)})
 }
 
-func (a *API) cameras(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	list, err := a.svc.Cameras(r.Context(), c, id(r, "home"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out := []cameraJSON{}
-	for _, cam := range list {
-		out = append(out, cameraView(cam))
-	}
-	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"cameras": out})
-}
-
-func (a *API) createCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	var req struct {
-		Name string `json:"name"`
-	}
-	if !a.decode(w, r, &req) {
-		return
-	}
-	cam, err := a.svc.CreateCamera(r.Context(), c, id(r, "home"), req.Name)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	httpserver.WriteJSON(w, http.StatusCreated, cameraView(cam))
-}
-
-func (a *API) camera(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	cam, err := a.svc.Camera(r.Context(), c, id(r, "camera"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	httpserver.WriteJSON(w, http.StatusOK, cameraView(cam))
-}
-
-func (a *API) renameCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	var req struct {
-		Name string `json:"name"`
-	}
-	if !a.decode(w, r, &req) {
-		return
-	}
-	cam, err := a.svc.RenameCamera(r.Context(), c, id(r, "camera"), req.Name)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	httpserver.WriteJSON(w, http.StatusOK, cameraView(cam))
-}
-
-func (a *API) deleteCamera(w http.ResponseWriter, r *http.Request, c service.Caller) {
-	if err := a.svc.DeleteCamera(r.Context(), c, id(r, "camera")); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 func (a *API) audit(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	q := r.URL.Query()
 	f := domain.AuditFilter{HomeID: id(r, "home"), CameraID: domain.ID(q.Get("camera")),

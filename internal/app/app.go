@@ -39,6 +39,7 @@ import (
 	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/oauth"
 	"github.com/camvault/camvault/internal/pki"
+	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -131,10 +132,13 @@ func stills(hub *media.Hub, log *slog.Logger) service.Stills {
 // that act on the data dir directly (camvault admin). Close the store when
 // done.
 func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig) (*service.Service, store.Store, error) {
-	return newService(ctx, cfg, log, events, devices, nil, service.LiveConfig{}, nil, nil)
+	svc, _, st, err := newService(ctx, cfg, log, events, devices, nil, service.LiveConfig{}, nil, nil)
+	return svc, st, err
 }
 
-func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus, withdrawn func(events.Event)) (*service.Service, store.Store, error) {
+// openData makes the data dir, reads the server key and opens the store;
+// a cluster node checks that its key is the cluster's.
+func openData(ctx context.Context, cfg config.Config) ([]byte, store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -152,6 +156,17 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 			return nil, nil, err
 		}
 	}
+	return key, st, nil
+}
+
+// newService builds the service and the recording archive it reads
+// from; the archive is handed to the recorder and retention too, which
+// write and delete without going through the service.
+func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus, withdrawn func(events.Event)) (*service.Service, *record.Archive, store.Store, error) {
+	key, st, err := openData(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	base := cfg.PublicURL()
 	var passkeys *service.WebAuthnConfig
 	if u, err := url.Parse(base); err == nil && net.ParseIP(u.Hostname()) == nil {
@@ -162,12 +177,12 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 	pullNets, err := netguard.Parse(cfg.Live.PullNetworks)
 	if err != nil {
 		st.Close()
-		return nil, nil, fmt.Errorf("live.pull_networks: %w", err)
+		return nil, nil, nil, fmt.Errorf("live.pull_networks: %w", err)
 	}
 	ar, err := openArchive(cfg, st, key, log)
 	if err != nil {
 		st.Close()
-		return nil, nil, fmt.Errorf("recordings: %w", err)
+		return nil, nil, nil, fmt.Errorf("recordings: %w", err)
 	}
 	svc, err := service.New(service.Config{
 		Recordings: ar,
@@ -178,9 +193,9 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 	})
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return svc, st, nil
+	return svc, ar, st, nil
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
@@ -250,7 +265,7 @@ func Run(ctx context.Context, o Options) error {
 	defer closeBus()
 	viewers := live.New(live.Config{Hub: hub, Bus: bus, Logger: log.With("component", "live")})
 	defer viewers.Close()
-	svc, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub, liveURLs, bus, viewers.Apply)
+	svc, ar, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub, liveURLs, bus, viewers.Apply)
 	if err != nil {
 		return err
 	}
@@ -331,7 +346,7 @@ func Run(ctx context.Context, o Options) error {
 	background.Go(func() {
 		chore(ctx, st, "housekeeping", choreRetry, log, func(ctx context.Context) { housekeep(ctx, svc, log) })
 	})
-	if err := startRecording(ctx, cfg, st, svc, svc.Archive(), log, background.Go); err != nil {
+	if err := startRecording(ctx, cfg, st, svc, ar, log, background.Go); err != nil {
 		return fmt.Errorf("recordings: %w", err)
 	}
 	// Links revoked by another process (the admin command) end their

@@ -40,6 +40,22 @@ func openArchive(cfg config.Config, st store.Store, serverKey []byte, log *slog.
 	return record.NewArchive(blobs, st, ring, log, record.WithNode(node)), nil
 }
 
+// OpenArchive opens the store and the recording archive of cfg, for
+// commands that act on the recordings directly (camvault admin
+// recordings check). Close the store when done.
+func OpenArchive(ctx context.Context, cfg config.Config, log *slog.Logger) (*record.Archive, store.Store, error) {
+	key, st, err := openData(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ar, err := openArchive(cfg, st, key, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("recordings: %w", err)
+	}
+	return ar, st, nil
+}
+
 // openBlobs opens the object storage the configuration names.
 func openBlobs(cfg config.Config) (blob.Store, error) {
 	c := cfg.Blob.S3

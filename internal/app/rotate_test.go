@@ -22,7 +22,7 @@ func TestRotateServerKey(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Live.PullNetworks = "192.0.2.0/24"
-	svc, st, err := NewService(ctx, cfg, nil, nil, service.DeviceConfig{})
+	svc, ar, st, err := newService(ctx, cfg, nil, nil, service.DeviceConfig{}, nil, service.LiveConfig{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestRotateServerKey(t *testing.T) {
 	}
 	camera, _ := st.Camera(ctx, cam.ID)
 	p := recordtest.Segments(time.Now(), 4*time.Second, record.DefaultSegment)[0]
-	seg, err := svc.Archive().Write(ctx, camera.Ref(), home.ID, p)
+	seg, err := ar.Write(ctx, camera.Ref(), home.ID, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestRotateServerKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if got, err := svc.Archive().ReadAll(ctx, seg); err != nil || !bytes.Equal(got, p.Data) {
+	if got, err := svc.SegmentData(ctx, c, cam.ID, seg.ID, service.SegmentWhole); err != nil || !bytes.Equal(got, p.Data) {
 		t.Fatalf("recording after rotation: %v", err)
 	}
 	if got, ok := svc.PullSource(ctx, camera.Ref()); !ok || got != source {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record/keys"
@@ -43,8 +44,16 @@ var ErrGone = errors.New("record: segment is gone")
 // recordings were deleted, so it is not stored.
 var ErrDeleted = errors.New("record: recording was deleted")
 
+// ErrNotAllowed: the grant a read came with does not allow it — another
+// camera or generation, an action it does not carry, expired, or a time
+// before its history limit.
+var ErrNotAllowed = errors.New("record: the grant does not allow this read")
+
 // Archive stores, reads and deletes sealed segments and keeps the index
-// in step. It is safe for concurrent use.
+// in step. Every read of video or stills takes the authz.Grant the
+// policy gave the reader and checks it; writing and deleting (the
+// recorder, retention, shredding) need none. It is safe for concurrent
+// use.
 type Archive struct {
 	blobs blob.Store
 	idx   Index
@@ -256,8 +265,28 @@ func (r *Reader) Bytes(off, n int64) ([]byte, error) {
 	return b, nil
 }
 
-// Open opens a segment for ranged reads.
-func (a *Archive) Open(ctx context.Context, seg domain.Segment) (*Reader, error) {
+// allow checks that g lets its holder do act on camera's recordings now,
+// from the recording time from on.
+func (a *Archive) allow(g authz.Grant, act domain.Action, camera domain.CameraRef, from time.Time) error {
+	if !g.Allows(act, camera, a.now()) {
+		return ErrNotAllowed
+	}
+	if h := g.HistoryFrom(); !h.IsZero() && from.Before(h) {
+		return ErrNotAllowed
+	}
+	return nil
+}
+
+// Open opens a segment for ranged reads, for playback under g.
+func (a *Archive) Open(ctx context.Context, g authz.Grant, seg domain.Segment) (*Reader, error) {
+	if err := a.allow(g, domain.ActionPlayback, seg.Camera, seg.Start); err != nil {
+		return nil, err
+	}
+	return a.open(ctx, seg)
+}
+
+// open opens a segment (or export) whose read is already allowed.
+func (a *Archive) open(ctx context.Context, seg domain.Segment) (*Reader, error) {
 	obj, err := a.blobs.Open(ctx, seg.BlobKey)
 	if errors.Is(err, blob.ErrNotFound) {
 		return nil, ErrGone
@@ -292,9 +321,16 @@ func (a *Archive) Open(ctx context.Context, seg domain.Segment) (*Reader, error)
 	return &Reader{obj: obj, r: sr, n: sr.Size()}, nil
 }
 
-// ReadAll reads a whole segment.
-func (a *Archive) ReadAll(ctx context.Context, seg domain.Segment) ([]byte, error) {
-	r, err := a.Open(ctx, seg)
+// ReadAll reads a whole segment, for playback under g.
+func (a *Archive) ReadAll(ctx context.Context, g authz.Grant, seg domain.Segment) ([]byte, error) {
+	if err := a.allow(g, domain.ActionPlayback, seg.Camera, seg.Start); err != nil {
+		return nil, err
+	}
+	return a.readAll(ctx, seg)
+}
+
+func (a *Archive) readAll(ctx context.Context, seg domain.Segment) ([]byte, error) {
+	r, err := a.open(ctx, seg)
 	if err != nil {
 		return nil, err
 	}
@@ -561,10 +597,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// OpenExport opens export id, sealed with the camera generation's key
-// keyID.
-func (a *Archive) OpenExport(ctx context.Context, id domain.ID, camera domain.CameraRef, keyID domain.ID, size int64) (*Reader, error) {
-	return a.Open(ctx, domain.Segment{ID: id, Camera: camera, KeyID: keyID, BlobKey: exportKey(id), Size: size})
+// OpenExport opens export id of camera, sealed with the camera
+// generation's key keyID, for a download under g. What it holds was
+// checked against the history limit when it was built (Export).
+func (a *Archive) OpenExport(ctx context.Context, g authz.Grant, id domain.ID, camera domain.CameraRef, keyID domain.ID, size int64) (*Reader, error) {
+	if !g.Allows(domain.ActionExport, camera, a.now()) {
+		return nil, ErrNotAllowed
+	}
+	return a.open(ctx, domain.Segment{ID: id, Camera: camera, KeyID: keyID, BlobKey: exportKey(id), Size: size})
 }
 
 // DeleteExport removes export id.

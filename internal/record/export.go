@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 )
 
@@ -44,10 +45,17 @@ type exportSample struct {
 // Export writes segs (one camera generation, in time order) as one
 // progressive MP4 to w. Gaps between segments are bridged by holding
 // the last picture, so that the file's timeline matches the wall clock.
-// progress is told how many of the steps are done.
-func (a *Archive) Export(ctx context.Context, segs []domain.Segment, w io.Writer, progress func(done, total int)) error {
+// progress is told how many of the steps are done. g must allow export
+// of every segment when it starts; an export under way is not cut short
+// when g expires.
+func (a *Archive) Export(ctx context.Context, g authz.Grant, segs []domain.Segment, w io.Writer, progress func(done, total int)) error {
 	if len(segs) == 0 {
 		return errors.New("record: nothing to export")
+	}
+	for _, seg := range segs {
+		if err := a.allow(g, domain.ActionExport, seg.Camera, seg.Start); err != nil {
+			return err
+		}
 	}
 	release := a.Pin(segs)
 	defer release()
@@ -62,7 +70,7 @@ func (a *Archive) Export(ctx context.Context, segs []domain.Segment, w io.Writer
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		data, err := a.ReadAll(ctx, seg)
+		data, err := a.readAll(ctx, seg)
 		if err != nil {
 			return err
 		}
@@ -104,7 +112,7 @@ func (a *Archive) Export(ctx context.Context, segs []domain.Segment, w io.Writer
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				data, err := a.ReadAll(ctx, segs[es.seg])
+				data, err := a.readAll(ctx, segs[es.seg])
 				if err != nil {
 					loadErr = err
 					return nil, err

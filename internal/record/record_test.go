@@ -103,7 +103,7 @@ func TestSegmentsRoundTrip(t *testing.T) {
 		t.Fatalf("first segment starts at %s, want %s", segs[0].Start, start)
 	}
 	for i, s := range segs {
-		got, err := r.ar.ReadAll(ctx, s)
+		got, err := r.ar.ReadAll(ctx, owner(t, s.Camera), s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	start := time.Now().Add(-time.Minute)
 	segs := r.write(t, start, 10*time.Second)
 	needle := keyframeBytes(t)
-	if plain, _ := r.ar.ReadAll(ctx, segs[0]); !bytes.Contains(plain, needle) {
+	if plain, _ := r.ar.ReadAll(ctx, owner(t, segs[0].Camera), segs[0]); !bytes.Contains(plain, needle) {
 		t.Fatal("the needle is not in the plaintext segment: the test would prove nothing")
 	}
 	files := 0
@@ -180,19 +180,19 @@ func TestTamperDetected(t *testing.T) {
 	}
 	b[len(b)/2] ^= 0x40
 	os.WriteFile(path, b, 0o600)
-	if _, err := r.ar.ReadAll(ctx, segs[1]); !errors.Is(err, record.ErrCorrupt) {
+	if _, err := r.ar.ReadAll(ctx, owner(t, segs[1].Camera), segs[1]); !errors.Is(err, record.ErrCorrupt) {
 		t.Fatalf("flipped byte: %v", err)
 	}
 	// Another segment's bytes under this one's name.
 	other, _ := os.ReadFile(filepath.Join(r.dir, filepath.FromSlash(segs[2].BlobKey)))
 	os.WriteFile(filepath.Join(r.dir, filepath.FromSlash(segs[0].BlobKey)), other, 0o600)
-	if _, err := r.ar.ReadAll(ctx, segs[0]); err == nil {
+	if _, err := r.ar.ReadAll(ctx, owner(t, segs[0].Camera), segs[0]); err == nil {
 		t.Fatal("a swapped segment read back without complaint")
 	}
 	// Truncated.
 	p2 := filepath.Join(r.dir, filepath.FromSlash(segs[2].BlobKey))
 	os.WriteFile(p2, other[:len(other)-100], 0o600)
-	if _, err := r.ar.ReadAll(ctx, segs[2]); err == nil {
+	if _, err := r.ar.ReadAll(ctx, owner(t, segs[2].Camera), segs[2]); err == nil {
 		t.Fatal("a cut segment read back without complaint")
 	}
 }
@@ -397,7 +397,7 @@ func TestShredAndRetention(t *testing.T) {
 	if err != nil || n != len(recent)-3 {
 		t.Fatalf("shred: %d %v", n, err)
 	}
-	if _, err := r.ar.ReadAll(ctx, left[1]); !errors.Is(err, record.ErrGone) {
+	if _, err := r.ar.ReadAll(ctx, owner(t, left[1].Camera), left[1]); !errors.Is(err, record.ErrGone) {
 		t.Fatalf("read after the shred: %v", err)
 	}
 	entries, _ := os.ReadDir(filepath.Join(r.dir, "rec", string(cam.Camera), "3"))
@@ -416,7 +416,7 @@ func TestExport(t *testing.T) {
 	segs = append(segs, r.write(t, start.Add(20*time.Second), 8*time.Second)...)
 	var buf bytes.Buffer
 	var last [2]int
-	if err := r.ar.Export(ctx, segs, &buf, func(done, total int) { last = [2]int{done, total} }); err != nil {
+	if err := r.ar.Export(ctx, owner(t, cam), segs, &buf, func(done, total int) { last = [2]int{done, total} }); err != nil {
 		t.Fatal(err)
 	}
 	if last[0] != last[1] {
@@ -463,12 +463,12 @@ func TestAnnexBFromMP4(t *testing.T) {
 		}
 	}
 	var exp bytes.Buffer
-	if err := r.ar.Export(ctx, segs, &exp, nil); err != nil {
+	if err := r.ar.Export(ctx, owner(t, cam), segs, &exp, nil); err != nil {
 		t.Fatal(err)
 	}
 	var whole []byte
 	for _, s := range segs {
-		b, _ := r.ar.ReadAll(ctx, s)
+		b, _ := r.ar.ReadAll(ctx, owner(t, s.Camera), s)
 		_, stream, err := record.AnnexB(b)
 		if err != nil {
 			t.Fatalf("segment: %v", err)

@@ -199,7 +199,7 @@ func TestRecorderAcrossGrantRenewal(t *testing.T) {
 		published: func() { <-stall.entered; close(stall.release) }})
 	frames := 0
 	for i, s := range segs {
-		b, err := rg.ar.ReadAll(context.Background(), s)
+		b, err := rg.ar.ReadAll(context.Background(), owner(t, s.Camera), s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +260,7 @@ func TestRecorderFallsBehind(t *testing.T) {
 		}})
 	frames := 0
 	for _, s := range segs {
-		b, err := rg.ar.ReadAll(context.Background(), s)
+		b, err := rg.ar.ReadAll(context.Background(), owner(t, s.Camera), s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record/sealed"
@@ -94,8 +95,16 @@ func (a *Archive) writeThumbnail(ctx context.Context, camera domain.CameraRef, b
 	return err
 }
 
-// Thumbnails lists the camera generation's thumbnails in [since, until).
-func (a *Archive) Thumbnails(ctx context.Context, camera domain.CameraRef, since, until time.Time) ([]Thumbnail, error) {
+// Thumbnails lists the camera generation's thumbnails in [since, until),
+// for playback under g; since may not be before g's history limit.
+func (a *Archive) Thumbnails(ctx context.Context, g authz.Grant, camera domain.CameraRef, since, until time.Time) ([]Thumbnail, error) {
+	if err := a.allow(g, domain.ActionPlayback, camera, since); err != nil {
+		return nil, err
+	}
+	return a.thumbnails(ctx, camera, since, until)
+}
+
+func (a *Archive) thumbnails(ctx context.Context, camera domain.CameraRef, since, until time.Time) ([]Thumbnail, error) {
 	infos, err := a.blobs.List(ctx, thumbDir(camera))
 	if err != nil {
 		return nil, err
@@ -115,8 +124,11 @@ func (a *Archive) Thumbnails(ctx context.Context, camera domain.CameraRef, since
 	return out, nil
 }
 
-// ReadThumbnail returns a thumbnail's JPEG.
-func (a *Archive) ReadThumbnail(ctx context.Context, t Thumbnail) ([]byte, error) {
+// ReadThumbnail returns a thumbnail's JPEG, for playback under g.
+func (a *Archive) ReadThumbnail(ctx context.Context, g authz.Grant, t Thumbnail) ([]byte, error) {
+	if err := a.allow(g, domain.ActionPlayback, t.Camera, t.At); err != nil {
+		return nil, err
+	}
 	obj, err := a.blobs.Open(ctx, thumbKey(t.Camera, t.At))
 	if errors.Is(err, blob.ErrNotFound) {
 		return nil, ErrGone
@@ -147,7 +159,7 @@ func (a *Archive) ReadThumbnail(ctx context.Context, t Thumbnail) ([]byte, error
 // DeleteThumbnails removes the camera generation's thumbnails in [since,
 // until) (zero bounds are open) and returns how many.
 func (a *Archive) DeleteThumbnails(ctx context.Context, camera domain.CameraRef, since, until time.Time) (int, error) {
-	list, err := a.Thumbnails(ctx, camera, since, until)
+	list, err := a.thumbnails(ctx, camera, since, until)
 	if err != nil {
 		return 0, err
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record"
 )
@@ -129,11 +130,11 @@ func (s *Service) CreateExport(ctx context.Context, c Caller, camera domain.ID, 
 	s.rec.mu.Unlock()
 	s.audit(ctx, c, domain.AuditEvent{HomeID: e.home, CameraID: camera, Action: "export", Result: domain.ResultAllowed,
 		Detail: since.UTC().Format(time.RFC3339) + " to " + until.UTC().Format(time.RFC3339)})
-	segs := pick.segs
+	segs, grant := pick.segs, pick.grant
 	go func() {
 		defer cancel()
 		size, keyID, err := ar.WriteExport(bctx, e.id, e.camera, func(w io.Writer) error {
-			return ar.Export(bctx, segs, w, func(done, total int) {
+			return ar.Export(bctx, grant, segs, w, func(done, total int) {
 				e.progress.Store(int64(done) * 999 / int64(total))
 			})
 		})
@@ -154,9 +155,10 @@ func (s *Service) CreateExport(ctx context.Context, c Caller, camera domain.ID, 
 }
 
 // requesterExport finds an export the caller asked for, on that camera,
-// after the policy allowed it "export" on the export's camera generation.
-// Anyone else's export answers "not found", audited.
-func (s *Service) requesterExport(ctx context.Context, c Caller, camera, id domain.ID, auditAction string, quiet bool) (*export, error) {
+// after the policy allowed it "export" on the export's camera generation,
+// and returns the grant it got. Anyone else's export answers "not found",
+// audited.
+func (s *Service) requesterExport(ctx context.Context, c Caller, camera, id domain.ID, auditAction string, quiet bool) (*export, authz.Grant, error) {
 	s.rec.mu.Lock()
 	e := s.rec.exports[id]
 	s.rec.mu.Unlock()
@@ -167,24 +169,24 @@ func (s *Service) requesterExport(ctx context.Context, c Caller, camera, id doma
 	}
 	groups, err := s.authorizeSegments(ctx, c, camera, domain.ActionExport, probe, auditAction, quiet)
 	if err != nil {
-		return nil, err
+		return nil, authz.Grant{}, err
 	}
 	if mine {
 		for _, g := range groups {
 			if g.camera.Generation == e.camera.Generation && g.camera.HomeID == e.home {
-				return e, nil
+				return e, g.grant, nil
 			}
 		}
 	}
 	s.audit(ctx, c, domain.AuditEvent{HomeID: groups[0].camera.HomeID, CameraID: camera, Action: auditAction, Result: domain.ResultDenied,
 		Detail: "not the caller's export"})
-	return nil, notFound()
+	return nil, authz.Grant{}, notFound()
 }
 
 // Export returns an export's progress and, once done, a short-lived
 // download token for the requester.
 func (s *Service) Export(ctx context.Context, c Caller, camera, id domain.ID) (ExportView, error) {
-	e, err := s.requesterExport(ctx, c, camera, id, "export.view", true)
+	e, _, err := s.requesterExport(ctx, c, camera, id, "export.view", true)
 	if err != nil {
 		return ExportView{}, err
 	}
@@ -238,7 +240,7 @@ func (s *Service) DownloadExport(ctx context.Context, c Caller, camera, id domai
 	if err != nil {
 		return nil, 0, err
 	}
-	e, err := s.requesterExport(ctx, c, camera, id, "export.download", false)
+	e, grant, err := s.requesterExport(ctx, c, camera, id, "export.download", false)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -251,7 +253,7 @@ func (s *Service) DownloadExport(ctx context.Context, c Caller, camera, id domai
 	}
 	probe := domain.Segment{ID: e.id, Camera: e.camera, HomeID: e.home}
 	keyID, _ := e.keyID.Load().(domain.ID)
-	r, err := ar.OpenExport(ctx, e.id, e.camera, keyID, e.size.Load())
+	r, err := ar.OpenExport(ctx, grant, e.id, e.camera, keyID, e.size.Load())
 	if err != nil {
 		return nil, 0, s.segmentError(ctx, probe, err)
 	}

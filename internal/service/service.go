@@ -31,7 +31,11 @@
 //	live.go            live viewing: grants, withdrawals of live access
 //	streams.go         single-use stream credentials for WHEP, LL-HLS and RTSPS
 //	snapshot.go        snapshots; snapshot_fetch.go pulls a camera's snapshot URL
-//	recordings.go      recording settings, playback, retention limits, deletion
+//	recorder.go        what the recorder records (the policy decides), kicks, event triggers
+//	settings.go        cameras' and homes' recording settings
+//	archive.go         who reaches which generation's recordings (the Grants archive reads take)
+//	playback.go        recording listings, playback segments, timeline stills
+//	retention.go       deleting recordings, crypto-shredding after the export window, retention limits
 //	former.go          former camera generations' recordings, for owners
 //	exports.go         exports and their download links
 //	links.go           integration links (consent, revocation, kill switches)
