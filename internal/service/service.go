@@ -30,6 +30,7 @@
 //	pull.go            IP cameras the server pulls; pullrate.go limits adding them
 //	live.go            live viewing: grants, readers, the deliver loop, withdrawals
 //	streams.go         single-use stream credentials for WHEP, LL-HLS and RTSPS
+//	once.go            single-use secrets kept in the store, for every node
 //	snapshot.go        snapshots; snapshot_fetch.go pulls a camera's snapshot URL
 //	recordings.go      recording settings, playback, retention limits, deletion
 //	former.go          former camera generations' recordings, for owners
@@ -111,8 +112,6 @@ type Service struct {
 	// deviceKey signs known-device tokens.
 	deviceKey []byte
 	dev       devices
-	live      tickets
-	links     loginLinks
 	snaps     snapshots
 	epochs    liveEpochs
 	rec       recordings
@@ -120,7 +119,7 @@ type Service struct {
 	pull      *rates // pulled-camera additions per account and home
 
 	mu    sync.Mutex // guards setup
-	setup setupToken
+	setup []byte     // hash of the setup token this node made last
 }
 
 // New returns a Service.
