@@ -68,7 +68,8 @@ func hold(ctx context.Context, lease store.Lease, retry time.Duration, fn func(c
 	}
 }
 
-// housekeep prunes idle throttle counts every 10 minutes.
+// housekeep prunes idle throttle counts and expired single-use secrets
+// every 10 minutes.
 func housekeep(ctx context.Context, svc *service.Service, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()

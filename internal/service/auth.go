@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"strings"
 	"time"
@@ -16,14 +15,11 @@ import (
 // SetupTTL is how long a setup link works.
 const SetupTTL = time.Hour
 
-// setupToken is the one-time token that creates the first account.
-type setupToken struct {
-	hash    []byte
-	expires time.Time
-}
-
 // PrepareSetup returns a fresh one-time setup URL when the store has no
-// account, replacing any earlier one; ok is false once an account exists.
+// account, replacing any earlier one of this node; ok is false once an
+// account exists. The token is kept in the store (kind onceSetup), so the
+// URL works at any node of a cluster; the links of several nodes each work
+// until one of them creates the first account.
 func (s *Service) PrepareSetup(ctx context.Context) (url string, ok bool, err error) {
 	n, err := s.st.CountAccounts(ctx)
 	if err != nil {
@@ -34,8 +30,17 @@ func (s *Service) PrepareSetup(ctx context.Context) (url string, ok bool, err er
 	}
 	tok, hash := authn.NewToken(authn.KindSetup)
 	s.mu.Lock()
-	s.setup = setupToken{hash: hash, expires: s.now().Add(SetupTTL)}
+	prev := s.setup
+	s.setup = hash
 	s.mu.Unlock()
+	if prev != nil {
+		if _, _, err := s.takeOnce(ctx, onceSetup, prev, nil); err != nil {
+			return "", false, internal("drop setup token", err)
+		}
+	}
+	if err := s.putOnce(ctx, onceSetup, hash, "", nil, s.now().Add(SetupTTL)); err != nil {
+		return "", false, internal("store setup token", err)
+	}
 	return s.cfg.BaseURL + "/setup#" + tok, true, nil
 }
 
@@ -72,13 +77,10 @@ func (s *Service) Setup(ctx context.Context, c Caller, req SetupRequest) (domain
 	}
 	// Take the token before the slow hash so two racing requests cannot
 	// both pass; put it back if the store refuses.
-	s.mu.Lock()
-	valid := s.setup.hash != nil && subtle.ConstantTimeCompare(s.setup.hash, hash) == 1 && s.now().Before(s.setup.expires)
-	saved := s.setup
-	if valid {
-		s.setup = setupToken{}
+	saved, valid, err := s.takeOnce(ctx, onceSetup, hash, nil)
+	if err != nil {
+		return domain.Account{}, domain.Home{}, internal("take setup token", err)
 	}
-	s.mu.Unlock()
 	if !valid {
 		s.audit(ctx, c, domain.AuditEvent{Action: "setup", Result: domain.ResultFailed, Detail: "invalid token"})
 		return domain.Account{}, domain.Home{}, bad
@@ -93,9 +95,9 @@ func (s *Service) Setup(ctx context.Context, c Caller, req SetupRequest) (domain
 		if errors.Is(err, store.ErrNotEmpty) {
 			return domain.Account{}, domain.Home{}, bad
 		}
-		s.mu.Lock()
-		s.setup = saved
-		s.mu.Unlock()
+		if perr := s.st.PutOnce(ctx, saved); perr != nil {
+			s.log.Warn("could not put the setup token back", "err", perr)
+		}
 		return domain.Account{}, domain.Home{}, internal("create first account", err)
 	}
 	c.Account = a

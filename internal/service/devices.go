@@ -77,9 +77,8 @@ type devices struct {
 	rates  *rates // unauthenticated device requests per address
 	enrols *rates // new unclaimed cameras per address
 
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex // guards presence
 	presence DevicePresence
-	nonces   map[string]time.Time
 }
 
 // newDevices returns the device state for cfg.
@@ -140,33 +139,26 @@ func (s *Service) DeviceChallenge(ctx context.Context, addr string) (string, err
 	b := make([]byte, 32)
 	rand.Read(b)
 	nonce := base64.RawURLEncoding.EncodeToString(b)
-	s.dev.mu.Lock()
-	defer s.dev.mu.Unlock()
+	// Nonces live in the store (kind onceNonce) by their hash, so that a
+	// device may answer at another node than the one that asked.
 	now := s.now()
-	if s.dev.nonces == nil {
-		s.dev.nonces = map[string]time.Time{}
+	n, _, err := s.st.CountOnce(ctx, onceNonce, "", now)
+	if err != nil {
+		return "", internal("count device challenges", err)
 	}
-	if len(s.dev.nonces) >= maxNonces {
-		for n, exp := range s.dev.nonces {
-			if now.After(exp) {
-				delete(s.dev.nonces, n)
-			}
-		}
-		if len(s.dev.nonces) >= maxNonces {
-			return "", &Error{Kind: KindThrottled, Code: "throttled", Message: "too many pending device requests", RetryAfter: time.Minute}
-		}
+	if n >= maxNonces {
+		return "", &Error{Kind: KindThrottled, Code: "throttled", Message: "too many pending device requests", RetryAfter: time.Minute}
 	}
-	s.dev.nonces[nonce] = now.Add(nonceLifetime)
+	if err := s.putOnce(ctx, onceNonce, secretHash(nonce), "", nil, now.Add(nonceLifetime)); err != nil {
+		return "", internal("store device challenge", err)
+	}
 	return nonce, nil
 }
 
 // useNonce consumes a nonce; false if it is unknown, used or expired.
-func (s *Service) useNonce(nonce string) bool {
-	s.dev.mu.Lock()
-	defer s.dev.mu.Unlock()
-	exp, ok := s.dev.nonces[nonce]
-	delete(s.dev.nonces, nonce)
-	return ok && s.now().Before(exp)
+func (s *Service) useNonce(ctx context.Context, nonce string) (bool, error) {
+	_, ok, err := s.takeOnce(ctx, onceNonce, secretHash(nonce), nil)
+	return ok, err
 }
 
 // DeviceProof is a device's signed answer to a challenge.
@@ -177,8 +169,12 @@ type DeviceProof struct {
 }
 
 // checkProof verifies a proof for purpose. Failures say only "invalid".
-func (s *Service) checkProof(p DeviceProof, purpose string) error {
-	if !s.useNonce(p.Nonce) {
+func (s *Service) checkProof(ctx context.Context, p DeviceProof, purpose string) error {
+	ok, err := s.useNonce(ctx, p.Nonce)
+	if err != nil {
+		return internal("take device challenge", err)
+	}
+	if !ok {
 		return invalid("unknown or expired challenge; ask for a new one")
 	}
 	if err := authn.VerifyProof(p.PublicKey, purpose, p.Nonce, p.Signature); err != nil {
@@ -213,7 +209,7 @@ func (s *Service) Enroll(ctx context.Context, addr string, p DeviceProof) (Enrol
 	if err := s.deviceRate(addr); err != nil {
 		return Enrollment{}, err
 	}
-	if err := s.checkProof(p, authn.ProofEnroll); err != nil {
+	if err := s.checkProof(ctx, p, authn.ProofEnroll); err != nil {
 		return Enrollment{}, err
 	}
 	out := Enrollment{CAPEM: s.dev.cfg.CA.CertPEM(), DeviceURL: s.dev.cfg.URL}
@@ -278,7 +274,7 @@ func (s *Service) IssueDeviceCertificate(ctx context.Context, addr string, p Dev
 	if err := s.deviceRate(addr); err != nil {
 		return DeviceCertificate{}, err
 	}
-	if err := s.checkProof(p, authn.ProofCertificate); err != nil {
+	if err := s.checkProof(ctx, p, authn.ProofCertificate); err != nil {
 		return DeviceCertificate{}, err
 	}
 	cam, err := s.st.CameraByDeviceKey(ctx, p.PublicKey)

@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/hex"
-	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/authn"
@@ -13,17 +11,8 @@ import (
 // LoginLinkTTL is how long a one-time login link works.
 const LoginLinkTTL = time.Hour
 
-// loginLinks are one-time sign-in links made by the operator (camvault
-// demo), kept only as hashes and only in memory.
-type loginLinks struct {
-	mu sync.Mutex // guards m
-	m  map[string]loginLink
-}
-
-type loginLink struct {
-	account domain.ID
-	expires time.Time
-}
+// One-time sign-in links are made by the operator (camvault demo) and kept
+// only as hashes, in the store (kind onceLogin) with the account as owner.
 
 // CreateLoginLink makes a one-time sign-in link for an account. It is for
 // the operator's own tools run beside the server (the demo), never exposed
@@ -33,12 +22,9 @@ func (s *Service) CreateLoginLink(ctx context.Context, account domain.ID) (strin
 		return "", internal("login link", err)
 	}
 	tok, hash := authn.NewToken(authn.KindLogin)
-	s.links.mu.Lock()
-	defer s.links.mu.Unlock()
-	if s.links.m == nil {
-		s.links.m = map[string]loginLink{}
+	if err := s.putOnce(ctx, onceLogin, hash, account, nil, s.now().Add(LoginLinkTTL)); err != nil {
+		return "", internal("login link", err)
 	}
-	s.links.m[hex.EncodeToString(hash)] = loginLink{account: account, expires: s.now().Add(LoginLinkTTL)}
 	return s.cfg.BaseURL + "/login/link#" + tok, nil
 }
 
@@ -50,15 +36,14 @@ func (s *Service) RedeemLoginLink(ctx context.Context, c Caller, token string) (
 	if err != nil {
 		return "", domain.Account{}, deny
 	}
-	key := hex.EncodeToString(hash)
-	s.links.mu.Lock()
-	l, ok := s.links.m[key]
-	delete(s.links.m, key)
-	s.links.mu.Unlock()
-	if !ok || !s.now().Before(l.expires) {
+	l, ok, err := s.takeOnce(ctx, onceLogin, hash, nil)
+	if err != nil {
+		return "", domain.Account{}, internal("login link", err)
+	}
+	if !ok {
 		return "", domain.Account{}, deny
 	}
-	a, err := s.st.Account(ctx, l.account)
+	a, err := s.st.Account(ctx, l.Owner)
 	if err != nil || a.Disabled {
 		return "", domain.Account{}, deny
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -27,21 +26,20 @@ type WebAuthnConfig struct {
 // ceremonyTTL bounds how long a passkey ceremony may take.
 const ceremonyTTL = 5 * time.Minute
 
-// maxCeremonies bounds pending ceremonies in memory.
+// maxCeremonies bounds pending ceremonies.
 const maxCeremonies = 10000
 
+// ceremony is a pending passkey ceremony. It is kept in the store (kind
+// oncePasskey) by the hash of its id, so that it may finish at another
+// node, once.
 type ceremony struct {
 	account domain.ID // empty for a passwordless login
 	data    webauthn.SessionData
-	expires time.Time
 }
 
 type passkeys struct {
-	wa *webauthn.WebAuthn
-
-	mu         sync.Mutex // guards ceremonies and limiters
-	ceremonies map[string]ceremony
-	limiters   *rates // passwordless sign-in rate per address
+	wa       *webauthn.WebAuthn
+	limiters *rates // passwordless sign-in rate per address
 }
 
 func newPasskeys(cfg WebAuthnConfig) (*passkeys, error) {
@@ -53,30 +51,33 @@ func newPasskeys(cfg WebAuthnConfig) (*passkeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &passkeys{wa: wa, ceremonies: map[string]ceremony{}, limiters: newRates(maxCeremonies, time.Hour, func(string) *rate.Limiter { return rate.NewLimiter(rate.Every(passkeyLoginEvery), passkeyLoginBurst) })}, nil
+	return &passkeys{wa: wa, limiters: newRates(maxCeremonies, time.Hour, func(string) *rate.Limiter { return rate.NewLimiter(rate.Every(passkeyLoginEvery), passkeyLoginBurst) })}, nil
 }
 
-// put stores a ceremony and returns its id.
-func (p *passkeys) put(c ceremony, now time.Time) string {
-	id := string(domain.NewID())
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k, v := range p.ceremonies {
-		if now.After(v.expires) || len(p.ceremonies) >= maxCeremonies {
-			delete(p.ceremonies, k)
-		}
+// putCeremony stores a ceremony and returns its id; at maxCeremonies
+// pending it answers KindThrottled.
+func (s *Service) putCeremony(ctx context.Context, c ceremony) (string, error) {
+	now := s.now()
+	n, _, err := s.st.CountOnce(ctx, oncePasskey, "", now)
+	if err != nil {
+		return "", internal("count passkey ceremonies", err)
 	}
-	p.ceremonies[id] = c
-	return id
+	if n >= maxCeremonies {
+		return "", &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: passkeyLoginEvery}
+	}
+	id := string(domain.NewID())
+	if err := s.putOnce(ctx, oncePasskey, secretHash(id), c.account, c.data, now.Add(ceremonyTTL)); err != nil {
+		return "", internal("store passkey ceremony", err)
+	}
+	return id, nil
 }
 
-// take removes and returns an unexpired ceremony.
-func (p *passkeys) take(id string, now time.Time) (ceremony, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c, ok := p.ceremonies[id]
-	delete(p.ceremonies, id)
-	return c, ok && now.Before(c.expires)
+// takeCeremony removes and returns an unexpired ceremony.
+func (s *Service) takeCeremony(ctx context.Context, id string) (ceremony, bool, error) {
+	var c ceremony
+	o, ok, err := s.takeOnce(ctx, oncePasskey, secretHash(id), &c.data)
+	c.account = o.Owner
+	return c, ok, err
 }
 
 // webUser adapts an account and its passkeys to the library.
@@ -139,7 +140,10 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, c Caller) (*prot
 	if err != nil {
 		return nil, "", internal("begin passkey registration", err)
 	}
-	id := s.passkeys.put(ceremony{account: c.Account.ID, data: *data, expires: s.now().Add(ceremonyTTL)}, s.now())
+	id, err := s.putCeremony(ctx, ceremony{account: c.Account.ID, data: *data})
+	if err != nil {
+		return nil, "", err
+	}
 	return opts, id, nil
 }
 
@@ -159,7 +163,10 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, c Caller, cerem
 	if err != nil {
 		return err
 	}
-	cer, ok := s.passkeys.take(ceremonyID, s.now())
+	cer, ok, err := s.takeCeremony(ctx, ceremonyID)
+	if err != nil {
+		return internal("take passkey ceremony", err)
+	}
 	if !ok || cer.account != c.Account.ID {
 		return badPasskey()
 	}
@@ -221,7 +228,7 @@ func (s *Service) DeletePasskey(ctx context.Context, c Caller, id []byte) error 
 
 // Passwordless sign-in is rate-limited per client address: a burst of
 // passkeyLoginBurst ceremony steps, then one every passkeyLoginEvery. Each
-// begin keeps a ceremony in memory, and each finish looks up passkeys.
+// begin keeps a ceremony in the store, and each finish looks up passkeys.
 const (
 	passkeyLoginBurst = 20
 	passkeyLoginEvery = 3 * time.Second
@@ -249,7 +256,10 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, c Caller) (*protocol.Cr
 	if err != nil {
 		return nil, "", internal("begin passkey login", err)
 	}
-	id := s.passkeys.put(ceremony{data: *data, expires: s.now().Add(ceremonyTTL)}, s.now())
+	id, err := s.putCeremony(ctx, ceremony{data: *data})
+	if err != nil {
+		return nil, "", err
+	}
 	return opts, id, nil
 }
 
@@ -265,7 +275,10 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Caller, ceremonyID s
 	if wait := s.throttle.Wait(ctx, keys[1]); wait > 0 {
 		return "", domain.Account{}, &Error{Kind: KindThrottled, Code: "throttled", Message: "too many attempts; try again later", RetryAfter: wait}
 	}
-	cer, ok := s.passkeys.take(ceremonyID, s.now())
+	cer, ok, err := s.takeCeremony(ctx, ceremonyID)
+	if err != nil {
+		return "", domain.Account{}, internal("take passkey ceremony", err)
+	}
 	parsed, err := protocol.ParseCredentialRequestResponseBody(bytes.NewReader(body))
 	if !ok || err != nil {
 		s.throttle.Fail(ctx, keys[1])

@@ -30,6 +30,7 @@
 //	pull.go            IP cameras the server pulls; pullrate.go limits adding them
 //	live.go            live viewing: grants, withdrawals of live access
 //	streams.go         single-use stream credentials for WHEP, LL-HLS and RTSPS
+//	once.go            single-use secrets kept in the store, for every node
 //	snapshot.go        snapshots; snapshot_fetch.go pulls a camera's snapshot URL
 //	recorder.go        what the recorder records (the policy decides), kicks, event triggers
 //	settings.go        cameras' and homes' recording settings
@@ -130,15 +131,13 @@ type Service struct {
 	// deviceKey signs known-device tokens.
 	deviceKey []byte
 	dev       devices
-	live      tickets
-	links     loginLinks
 	snaps     snapshots
 	rec       recordings
 	auditLim  auditLimits
 	pull      *rates // pulled-camera additions per account and home
 
 	mu    sync.Mutex // guards setup
-	setup setupToken
+	setup []byte     // hash of the setup token this node made last
 }
 
 // New returns a Service.

@@ -2,9 +2,7 @@ package service
 
 import (
 	"context"
-	"encoding/hex"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/authn"
@@ -39,20 +37,14 @@ const (
 // open at once.)
 const MaxOutstandingTickets = 256
 
-// ticket is a single-use stream credential, kept only as its hash.
+// ticket is what a single-use stream credential stands for. It is kept in
+// the store (kind onceStream) under the credential's hash, with the
+// account as owner.
 type ticket struct {
-	account  domain.ID
-	session  domain.ID
-	link     domain.ID // set when an integration asked
-	camera   domain.CameraRef
-	protocol string
-	expires  time.Time
-}
-
-// tickets holds unredeemed stream credentials.
-type tickets struct {
-	mu sync.Mutex // guards m
-	m  map[string]ticket
+	Session  domain.ID        `json:"session,omitempty"`
+	Link     domain.ID        `json:"link,omitempty"` // set when an integration asked
+	Camera   domain.CameraRef `json:"camera"`
+	Protocol string           `json:"protocol"`
 }
 
 // StreamTicket is what a viewer gets: a URL carrying a short-lived,
@@ -88,32 +80,21 @@ func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, 
 		return StreamTicket{}, &Error{Kind: KindInvalid, Code: "unsupported_protocol", Message: protocol + " viewing is not available on this server"}
 	}
 	tok, hash := authn.NewToken(authn.KindStream)
-	exp := s.now().Add(StreamTicketLifetime)
-	s.live.mu.Lock()
-	if s.live.m == nil {
-		s.live.m = map[string]ticket{}
-	}
 	now := s.now()
-	mine := 0
-	var oldest time.Time
-	for k, t := range s.live.m {
-		switch {
-		case now.After(t.expires):
-			delete(s.live.m, k)
-		case t.account == c.Account.ID:
-			mine++
-			if oldest.IsZero() || t.expires.Before(oldest) {
-				oldest = t.expires
-			}
-		}
+	exp := now.Add(StreamTicketLifetime)
+	// Counted across nodes; racing requests may pass the cap by a few.
+	mine, oldest, err := s.st.CountOnce(ctx, onceStream, c.Account.ID, now)
+	if err != nil {
+		return StreamTicket{}, internal("count stream tickets", err)
 	}
 	if mine >= MaxOutstandingTickets {
-		s.live.mu.Unlock()
 		return StreamTicket{}, &Error{Kind: KindThrottled, Code: "too_many_tickets",
 			Message: "too many stream URLs waiting to be used; use them or let them expire", RetryAfter: oldest.Sub(now) + time.Second}
 	}
-	s.live.m[hex.EncodeToString(hash)] = ticket{account: c.Account.ID, session: c.SessionID, link: c.Link, camera: acc.camera.Ref(), protocol: protocol, expires: exp}
-	s.live.mu.Unlock()
+	t := ticket{Session: c.SessionID, Link: c.Link, Camera: acc.camera.Ref(), Protocol: protocol}
+	if err := s.putOnce(ctx, onceStream, hash, c.Account.ID, t, exp); err != nil {
+		return StreamTicket{}, internal("store stream ticket", err)
+	}
 	return StreamTicket{URL: strings.TrimRight(base, "/") + "/cameras/" + string(camera) + file + "?token=" + tok, ExpiresAt: exp}, nil
 }
 
@@ -128,15 +109,15 @@ func (s *Service) RedeemStream(ctx context.Context, token string, camera domain.
 	if err != nil {
 		return authz.Grant{}, nil, deny
 	}
-	key := hex.EncodeToString(hash)
-	s.live.mu.Lock()
-	t, ok := s.live.m[key]
-	delete(s.live.m, key)
-	s.live.mu.Unlock()
-	if !ok || !s.now().Before(t.expires) || t.protocol != protocol || t.camera.Camera != camera {
+	var t ticket
+	o, ok, err := s.takeOnce(ctx, onceStream, hash, &t)
+	if err != nil {
+		return authz.Grant{}, nil, internal("take stream ticket", err)
+	}
+	if !ok || t.Protocol != protocol || t.Camera.Camera != camera {
 		return authz.Grant{}, nil, deny
 	}
-	c, err := s.callerFor(ctx, t.account, t.session, t.link, addr)
+	c, err := s.callerFor(ctx, o.Owner, t.Session, t.Link, addr)
 	if err != nil {
 		return authz.Grant{}, nil, err
 	}
@@ -144,10 +125,10 @@ func (s *Service) RedeemStream(ctx context.Context, token string, camera domain.
 	if err != nil {
 		return authz.Grant{}, nil, err
 	}
-	if g.Camera() != t.camera {
+	if g.Camera() != t.Camera {
 		return authz.Grant{}, nil, notFound() // the camera changed hands since the ticket was made
 	}
-	reauth := func(ctx context.Context) (authz.Grant, error) { return s.Regrant(ctx, c, t.camera) }
+	reauth := func(ctx context.Context) (authz.Grant, error) { return s.Regrant(ctx, c, t.Camera) }
 	return g, reauth, nil
 }
 

@@ -38,11 +38,15 @@ func (s *Service) SharedThrottle() *authn.Throttle {
 	return authn.NewSharedThrottle(s.now, storeCounts{s.st})
 }
 
-// Housekeep drops throttle counts idle for two hours. One node of a
-// cluster runs it now and then.
+// Housekeep drops throttle counts idle for two hours and expired
+// single-use secrets (which no use ever deleted). One node of a cluster
+// runs it now and then.
 func (s *Service) Housekeep(ctx context.Context) error {
 	if _, err := s.st.PruneThrottle(ctx, s.now().Add(-2*time.Hour)); err != nil {
 		return internal("prune throttle", err)
+	}
+	if _, err := s.st.PurgeOnce(ctx, s.now()); err != nil {
+		return internal("purge single-use secrets", err)
 	}
 	return nil
 }

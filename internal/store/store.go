@@ -331,6 +331,22 @@ type Store interface {
 	// PruneOutbox drops entries written before before.
 	PruneOutbox(ctx context.Context, before time.Time) (int, error)
 
+	// PutOnce stores a single-use secret by its hash; ErrConflict if
+	// o.Kind and o.KeyHash exist.
+	PutOnce(ctx context.Context, o Once) error
+	// TakeOnce atomically removes the single-use secret of kind with
+	// keyHash and returns it; ErrNotFound if it is unknown, taken, or
+	// expired at now. Of racing takers, also on other nodes, exactly one
+	// gets it.
+	TakeOnce(ctx context.Context, kind string, keyHash []byte, now time.Time) (Once, error)
+	// CountOnce counts the unexpired single-use secrets of kind held by
+	// owner (every one of kind when owner is empty), and returns the
+	// soonest expiry among them (zero for none).
+	CountOnce(ctx context.Context, kind string, owner domain.ID, now time.Time) (n int, soonest time.Time, err error)
+	// PurgeOnce drops single-use secrets expired at now and returns how
+	// many.
+	PurgeOnce(ctx context.Context, now time.Time) (int, error)
+
 	Close() error
 }
 
@@ -390,6 +406,20 @@ type SegmentUsage struct {
 	Count  int
 	Bytes  int64
 	Oldest time.Time
+}
+
+// Once is a single-use secret (a stream credential, a challenge, a
+// one-time link) kept by the hash of the secret, never the secret: shared
+// by every node, so it works at any of them, and only once.
+type Once struct {
+	// Kind separates the uses, e.g. "stream" or "device.nonce".
+	Kind    string
+	KeyHash []byte
+	// Owner is the account it belongs to, if any (for per-account caps).
+	Owner domain.ID
+	// Payload is what the use needs back, opaque to the store.
+	Payload []byte
+	Expires time.Time
 }
 
 // Rekeying says how to rewrite each kind of sealed value in Rekey.

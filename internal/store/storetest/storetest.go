@@ -89,6 +89,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClusterIdentity", testClusterIdentity},
 		{"Lead", testLead},
 		{"Throttle", testThrottle},
+		{"Once", testOnce},
+		{"OnceRace", testOnceRace},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
