@@ -1,7 +1,8 @@
 // Package bitstream reads and writes H.264 and H.265 video at the level of
 // NAL units: the codec names, Annex-B byte streams (split, streamed and
 // joined), AVCC (length-prefixed) samples as MP4 holds them, the grouping
-// of NAL units into access units (pictures), keyframes and parameter sets.
+// of NAL units into access units (pictures), keyframes, parameter sets and
+// emulation prevention.
 // Everything that touches a camera's bytes (ingest, recording, signing,
 // the agent, verify) shares these rules, so that all of them cut a stream
 // into the same pictures.

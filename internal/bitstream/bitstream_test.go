@@ -185,3 +185,21 @@ func FuzzAVCC(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEscape: escaped bytes hold no start code (nor its emulation) and
+// unescape back to what they were.
+func FuzzEscape(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 3})
+	f.Add([]byte{0x80})
+	f.Fuzz(func(t *testing.T, rbsp []byte) {
+		e := Escape(rbsp)
+		for i := 0; i+2 < len(e); i++ {
+			if e[i] == 0 && e[i+1] == 0 && e[i+2] <= 2 {
+				t.Fatalf("%x escapes to %x: start code emulation at %d", rbsp, e, i)
+			}
+		}
+		if back := Unescape(e); !bytes.Equal(back, rbsp) {
+			t.Fatalf("%x escapes to %x, which unescapes to %x", rbsp, e, back)
+		}
+	})
+}

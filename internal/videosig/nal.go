@@ -6,47 +6,9 @@ import (
 	"github.com/camvault/camvault/internal/bitstream"
 )
 
-// Codec-level helpers: emulation prevention and the SEI syntax camvault
-// needs (NAL units and access units are package bitstream's). They accept
-// arbitrary input without panicking.
-
-// escape adds emulation prevention bytes to an RBSP.
-func escape(rbsp []byte) []byte {
-	out := make([]byte, 0, len(rbsp)+len(rbsp)/64+4)
-	zeros := 0
-	for _, c := range rbsp {
-		if zeros >= 2 && c <= 3 {
-			out = append(out, 3)
-			zeros = 0
-		}
-		out = append(out, c)
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-	}
-	return out
-}
-
-// unescape removes emulation prevention bytes.
-func unescape(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	zeros := 0
-	for _, c := range b {
-		if zeros >= 2 && c == 3 {
-			zeros = 0
-			continue
-		}
-		out = append(out, c)
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-	}
-	return out
-}
+// The SEI syntax camvault needs (NAL units, access units and emulation
+// prevention are package bitstream's). It accepts arbitrary input without
+// panicking.
 
 // Codec is the stream's codec, which selects the NAL header syntax.
 type Codec = bitstream.Codec
@@ -82,7 +44,7 @@ func parseSEI(c Codec, nalu []byte) ([]seiMessage, error) {
 	if len(nalu) < bitstream.HeaderLen(c) {
 		return nil, errSEI
 	}
-	b := unescape(nalu[bitstream.HeaderLen(c):])
+	b := bitstream.Unescape(nalu[bitstream.HeaderLen(c):])
 	var out []seiMessage
 	for len(b) > 0 {
 		if len(b) == 1 && b[0] == 0x80 {
@@ -133,5 +95,5 @@ func buildSEI(c Codec, payload []byte) []byte {
 	}
 	rbsp = append(rbsp, payload...)
 	rbsp = append(rbsp, 0x80)
-	return append(seiHeader(c), escape(rbsp)...)
+	return append(seiHeader(c), bitstream.Escape(rbsp)...)
 }
