@@ -9,10 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/videosig"
 )
@@ -48,12 +47,12 @@ func verifyCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	codec := videosig.H264
-	switch {
-	case *codecName == "h265", *codecName == "" && (strings.HasSuffix(file, ".h265") || strings.HasSuffix(file, ".hevc")):
-		codec = videosig.H265
-	case *codecName != "" && *codecName != "h264":
-		return fmt.Errorf("--codec: %q is not h264 or h265", *codecName)
+	codec := bitstream.CodecOfFile(file)
+	if *codecName != "" {
+		var ok bool
+		if codec, ok = bitstream.ParseCodec(*codecName); !ok {
+			return fmt.Errorf("--codec: %q is not h264 or h265", *codecName)
+		}
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -65,10 +64,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		codec, data = videosig.H264, stream
-		if c == media.H265 {
-			codec = videosig.H265
-		}
+		codec, data = c, stream
 	}
 	spans, problems, err := videosig.Report(codec, data, keyDER)
 	if err != nil {

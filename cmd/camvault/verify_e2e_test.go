@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
@@ -37,15 +38,12 @@ func TestVerifyBinary(t *testing.T) {
 	cam := domain.NewID()
 	s := videosig.NewSigner(videosig.H264, key, cam, 7)
 	var stream []byte
-	for i, au := range videosig.AccessUnits(videosig.H264, videosig.SplitAnnexB(clips.PorchH264)) {
+	for i, au := range bitstream.AccessUnits(bitstream.H264, bitstream.SplitAnnexB(clips.PorchH264)) {
 		signed, err := s.Sign(au, time.Unix(1_800_000_000, 0).Add(time.Duration(i)*time.Second/15))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, n := range signed {
-			stream = append(stream, 0, 0, 0, 1)
-			stream = append(stream, n...)
-		}
+		stream = append(stream, bitstream.JoinAnnexB(signed)...)
 	}
 	good := filepath.Join(dir, "capture.h264")
 	os.WriteFile(good, stream, 0o600)
@@ -87,25 +85,13 @@ func recordStream(t *testing.T, stream []byte) ([]*record.Plain, []byte) {
 	blobs, _ := localfs.Open(t.TempDir())
 	ring, _ := keys.New(st, bytes.Repeat([]byte{3}, 32))
 	ar := record.NewArchive(blobs, st, ring, nil)
-	aus := videosig.AccessUnits(videosig.H264, videosig.SplitAnnexB(stream))
-	var tr media.Track
-	tr.Codec = media.H264
-	for _, n := range aus[0] {
-		switch n[0] & 0x1f {
-		case 7:
-			tr.SPS = n
-		case 8:
-			tr.PPS = n
-		}
-	}
+	aus := bitstream.AccessUnits(bitstream.H264, bitstream.SplitAnnexB(stream))
+	tr := media.Track{Codec: bitstream.H264}
+	_, tr.SPS, tr.PPS = bitstream.ParamSets(tr.Codec, aus[0])
 	seg := record.Segmenter{}
 	var plains []*record.Plain
 	for i, au := range aus {
-		key := false
-		for _, n := range au {
-			key = key || videosig.IsKey(videosig.H264, n)
-		}
-		p, err := seg.Push(tr, &media.AccessUnit{PTS: time.Duration(i) * time.Second / 15, Key: key, NALUs: au})
+		p, err := seg.Push(tr, &media.AccessUnit{PTS: time.Duration(i) * time.Second / 15, Key: bitstream.HasKey(tr.Codec, au), NALUs: au})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/camvault/camvault/internal/videosig"
+	"github.com/camvault/camvault/internal/bitstream"
 )
 
 // Capture devices are read through ffmpeg, which encodes them to H.264
@@ -32,6 +32,9 @@ const (
 	deviceQueue = 8
 	// maxDeviceSpec bounds a device source's text.
 	maxDeviceSpec = 4096
+	// maxAUBytes bounds one access unit read from ffmpeg; the server
+	// refuses larger ones too.
+	maxAUBytes = 2 << 20
 )
 
 // deviceFormat is an ffmpeg input format name.
@@ -145,7 +148,7 @@ func openDevice(ctx context.Context, spec string, log *slog.Logger) (frames, err
 		f.close()
 		return nil, ctx.Err()
 	}
-	_, f.sps, f.pps = paramSetsOf(videosig.H264, f.first.nalus)
+	_, f.sps, f.pps = bitstream.ParamSets(bitstream.H264, f.first.nalus)
 	if f.sps == nil || f.pps == nil {
 		f.close()
 		return nil, errors.New("source: ffmpeg's first keyframe carries no parameter sets")
@@ -156,17 +159,17 @@ func openDevice(ctx context.Context, spec string, log *slog.Logger) (frames, err
 // run reads ffmpeg's stdout until it ends, then reaps ffmpeg.
 func (f *deviceFrames) run(ctx context.Context, cmd *exec.Cmd, out io.Reader, tail *stderrTail) {
 	defer close(f.done)
-	r := newAnnexBReader(out, videosig.H264, maxAUBytes)
+	r := bitstream.NewReader(out, bitstream.H264, maxAUBytes)
 	var start time.Time
 	waitKey, dropped := true, 0
 	var err error
 read:
 	for {
 		var au [][]byte
-		if au, err = r.next(); err != nil {
+		if au, err = r.Next(); err != nil {
 			break
 		}
-		if waitKey && !hasKey(videosig.H264, au) {
+		if waitKey && !bitstream.HasKey(bitstream.H264, au) {
 			continue
 		}
 		waitKey = false
@@ -192,7 +195,7 @@ read:
 	werr := cmd.Wait()
 	f.cancel()
 	switch {
-	case errors.Is(err, errAccessUnitTooLarge):
+	case errors.Is(err, bitstream.ErrTooLarge):
 		f.err = fmt.Errorf("ffmpeg: %w", err)
 		f.log.Warn("ffmpeg sent an access unit above the limit; stopped it", "limit_bytes", maxAUBytes)
 	case stopped || f.closing.Load():
@@ -207,7 +210,7 @@ read:
 	close(f.aus)
 }
 
-func (f *deviceFrames) codec() videosig.Codec          { return videosig.H264 }
+func (f *deviceFrames) codec() bitstream.Codec         { return bitstream.H264 }
 func (f *deviceFrames) params() (vps, sps, pps []byte) { return nil, f.sps, f.pps }
 
 // close stops ffmpeg and waits until it is gone.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camvault/camvault/internal/videosig"
+	"github.com/camvault/camvault/internal/bitstream"
 )
 
 // testDevice is a capture device every ffmpeg has: a generated picture.
@@ -62,7 +62,7 @@ func TestDeviceFrames(t *testing.T) {
 	if len(ffmpegChildren()) != 1 {
 		t.Fatalf("ffmpeg processes: %v, want one", ffmpegChildren())
 	}
-	if src.codec() != videosig.H264 {
+	if src.codec() != bitstream.H264 {
 		t.Fatal("not H.264")
 	}
 	if _, sps, pps := src.params(); len(sps) == 0 || len(pps) == 0 {
@@ -79,9 +79,9 @@ func TestDeviceFrames(t *testing.T) {
 			t.Fatalf("unit %d at %v, after one at %v", i, pts, last)
 		}
 		last = pts
-		if hasKey(videosig.H264, au) {
+		if bitstream.HasKey(bitstream.H264, au) {
 			keys = append(keys, i)
-			if _, sps, _ := paramSetsOf(videosig.H264, au); sps == nil {
+			if _, sps, _ := bitstream.ParamSets(bitstream.H264, au); sps == nil {
 				t.Fatalf("keyframe %d carries no SPS", i)
 			}
 		}

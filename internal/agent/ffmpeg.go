@@ -17,9 +17,6 @@ import (
 var (
 	// errNoFFmpeg: ffmpeg is not installed (not on PATH).
 	errNoFFmpeg = errors.New("ffmpeg not installed")
-	// errAccessUnitTooLarge: an access unit (or a NAL unit in flight)
-	// is above maxAUBytes.
-	errAccessUnitTooLarge = errors.New("access unit too large")
 	// errNoKeyframe: the source gave no keyframe in time.
 	errNoKeyframe = errors.New("no keyframe from the source in time")
 	// errSnapshotTooLarge: ffmpeg's picture is above maxSnapshotBytes.

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
-	"github.com/camvault/camvault/internal/videosig"
 )
 
 // needFFmpeg skips the test when ffmpeg is not installed.
@@ -64,7 +64,7 @@ func TestKeyframeCache(t *testing.T) {
 	if _, ok := c.get(1, at); ok {
 		t.Fatal("an empty cache gave a keyframe")
 	}
-	c.keep(videosig.H264, 3, nil, []byte{0x67, 1}, []byte{0x68, 2}, [][]byte{{0x65, 3}}, at)
+	c.keep(bitstream.H264, 3, nil, []byte{0x67, 1}, []byte{0x68, 2}, [][]byte{{0x65, 3}}, at)
 	tests := []struct {
 		name string
 		gen  int64
@@ -91,11 +91,11 @@ func TestKeyframeCache(t *testing.T) {
 // before a keyframe that lacks them, and only then.
 func TestKeyframeAnnexB(t *testing.T) {
 	params := [][]byte{{0x67, 1}, {0x68, 2}}
-	bare := keyframe{codec: videosig.H264, params: params, au: [][]byte{{0x65, 3}}}
+	bare := keyframe{codec: bitstream.H264, params: params, au: [][]byte{{0x65, 3}}}
 	if got, want := bare.annexB(), []byte("\x00\x00\x00\x01\x67\x01\x00\x00\x00\x01\x68\x02\x00\x00\x00\x01\x65\x03"); !bytes.Equal(got, want) {
 		t.Fatalf("got %x, want %x", got, want)
 	}
-	own := keyframe{codec: videosig.H264, params: params, au: [][]byte{{0x67, 9}, {0x68, 9}, {0x65, 3}}}
+	own := keyframe{codec: bitstream.H264, params: params, au: [][]byte{{0x67, 9}, {0x68, 9}, {0x65, 3}}}
 	if got, want := own.annexB(), []byte("\x00\x00\x00\x01\x67\x09\x00\x00\x00\x01\x68\x09\x00\x00\x00\x01\x65\x03"); !bytes.Equal(got, want) {
 		t.Fatalf("got %x, want %x", got, want)
 	}
@@ -128,14 +128,14 @@ func TestJPEGOf(t *testing.T) {
 	defer cancel()
 	for _, tt := range []struct {
 		name  string
-		codec videosig.Codec
+		codec bitstream.Codec
 		data  []byte
 	}{
-		{"H.264", videosig.H264, clips.PorchH264},
-		{"H.265", videosig.H265, clips.GardenH265},
+		{"H.264", bitstream.H264, clips.PorchH264},
+		{"H.265", bitstream.H265, clips.GardenH265},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			au := videosig.AccessUnits(tt.codec, videosig.SplitAnnexB(tt.data))[0]
+			au := bitstream.AccessUnits(tt.codec, bitstream.SplitAnnexB(tt.data))[0]
 			b, err := jpegOf(ctx, ffmpeg, keyframe{codec: tt.codec, au: au})
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +149,7 @@ func TestJPEGOf(t *testing.T) {
 			}
 		})
 	}
-	if _, err := jpegOf(ctx, ffmpeg, keyframe{codec: videosig.H264, au: [][]byte{[]byte("\x65not a slice at all")}}); err == nil {
+	if _, err := jpegOf(ctx, ffmpeg, keyframe{codec: bitstream.H264, au: [][]byte{[]byte("\x65not a slice at all")}}); err == nil {
 		t.Fatal("a broken keyframe made a picture")
 	}
 }

@@ -1,15 +1,14 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/ffmpeg"
-	"github.com/camvault/camvault/internal/videosig"
 )
 
 // Snapshots of sources without a picture of their own: ffmpeg decodes a
@@ -29,7 +28,7 @@ const (
 
 // keyframe is one keyframe with what a decoder needs to show it.
 type keyframe struct {
-	codec  videosig.Codec
+	codec  bitstream.Codec
 	params [][]byte // the stream's parameter sets (from its description)
 	au     [][]byte // the keyframe's NAL units
 }
@@ -37,18 +36,11 @@ type keyframe struct {
 // annexB writes the keyframe as an Annex-B stream: the stream's parameter
 // sets first when the unit carries none of its own, then its units.
 func (k keyframe) annexB() []byte {
-	var b bytes.Buffer
 	nalus := k.au
-	if _, sps, _ := paramSetsOf(k.codec, k.au); sps == nil {
+	if _, sps, _ := bitstream.ParamSets(k.codec, k.au); sps == nil {
 		nalus = append(append([][]byte{}, k.params...), k.au...)
 	}
-	for _, n := range nalus {
-		if len(n) > 0 {
-			b.Write([]byte{0, 0, 0, 1})
-			b.Write(n)
-		}
-	}
-	return b.Bytes()
+	return bitstream.JoinAnnexB(nalus)
 }
 
 // keyframeCache keeps the newest keyframe the agent pushed, with the
@@ -63,7 +55,7 @@ type keyframeCache struct {
 
 // keep remembers au, a keyframe of generation gen seen at at. The NAL
 // units are kept as they are: sources never write them again.
-func (c *keyframeCache) keep(codec videosig.Codec, gen int64, vps, sps, pps []byte, au [][]byte, at time.Time) {
+func (c *keyframeCache) keep(codec bitstream.Codec, gen int64, vps, sps, pps []byte, au [][]byte, at time.Time) {
 	var params [][]byte
 	for _, p := range [][]byte{vps, sps, pps} {
 		if len(p) > 0 {
@@ -99,7 +91,7 @@ func (a *Agent) snapshotKeyframe(ctx context.Context) (keyframe, error) {
 		if err != nil {
 			return keyframe{}, err
 		}
-		if !hasKey(c.codec, c.aus[0]) {
+		if !bitstream.HasKey(c.codec, c.aus[0]) {
 			return keyframe{}, errors.New("the file holds no keyframe")
 		}
 		vps, sps, pps := c.paramSets()
@@ -118,7 +110,7 @@ func (a *Agent) snapshotKeyframe(ctx context.Context) (keyframe, error) {
 			}
 			return keyframe{}, err
 		}
-		if hasKey(src.codec(), au) {
+		if bitstream.HasKey(src.codec(), au) {
 			vps, sps, pps := src.params()
 			return keyframe{codec: src.codec(), params: nonEmpty(vps, sps, pps), au: au}, nil
 		}
@@ -138,7 +130,7 @@ func nonEmpty(bs ...[]byte) [][]byte {
 // jpegOf decodes kf with ffmpeg into a JPEG of at most maxSnapshotBytes.
 func jpegOf(ctx context.Context, path string, kf keyframe) ([]byte, error) {
 	format := "h264"
-	if kf.codec == videosig.H265 {
+	if kf.codec == bitstream.H265 {
 		format = "hevc"
 	}
 	tail := &stderrTail{}

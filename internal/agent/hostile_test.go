@@ -17,6 +17,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/videosig"
@@ -55,7 +56,7 @@ func TestHostilePublishers(t *testing.T) {
 		}
 		defer c.Close()
 		enc, _ := forma.CreateEncoder()
-		aus := videosig.AccessUnits(videosig.H264, videosig.SplitAnnexB(clips.PorchH264))
+		aus := bitstream.AccessUnits(bitstream.H264, bitstream.SplitAnnexB(clips.PorchH264))
 		done := make(chan error, 1)
 		go func() { done <- c.Wait() }()
 		for i, au := range aus[:100] {
@@ -90,7 +91,7 @@ func TestHostilePublishers(t *testing.T) {
 	}
 	// Signed with another key: cut.
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	signer := videosig.NewSigner(videosig.H264, other, domain.ID(cam), 1)
+	signer := videosig.NewSigner(bitstream.H264, other, domain.ID(cam), 1)
 	err := publish("/cameras/"+cam, func(au [][]byte, i int) [][]byte {
 		out, _ := signer.Sign(au, time.Now())
 		return out

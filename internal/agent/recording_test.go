@@ -15,6 +15,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/domain"
@@ -105,7 +106,7 @@ func TestRecordingEndToEnd(t *testing.T) {
 	if code != 200 || !bytes.HasPrefix(pl, []byte("#EXTM3U")) || !bytes.Contains(pl, []byte("#EXT-X-ENDLIST")) {
 		t.Fatalf("playlist: %d %s", code, pl)
 	}
-	v, _ := videosig.NewVerifier(videosig.H264, der, domain.ID(cam), 1)
+	v, _ := videosig.NewVerifier(bitstream.H264, der, domain.ID(cam), 1)
 	var first, last time.Time
 	var segs []string
 	var init, media string
@@ -176,7 +177,7 @@ func TestRecordingEndToEnd(t *testing.T) {
 	if err := p.Unmarshal(bytes.NewReader(mp4)); err != nil {
 		t.Fatalf("export is not an MP4: %v", err)
 	}
-	xv, _ := videosig.NewVerifier(videosig.H264, der, domain.ID(cam), 1)
+	xv, _ := videosig.NewVerifier(bitstream.H264, der, domain.ID(cam), 1)
 	var xd uint64
 	for _, smp := range p.Tracks[0].Samples {
 		payload, err := smp.GetPayload()
@@ -217,8 +218,8 @@ func TestRecordingEndToEnd(t *testing.T) {
 
 	// Nothing on the server's disk holds the clip's keyframe bytes.
 	var needle []byte
-	for _, n := range videosig.SplitAnnexB(clips.PorchH264) {
-		if videosig.IsKey(videosig.H264, n) && len(n) > 300 {
+	for _, n := range bitstream.SplitAnnexB(clips.PorchH264) {
+		if bitstream.IsKey(bitstream.H264, n) && len(n) > 300 {
 			needle = n[200:264]
 			break
 		}

@@ -11,14 +11,14 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 
-	"github.com/camvault/camvault/internal/videosig"
+	"github.com/camvault/camvault/internal/bitstream"
 )
 
 // rtspFrames reads a LAN IP camera over RTSP/RTSPS (credentials in the
 // URL are used for the camera and never logged).
 type rtspFrames struct {
 	c             *gortsplib.Client
-	cdc           videosig.Codec
+	cdc           bitstream.Codec
 	vps, sps, pps []byte
 	aus           chan rtspAU
 	failed        chan error
@@ -55,7 +55,7 @@ func openRTSP(ctx context.Context, location string) (frames, error) {
 			c.Close()
 			return nil, err
 		}
-		f.cdc, f.sps, f.pps, decode = videosig.H264, h264.SPS, h264.PPS, dec.Decode
+		f.cdc, f.sps, f.pps, decode = bitstream.H264, h264.SPS, h264.PPS, dec.Decode
 	} else if medi = desc.FindFormat(&h265); medi != nil {
 		dec, err := h265.CreateDecoder()
 		if err != nil {
@@ -63,7 +63,7 @@ func openRTSP(ctx context.Context, location string) (frames, error) {
 			return nil, err
 		}
 		forma = h265
-		f.cdc, f.vps, f.sps, f.pps, decode = videosig.H265, h265.VPS, h265.SPS, h265.PPS, dec.Decode
+		f.cdc, f.vps, f.sps, f.pps, decode = bitstream.H265, h265.VPS, h265.SPS, h265.PPS, dec.Decode
 	} else {
 		c.Close()
 		return nil, errors.New("source: the camera offers neither H.264 nor H.265")
@@ -98,7 +98,7 @@ func openRTSP(ctx context.Context, location string) (frames, error) {
 	return f, nil
 }
 
-func (f *rtspFrames) codec() videosig.Codec          { return f.cdc }
+func (f *rtspFrames) codec() bitstream.Codec         { return f.cdc }
 func (f *rtspFrames) params() (vps, sps, pps []byte) { return f.vps, f.sps, f.pps }
 func (f *rtspFrames) close()                         { f.c.Close() }
 

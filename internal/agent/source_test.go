@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/config"
 	"io"
 	"net"
@@ -29,7 +30,7 @@ import (
 
 // porch returns the built-in clip's access units and parameter sets.
 func porch() (aus [][][]byte, sps, pps []byte) {
-	aus = videosig.AccessUnits(videosig.H264, videosig.SplitAnnexB(clips.PorchH264))
+	aus = bitstream.AccessUnits(bitstream.H264, bitstream.SplitAnnexB(clips.PorchH264))
 	for _, n := range aus[0] {
 		switch n[0] & 0x1f {
 		case 7:
@@ -54,7 +55,7 @@ func watchAndVerify(t *testing.T, s *server, o owner, dir, cam string, gops int)
 		t.Fatal(err)
 	}
 	defer r.Close()
-	v, _ := videosig.NewVerifier(videosig.H264, der, domain.ID(cam), 1)
+	v, _ := videosig.NewVerifier(bitstream.H264, der, domain.ID(cam), 1)
 	for v.Verified() < gops {
 		au, err := r.Read(ctx)
 		if err != nil {

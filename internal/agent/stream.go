@@ -18,11 +18,11 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 	"github.com/pion/rtp"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/videosig"
@@ -30,7 +30,7 @@ import (
 
 // clip is a looping Annex-B source: its access units and frame rate.
 type clip struct {
-	codec videosig.Codec
+	codec bitstream.Codec
 	aus   [][][]byte
 	fps   int
 }
@@ -39,7 +39,7 @@ type clip struct {
 // mean H.265), or the built-in clip for "builtin:porch".
 func loadClip(src Source) (*clip, error) {
 	var data []byte
-	codec := videosig.H264
+	codec := bitstream.H264
 	switch {
 	case src.Kind == "builtin":
 		data = clips.PorchH264
@@ -50,20 +50,17 @@ func loadClip(src Source) (*clip, error) {
 		if err != nil {
 			return nil, err
 		}
-		data = b
-		if strings.HasSuffix(src.Location, ".h265") || strings.HasSuffix(src.Location, ".hevc") {
-			codec = videosig.H265
-		}
+		data, codec = b, bitstream.CodecOfFile(src.Location)
 	default:
 		return nil, fmt.Errorf("%s sources stream in a later version", src.Kind)
 	}
-	aus := videosig.AccessUnits(codec, videosig.SplitAnnexB(data))
+	aus := bitstream.AccessUnits(codec, bitstream.SplitAnnexB(data))
 	if len(aus) == 0 {
 		return nil, errors.New("the file holds no H.264/H.265 Annex-B video")
 	}
 	// Start at the first keyframe so that the loop joins cleanly.
 	for i, au := range aus {
-		if hasKey(codec, au) {
+		if bitstream.HasKey(codec, au) {
 			aus = aus[i:]
 			break
 		}
@@ -71,43 +68,14 @@ func loadClip(src Source) (*clip, error) {
 	return &clip{codec: codec, aus: aus, fps: clips.FPS}, nil
 }
 
-func hasKey(codec videosig.Codec, au [][]byte) bool {
-	for _, n := range au {
-		if videosig.IsKey(codec, n) {
-			return true
-		}
-	}
-	return false
-}
-
 // paramSets returns the clip's parameter sets for the SDP.
-func (c *clip) paramSets() (vps, sps, pps []byte) { return paramSetsOf(c.codec, c.aus[0]) }
-
-// paramSetsOf returns the parameter sets among an access unit's NAL units.
-func paramSetsOf(codec videosig.Codec, au [][]byte) (vps, sps, pps []byte) {
-	for _, n := range au {
-		switch {
-		case len(n) == 0:
-		case codec == videosig.H264 && n[0]&0x1f == 7:
-			sps = n
-		case codec == videosig.H264 && n[0]&0x1f == 8:
-			pps = n
-		case codec == videosig.H265 && (n[0]>>1)&0x3f == 32:
-			vps = n
-		case codec == videosig.H265 && (n[0]>>1)&0x3f == 33:
-			sps = n
-		case codec == videosig.H265 && (n[0]>>1)&0x3f == 34:
-			pps = n
-		}
-	}
-	return
-}
+func (c *clip) paramSets() (vps, sps, pps []byte) { return bitstream.ParamSets(c.codec, c.aus[0]) }
 
 // frames is a running video source: its codec and parameter sets, and
 // the next access unit with its presentation time (blocking as long as the
 // source needs: a file is paced at real time, a camera at its own pace).
 type frames interface {
-	codec() videosig.Codec
+	codec() bitstream.Codec
 	params() (vps, sps, pps []byte)
 	next(ctx context.Context) ([][]byte, time.Duration, error)
 	close()
@@ -135,7 +103,7 @@ type clipFrames struct {
 	n     int
 }
 
-func (f *clipFrames) codec() videosig.Codec          { return f.c.codec }
+func (f *clipFrames) codec() bitstream.Codec         { return f.c.codec }
 func (f *clipFrames) params() (vps, sps, pps []byte) { return f.c.paramSets() }
 func (f *clipFrames) close()                         {}
 
@@ -171,7 +139,7 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 	conf.ServerName = u.Hostname()
 	vps, sps, pps := src.params()
 	var forma format.Format
-	if src.codec() == videosig.H265 {
+	if src.codec() == bitstream.H265 {
 		forma = &format.H265{PayloadTyp: 96, VPS: vps, SPS: sps, PPS: pps}
 	} else {
 		forma = &format.H264{PayloadTyp: 96, SPS: sps, PPS: pps, PacketizationMode: 1}
@@ -232,7 +200,7 @@ func (a *Agent) push(ctx context.Context, target string, cert *deviceCert) error
 			return fmt.Errorf("source: %w", err)
 		}
 		now := time.Now()
-		key := hasKey(src.codec(), au)
+		key := bitstream.HasKey(src.codec(), au)
 		if key {
 			a.keyframe.keep(src.codec(), gen, vps, sps, pps, au, now)
 		}
@@ -347,9 +315,9 @@ func loadMP4(path string) (*clip, error) {
 		var params [][]byte
 		switch codec := tr.Codec.(type) {
 		case *mp4.CodecH264:
-			c.codec, params = videosig.H264, [][]byte{codec.SPS, codec.PPS}
+			c.codec, params = bitstream.H264, [][]byte{codec.SPS, codec.PPS}
 		case *mp4.CodecH265:
-			c.codec, params = videosig.H265, [][]byte{codec.VPS, codec.SPS, codec.PPS}
+			c.codec, params = bitstream.H265, [][]byte{codec.VPS, codec.SPS, codec.PPS}
 		default:
 			continue
 		}
@@ -359,11 +327,10 @@ func loadMP4(path string) (*clip, error) {
 			if err != nil {
 				return nil, fmt.Errorf("MP4: %w", err)
 			}
-			var avcc h264.AVCC
-			if err := avcc.Unmarshal(payload); err != nil {
+			au, err := bitstream.SplitAVCC(payload)
+			if err != nil {
 				return nil, fmt.Errorf("MP4 sample: %w", err)
 			}
-			au := [][]byte(avcc)
 			if !smp.IsNonSyncSample {
 				au = append(append([][]byte{}, params...), au...)
 			}

@@ -102,12 +102,12 @@ var rules = []rule{
 	{why: "the use cases know no adapter or wiring",
 		from: []string{"internal/service"}, banned: append([]string{"internal/app"}, adapters...)},
 	{why: "the agent runs on the camera and knows nothing of the server's insides",
-		from: []string{"internal/agent"}, only: []string{"internal/authn", "internal/control", "internal/videosig", "internal/clips", "internal/domain", "internal/ffmpeg", "internal/pki"}},
+		from: []string{"internal/agent"}, only: []string{"internal/authn", "internal/bitstream", "internal/control", "internal/videosig", "internal/clips", "internal/domain", "internal/ffmpeg", "internal/pki"}},
 	{why: "placement knows cameras by ID and nodes by name, nothing of what they serve",
 		from: []string{"internal/placement"}, only: []string{"internal/domain", "internal/placement"}},
 	{why: "the domain and the policy are pure", from: []string{"internal/domain", "internal/authz"}, only: []string{"internal/domain"}},
 	{why: "leaves shared by both ends depend on nothing of camvault",
-		from: []string{"internal/ffmpeg", "internal/control", "internal/pki", "internal/authn", "internal/fault"}, only: []string{}},
+		from: []string{"internal/bitstream", "internal/ffmpeg", "internal/control", "internal/pki", "internal/authn", "internal/fault"}, only: []string{}},
 }
 
 // TestLayering enforces the layering of the package doc.

@@ -25,9 +25,10 @@
 //	app          wiring: the only package that opens store backends
 //	cmd/camvault flags, subcommands
 //
-// Beside them: agent (on the camera: authn, control, videosig, clips,
-// domain, ffmpeg, pki only — nothing of the server), and the leaves
-// control, ffmpeg, pki, authn and fault (the kinds of error use cases
-// return, so adapters can answer them without importing service), which
-// import nothing of camvault.
+// Beside them: agent (on the camera: authn, bitstream, control, videosig,
+// clips, domain, ffmpeg, pki only — nothing of the server), and the leaves
+// bitstream (H.264/H.265 NAL units, Annex-B, access units: the one reading
+// of camera bytes for both ends), control, ffmpeg, pki, authn and fault
+// (the kinds of error use cases return, so adapters can answer them
+// without importing service), which import nothing of camvault.
 package archtest

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/agent"
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
 )
 
@@ -212,7 +213,7 @@ func runScenario(ctx context.Context, cfg Config, sc Scenario, start func(contex
 				var mineMu sync.Mutex // the client's goroutines may outlive playFn
 				var mine []time.Duration
 				err = playFn(ctx, url, t.pool(), sc.Duration, func(nalus [][]byte, at time.Time) {
-					if isKey(f.codec, nalus) {
+					if bitstream.HasKey(f.codec, nalus) {
 						// The first picture a player can show.
 						once.Do(func() {
 							mu.Lock()
@@ -277,7 +278,7 @@ func warm(ctx context.Context, t target, f *feed, cams []string) error {
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		err = play(wctx, url, t.pool(), 30*time.Second, func(nalus [][]byte, _ time.Time) {
-			if isKey(f.codec, nalus) {
+			if bitstream.HasKey(f.codec, nalus) {
 				cancel()
 			}
 		})

@@ -7,7 +7,6 @@ import (
 	"hash/maphash"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,8 +17,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/camvault/camvault/internal/agent"
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
-	"github.com/camvault/camvault/internal/videosig"
 )
 
 // feed plays a clip at real-time rate, looping, and remembers when each
@@ -27,7 +26,7 @@ import (
 // Pictures are recognised by their content (the largest NAL unit), which
 // every hop passes through unchanged.
 type feed struct {
-	codec videosig.Codec
+	codec bitstream.Codec
 	aus   [][][]byte
 	fps   int
 	medi  *description.Media
@@ -54,7 +53,7 @@ func frameKey(nalus [][]byte) uint64 {
 // or H.265 Annex-B file.
 func loadFeed(src agent.Source, fps int) (*feed, error) {
 	var data []byte
-	codec := videosig.H264
+	codec := bitstream.H264
 	switch src.Kind {
 	case "builtin":
 		data = clips.PorchH264
@@ -63,16 +62,13 @@ func loadFeed(src agent.Source, fps int) (*feed, error) {
 		if err != nil {
 			return nil, err
 		}
-		data = b
-		if strings.HasSuffix(src.Location, ".h265") || strings.HasSuffix(src.Location, ".hevc") {
-			codec = videosig.H265
-		}
+		data, codec = b, bitstream.CodecOfFile(src.Location)
 	default:
 		return nil, fmt.Errorf("bench plays the built-in clip or an Annex-B file, not a %s source", src.Kind)
 	}
-	aus := videosig.AccessUnits(codec, videosig.SplitAnnexB(data))
+	aus := bitstream.AccessUnits(codec, bitstream.SplitAnnexB(data))
 	for i, au := range aus {
-		if isKey(codec, au) {
+		if bitstream.HasKey(codec, au) {
 			aus = aus[i:]
 			break
 		}
@@ -81,37 +77,14 @@ func loadFeed(src agent.Source, fps int) (*feed, error) {
 		return nil, errors.New("the clip holds no video")
 	}
 	f := &feed{codec: codec, aus: aus, fps: fps, sent: map[uint64]time.Time{}}
-	var vps, sps, pps []byte
-	for _, n := range aus[0] {
-		switch {
-		case codec == videosig.H264 && n[0]&0x1f == 7:
-			sps = n
-		case codec == videosig.H264 && n[0]&0x1f == 8:
-			pps = n
-		case codec == videosig.H265 && (n[0]>>1)&0x3f == 32:
-			vps = n
-		case codec == videosig.H265 && (n[0]>>1)&0x3f == 33:
-			sps = n
-		case codec == videosig.H265 && (n[0]>>1)&0x3f == 34:
-			pps = n
-		}
-	}
-	if codec == videosig.H265 {
+	vps, sps, pps := bitstream.ParamSets(codec, aus[0])
+	if codec == bitstream.H265 {
 		f.forma = &format.H265{PayloadTyp: 96, VPS: vps, SPS: sps, PPS: pps}
 	} else {
 		f.forma = &format.H264{PayloadTyp: 96, SPS: sps, PPS: pps, PacketizationMode: 1}
 	}
 	f.medi = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{f.forma}}
 	return f, nil
-}
-
-func isKey(codec videosig.Codec, au [][]byte) bool {
-	for _, n := range au {
-		if videosig.IsKey(codec, n) {
-			return true
-		}
-	}
-	return false
 }
 
 // encoder packetizes access units for the feed's format.

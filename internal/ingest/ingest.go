@@ -26,6 +26,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/service"
@@ -91,7 +92,7 @@ type publishing struct {
 	camera    domain.Camera
 	media     *description.Media
 	format    format.Format
-	codec     videosig.Codec
+	codec     bitstream.Codec
 	publisher *media.Publisher
 	verifier  *videosig.Verifier
 	decode    func(*rtp.Packet) ([][]byte, error)
@@ -139,14 +140,14 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 	var h265 *format.H265
 	switch {
 	case ctx.Description.FindFormat(&h264) != nil:
-		p.media, p.format, p.codec = ctx.Description.FindFormat(&h264), h264, videosig.H264
+		p.media, p.format, p.codec = ctx.Description.FindFormat(&h264), h264, bitstream.H264
 		dec, err := h264.CreateDecoder()
 		if err != nil {
 			return refuse(base.StatusBadRequest, "bad H.264 format")
 		}
 		p.decode = dec.Decode
 	case ctx.Description.FindFormat(&h265) != nil:
-		p.media, p.format, p.codec = ctx.Description.FindFormat(&h265), h265, videosig.H265
+		p.media, p.format, p.codec = ctx.Description.FindFormat(&h265), h265, bitstream.H265
 		dec, err := h265.CreateDecoder()
 		if err != nil {
 			return refuse(base.StatusBadRequest, "bad H.265 format")
@@ -159,9 +160,9 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 	if p.verifier, err = videosig.NewVerifier(p.codec, cam.DeviceKey, cam.ID, cam.Generation); err != nil {
 		return refuse(base.StatusBadRequest, "device key")
 	}
-	track := media.Track{Codec: media.H264}
-	if p.codec == videosig.H265 {
-		track = media.Track{Codec: media.H265, VPS: h265.VPS, SPS: h265.SPS, PPS: h265.PPS}
+	track := media.Track{Codec: p.codec}
+	if p.codec == bitstream.H265 {
+		track.VPS, track.SPS, track.PPS = h265.VPS, h265.SPS, h265.PPS
 	} else {
 		track.SPS, track.PPS = h264.SPS, h264.PPS
 	}
@@ -207,12 +208,8 @@ func (h *handler) packet(sess *gortsplib.ServerSession, p *publishing, pkt *rtp.
 		return // more packets needed, or a damaged packet: drop it
 	}
 	size := 0
-	key := false
 	for _, n := range nalus {
 		size += len(n)
-		if videosig.IsKey(p.codec, n) {
-			key = true
-		}
 	}
 	if size > maxAUBytes {
 		h.cut(sess, p, "access unit too large")
@@ -230,7 +227,7 @@ func (h *handler) packet(sess *gortsplib.ServerSession, p *publishing, pkt *rtp.
 	}
 	pts := time.Duration(pkt.Timestamp-p.first) * time.Second / 90000
 	p.mu.Unlock()
-	au := &media.AccessUnit{Origin: p.camera.Ref(), PTS: pts, Capture: time.Now(), Key: key, NALUs: nalus}
+	au := &media.AccessUnit{Origin: p.camera.Ref(), PTS: pts, Capture: time.Now(), Key: bitstream.HasKey(p.codec, nalus), NALUs: nalus}
 	if err := p.publisher.Write(au); err != nil {
 		h.cut(sess, p, "stream ended: "+err.Error())
 	}

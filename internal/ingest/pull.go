@@ -14,10 +14,10 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/netguard"
-	"github.com/camvault/camvault/internal/videosig"
 )
 
 // Pull feeds the hub from an IP camera the server pulls over RTSP itself,
@@ -103,21 +103,21 @@ func pullOnce(ctx context.Context, hub *media.Hub, origin domain.CameraRef, sour
 	var forma format.Format
 	var decode func(*rtp.Packet) ([][]byte, error)
 	var track media.Track
-	codec := videosig.H264
+	codec := bitstream.H264
 	medi := desc.FindFormat(&h264)
 	if medi != nil {
 		dec, err := h264.CreateDecoder()
 		if err != nil {
 			return err
 		}
-		forma, decode, track = h264, dec.Decode, media.Track{Codec: media.H264, SPS: h264.SPS, PPS: h264.PPS}
+		forma, decode, track = h264, dec.Decode, media.Track{Codec: codec, SPS: h264.SPS, PPS: h264.PPS}
 	} else if medi = desc.FindFormat(&h265); medi != nil {
 		dec, err := h265.CreateDecoder()
 		if err != nil {
 			return err
 		}
-		codec = videosig.H265
-		forma, decode, track = h265, dec.Decode, media.Track{Codec: media.H265, VPS: h265.VPS, SPS: h265.SPS, PPS: h265.PPS}
+		codec = bitstream.H265
+		forma, decode, track = h265, dec.Decode, media.Track{Codec: codec, VPS: h265.VPS, SPS: h265.SPS, PPS: h265.PPS}
 	} else {
 		return errors.New("the camera offers neither H.264 nor H.265")
 	}
@@ -137,13 +137,7 @@ func pullOnce(ctx context.Context, hub *media.Hub, origin domain.CameraRef, sour
 		if !started {
 			first, started = pkt.Timestamp, true
 		}
-		key := false
-		for _, n := range nalus {
-			if videosig.IsKey(codec, n) {
-				key = true
-			}
-		}
-		au := &media.AccessUnit{Origin: origin, PTS: time.Duration(pkt.Timestamp-first) * time.Second / 90000, Capture: time.Now(), Key: key, NALUs: nalus}
+		au := &media.AccessUnit{Origin: origin, PTS: time.Duration(pkt.Timestamp-first) * time.Second / 90000, Capture: time.Now(), Key: bitstream.HasKey(codec, nalus), NALUs: nalus}
 		if err := p.Write(au); err != nil {
 			select {
 			case failed <- err:

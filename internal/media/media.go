@@ -32,16 +32,17 @@ import (
 	"errors"
 	"time"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/domain"
 )
 
 // Codec is a video codec.
-type Codec string
+type Codec = bitstream.Codec
 
 // Codecs.
 const (
-	H264 Codec = "h264"
-	H265 Codec = "h265"
+	H264 = bitstream.H264
+	H265 = bitstream.H265
 )
 
 // Track describes a stream's video.

@@ -9,6 +9,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/media"
 )
 
@@ -28,17 +29,17 @@ func AnnexB(b []byte) (media.Codec, []byte, error) {
 		if !ok {
 			return "", nil, ErrNotMP4
 		}
-		var out bytes.Buffer
+		var out []byte
 		for _, s := range p.Tracks[0].Samples {
 			payload, err := s.GetPayload()
 			if err != nil {
 				return "", nil, ErrNotMP4
 			}
-			if !avccToAnnexB(&out, payload) {
+			if out, err = appendAnnexB(out, payload); err != nil {
 				return "", nil, ErrNotMP4
 			}
 		}
-		return codec, out.Bytes(), nil
+		return codec, out, nil
 	}
 	// A fragmented MP4: initialization, then fragments.
 	var init fmp4.Init
@@ -57,17 +58,18 @@ func AnnexB(b []byte) (media.Codec, []byte, error) {
 	if err := parts.Unmarshal(b[i:]); err != nil {
 		return "", nil, ErrNotMP4
 	}
-	var out bytes.Buffer
+	var out []byte
+	var err error
 	for _, part := range parts {
 		for _, tr := range part.Tracks {
 			for _, s := range tr.Samples {
-				if !avccToAnnexB(&out, s.Payload) {
+				if out, err = appendAnnexB(out, s.Payload); err != nil {
 					return "", nil, ErrNotMP4
 				}
 			}
 		}
 	}
-	return codec, out.Bytes(), nil
+	return codec, out, nil
 }
 
 func codecOf(c mp4.Codec) (media.Codec, bool) {
@@ -95,18 +97,8 @@ func moofStart(b []byte) int {
 	return -1
 }
 
-func avccToAnnexB(out *bytes.Buffer, p []byte) bool {
-	for len(p) > 0 {
-		if len(p) < 4 {
-			return false
-		}
-		n := int(binary.BigEndian.Uint32(p))
-		if n > len(p)-4 {
-			return false
-		}
-		out.Write([]byte{0, 0, 0, 1})
-		out.Write(p[4 : 4+n])
-		p = p[4+n:]
-	}
-	return true
+// appendAnnexB appends an MP4 sample (AVCC) to out as Annex-B.
+func appendAnnexB(out, sample []byte) ([]byte, error) {
+	b, err := bitstream.AVCCToAnnexB(sample)
+	return append(out, b...), err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/domain"
@@ -23,7 +24,6 @@ import (
 	"github.com/camvault/camvault/internal/record/recordtest"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
-	"github.com/camvault/camvault/internal/videosig"
 )
 
 var ctx = context.Background()
@@ -133,7 +133,7 @@ func TestSegmentsRoundTrip(t *testing.T) {
 func keyframeBytes(t testing.TB) []byte {
 	_, aus := recordtest.Units(time.Second)
 	for _, n := range aus[0].NALUs {
-		if videosig.IsKey(videosig.H264, n) && len(n) > 200 {
+		if bitstream.IsKey(bitstream.H264, n) && len(n) > 200 {
 			return n[100:164]
 		}
 	}

@@ -1,131 +1,23 @@
 package videosig
 
-import "errors"
+import (
+	"errors"
 
-// Codec-level helpers: Annex-B splitting, emulation prevention, and the
-// SEI syntax camvault needs. They accept arbitrary input without panicking.
+	"github.com/camvault/camvault/internal/bitstream"
+)
 
-// SplitAnnexB splits an Annex-B byte stream into NAL units (without start
-// codes). Empty units are skipped.
-func SplitAnnexB(b []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	i := 0
-	for i+2 < len(b) {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
-			if start >= 0 {
-				end := i
-				for end > start && b[end-1] == 0 {
-					end-- // trailing zero of a 4-byte start code
-				}
-				if end > start {
-					out = append(out, b[start:end])
-				}
-			}
-			i += 3
-			start = i
-			continue
-		}
-		i++
-	}
-	if start >= 0 && start < len(b) {
-		out = append(out, b[start:])
-	}
-	return out
-}
+// The SEI syntax camvault needs (NAL units, access units and emulation
+// prevention are package bitstream's). It accepts arbitrary input without
+// panicking.
 
-// escape adds emulation prevention bytes to an RBSP.
-func escape(rbsp []byte) []byte {
-	out := make([]byte, 0, len(rbsp)+len(rbsp)/64+4)
-	zeros := 0
-	for _, c := range rbsp {
-		if zeros >= 2 && c <= 3 {
-			out = append(out, 3)
-			zeros = 0
-		}
-		out = append(out, c)
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-	}
-	return out
-}
-
-// unescape removes emulation prevention bytes.
-func unescape(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	zeros := 0
-	for _, c := range b {
-		if zeros >= 2 && c == 3 {
-			zeros = 0
-			continue
-		}
-		out = append(out, c)
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-	}
-	return out
-}
-
-// Codec selects NAL header syntax.
-type Codec int
+// Codec is the stream's codec, which selects the NAL header syntax.
+type Codec = bitstream.Codec
 
 // Codecs.
 const (
-	H264 Codec = iota
-	H265
+	H264 = bitstream.H264
+	H265 = bitstream.H265
 )
-
-// nalType returns the NAL unit type, or -1 for an empty unit.
-func nalType(c Codec, nalu []byte) int {
-	if len(nalu) == 0 {
-		return -1
-	}
-	if c == H265 {
-		return int(nalu[0]>>1) & 0x3f
-	}
-	return int(nalu[0] & 0x1f)
-}
-
-// headerLen is the NAL header length.
-func headerLen(c Codec) int {
-	if c == H265 {
-		return 2
-	}
-	return 1
-}
-
-// isSEI reports an SEI NAL unit (H.265: prefix SEI).
-func isSEI(c Codec, nalu []byte) bool {
-	t := nalType(c, nalu)
-	if c == H265 {
-		return t == 39
-	}
-	return t == 6
-}
-
-// IsVCL reports a coded slice.
-func IsVCL(c Codec, nalu []byte) bool {
-	t := nalType(c, nalu)
-	if c == H265 {
-		return t >= 0 && t <= 31
-	}
-	return t >= 1 && t <= 5
-}
-
-// IsKey reports a random access point slice (IDR; H.265 IRAP).
-func IsKey(c Codec, nalu []byte) bool {
-	t := nalType(c, nalu)
-	if c == H265 {
-		return t >= 16 && t <= 23
-	}
-	return t == 5
-}
 
 // seiHeader is the NAL header of an SEI unit.
 func seiHeader(c Codec) []byte {
@@ -149,10 +41,10 @@ const maxSEIPayload = 4096
 
 // parseSEI parses the messages of an SEI NAL unit.
 func parseSEI(c Codec, nalu []byte) ([]seiMessage, error) {
-	if len(nalu) < headerLen(c) {
+	if len(nalu) < bitstream.HeaderLen(c) {
 		return nil, errSEI
 	}
-	b := unescape(nalu[headerLen(c):])
+	b := bitstream.Unescape(nalu[bitstream.HeaderLen(c):])
 	var out []seiMessage
 	for len(b) > 0 {
 		if len(b) == 1 && b[0] == 0x80 {
@@ -203,5 +95,5 @@ func buildSEI(c Codec, payload []byte) []byte {
 	}
 	rbsp = append(rbsp, payload...)
 	rbsp = append(rbsp, 0x80)
-	return append(seiHeader(c), escape(rbsp)...)
+	return append(seiHeader(c), bitstream.Escape(rbsp)...)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/domain"
 )
 
@@ -31,7 +32,7 @@ func (p Problem) String() string { return fmt.Sprintf("access unit %d: %v", p.Ac
 // missing GOP ends a span, and checking resumes at the next signature. The
 // last GOP is never confirmed (its signature would ride on the next one).
 func Report(codec Codec, stream, keyDER []byte) ([]Span, []Problem, error) {
-	aus := AccessUnits(codec, SplitAnnexB(stream))
+	aus := bitstream.AccessUnits(codec, bitstream.SplitAnnexB(stream))
 	var spans []Span
 	var problems []Problem
 	var first *Claim

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"time"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/domain"
 )
 
@@ -29,13 +30,7 @@ func NewSigner(codec Codec, key crypto.Signer, camera domain.ID, generation int6
 // capture and returns the units to send: at the start of a GOP, with the
 // SEI signing the previous GOP inserted before the first slice.
 func (s *Signer) Sign(nalus [][]byte, capture time.Time) ([][]byte, error) {
-	key := false
-	for _, n := range nalus {
-		if IsKey(s.codec, n) {
-			key = true
-			break
-		}
-	}
+	key := bitstream.HasKey(s.codec, nalus)
 	out := nalus
 	if key && s.cur != nil {
 		c := Claim{Camera: s.camera, Generation: s.gen, Seq: s.seq, Capture: s.start,
@@ -64,7 +59,7 @@ func insertBeforeVCL(codec Codec, nalus [][]byte, sei []byte) [][]byte {
 	out := make([][]byte, 0, len(nalus)+1)
 	done := false
 	for _, n := range nalus {
-		if !done && IsVCL(codec, n) {
+		if !done && bitstream.IsVCL(codec, n) {
 			out = append(out, sei)
 			done = true
 		}

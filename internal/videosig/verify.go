@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/x509"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/domain"
 )
 
@@ -42,7 +43,7 @@ func (v *Verifier) Push(nalus [][]byte) (*Claim, error) {
 	key := false
 	var claim *Claim
 	for _, n := range nalus {
-		if IsKey(v.codec, n) {
+		if bitstream.IsKey(v.codec, n) {
 			key = true
 		}
 		c, ok, err := FindClaim(v.codec, n)

@@ -24,6 +24,7 @@ import (
 	"hash"
 	"time"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/domain"
 )
 
@@ -108,7 +109,7 @@ func parseClaim(p []byte) (Claim, error) {
 
 // FindClaim returns the camvault claim in an SEI NAL unit, if any.
 func FindClaim(codec Codec, nalu []byte) (Claim, bool, error) {
-	if !isSEI(codec, nalu) {
+	if !bitstream.IsSEI(codec, nalu) {
 		return Claim{}, false, nil
 	}
 	msgs, err := parseSEI(codec, nalu)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
 )
@@ -29,7 +30,7 @@ func signClip(t testing.TB, c clip, key *ecdsa.PrivateKey, gen int64) [][][]byte
 	s := NewSigner(c.codec, key, cam, gen)
 	start := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	var out [][][]byte
-	for i, au := range AccessUnits(c.codec, SplitAnnexB(c.data)) {
+	for i, au := range bitstream.AccessUnits(c.codec, bitstream.SplitAnnexB(c.data)) {
 		signed, err := s.Sign(au, start.Add(time.Duration(i)*time.Second/15))
 		if err != nil {
 			t.Fatal(err)
@@ -57,7 +58,7 @@ func TestSignAndVerifyClips(t *testing.T) {
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	for _, c := range testClips {
 		t.Run(c.name, func(t *testing.T) {
-			aus := AccessUnits(c.codec, SplitAnnexB(c.data))
+			aus := bitstream.AccessUnits(c.codec, bitstream.SplitAnnexB(c.data))
 			if len(aus) != 150 {
 				t.Fatalf("%d access units, want 150 (10 s at 15 fps)", len(aus))
 			}
@@ -127,7 +128,7 @@ func TestVerifyRefuses(t *testing.T) {
 	other2 := NewSigner(H264, key, domain.ID("cambbbbbbbbbbbbbbbbbbbbbbb"), 3)
 	v, _ := NewVerifier(H264, der, cam, 3)
 	var err error
-	for _, au := range AccessUnits(H264, SplitAnnexB(c.data)) {
+	for _, au := range bitstream.AccessUnits(H264, bitstream.SplitAnnexB(c.data)) {
 		s, _ := other2.Sign(au, time.Now())
 		if _, err = v.Push(s); err != nil {
 			break
@@ -182,39 +183,16 @@ func FuzzVerifier(f *testing.F) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	signed := signClip(f, testClips[0], key, 1)
-	f.Add(annexB(signed[29]), annexB(signed[30]))
+	f.Add(bitstream.JoinAnnexB(signed[29]), bitstream.JoinAnnexB(signed[30]))
 	f.Add([]byte{0, 0, 1, 0x65, 0x88}, []byte{0, 0, 1, 6, 5, 1, 0x80})
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		v, _ := NewVerifier(H264, der, cam, 1)
-		for _, au := range AccessUnits(H264, append(SplitAnnexB(a), SplitAnnexB(b)...)) {
+		for _, au := range bitstream.AccessUnits(H264, append(bitstream.SplitAnnexB(a), bitstream.SplitAnnexB(b)...)) {
 			if _, err := v.Push(au); err != nil {
 				return
 			}
 		}
 	})
-}
-
-func FuzzSplitAnnexB(f *testing.F) {
-	f.Add(clips.PorchH264[:2000])
-	f.Add([]byte{0, 0, 0, 1, 0, 0, 1})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, n := range SplitAnnexB(b) {
-			if len(n) == 0 {
-				t.Fatal("empty NAL unit")
-			}
-		}
-		AccessUnits(H264, SplitAnnexB(b))
-		AccessUnits(H265, SplitAnnexB(b))
-	})
-}
-
-func annexB(au [][]byte) []byte {
-	var b []byte
-	for _, n := range au {
-		b = append(b, 0, 0, 0, 1)
-		b = append(b, n...)
-	}
-	return b
 }
 
 func TestReport(t *testing.T) {
@@ -228,7 +206,7 @@ func TestReport(t *testing.T) {
 			au[len(au)-1] = append([]byte(nil), au[len(au)-1]...)
 			au[len(au)-1][50] ^= 0xff // tamper inside GOP 2 (frames 60–89)
 		}
-		stream = append(stream, annexB(au)...)
+		stream = append(stream, bitstream.JoinAnnexB(au)...)
 	}
 	spans, problems, err := Report(H264, stream, der)
 	if err != nil {

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
-	"github.com/camvault/camvault/internal/videosig"
 )
 
 // redeemer is a fake live.Redeemer.
@@ -47,7 +47,7 @@ func ownerGrant(t testing.TB, account domain.ID) authz.Grant {
 // feed publishes the porch clip as testCam's stream until the test ends,
 // faster than real time.
 func feed(t testing.TB, hub *media.Hub) {
-	aus := videosig.AccessUnits(videosig.H264, videosig.SplitAnnexB(clips.PorchH264))
+	aus := bitstream.AccessUnits(bitstream.H264, bitstream.SplitAnnexB(clips.PorchH264))
 	tr := media.Track{Codec: media.H264}
 	for _, au := range aus {
 		for _, n := range au {
@@ -72,7 +72,7 @@ func feed(t testing.TB, hub *media.Hub) {
 			nalus := aus[i%len(aus)]
 			key := false
 			for _, n := range nalus {
-				key = key || videosig.IsKey(videosig.H264, n)
+				key = key || bitstream.IsKey(bitstream.H264, n)
 			}
 			pub.Write(&media.AccessUnit{Origin: testCam.Ref(), PTS: time.Duration(i) * time.Second / clips.FPS, Capture: time.Now(), Key: key, NALUs: nalus})
 		}

@@ -5,37 +5,31 @@ package recordtest
 import (
 	"time"
 
+	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/record"
-	"github.com/camvault/camvault/internal/videosig"
 )
 
 // Units returns the porch clip (H.264, 15 fps) as access units with its
 // track, looping it to cover d.
 func Units(d time.Duration) (media.Track, []*media.AccessUnit) {
-	aus := videosig.AccessUnits(videosig.H264, videosig.SplitAnnexB(clips.PorchH264))
-	var tr media.Track
-	tr.Codec = media.H264
+	aus := bitstream.AccessUnits(bitstream.H264, bitstream.SplitAnnexB(clips.PorchH264))
+	tr := media.Track{Codec: bitstream.H264}
 	for _, au := range aus {
-		for _, n := range au {
-			switch n[0] & 0x1f {
-			case 7:
-				tr.SPS = n
-			case 8:
-				tr.PPS = n
-			}
+		_, sps, pps := bitstream.ParamSets(tr.Codec, au)
+		if sps != nil {
+			tr.SPS = sps
+		}
+		if pps != nil {
+			tr.PPS = pps
 		}
 	}
 	frame := time.Second / clips.FPS
 	var out []*media.AccessUnit
 	for i := range int(d * clips.FPS / time.Second) {
 		nalus := aus[i%len(aus)]
-		key := false
-		for _, n := range nalus {
-			key = key || videosig.IsKey(videosig.H264, n)
-		}
-		out = append(out, &media.AccessUnit{PTS: time.Duration(i) * frame, Key: key, NALUs: nalus})
+		out = append(out, &media.AccessUnit{PTS: time.Duration(i) * frame, Key: bitstream.HasKey(tr.Codec, nalus), NALUs: nalus})
 	}
 	return tr, out
 }

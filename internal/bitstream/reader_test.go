@@ -1,4 +1,4 @@
-package agent
+package bitstream
 
 import (
 	"bytes"
@@ -8,16 +8,15 @@ import (
 	"testing"
 
 	"github.com/camvault/camvault/internal/clips"
-	"github.com/camvault/camvault/internal/videosig"
 )
 
 // readAll reads every access unit from data delivered in pieces of the
 // given sizes (cycled).
-func readAll(data []byte, codec videosig.Codec, limit int, pieces []int) ([][][]byte, error) {
-	p := newAnnexBReader(&piecesReader{b: data, sizes: pieces}, codec, limit)
+func readAll(data []byte, codec Codec, limit int, pieces []int) ([][][]byte, error) {
+	p := NewReader(&piecesReader{b: data, sizes: pieces}, codec, limit)
 	var out [][][]byte
 	for {
-		au, err := p.next()
+		au, err := p.Next()
 		if err == io.EOF {
 			return out, nil
 		}
@@ -57,26 +56,26 @@ func TestAnnexBReader(t *testing.T) {
 	garden := clips.GardenH265
 	tests := []struct {
 		name   string
-		codec  videosig.Codec
+		codec  Codec
 		data   []byte
 		pieces []int
 	}{
-		{"h264 whole", videosig.H264, clips.PorchH264, nil},
-		{"h264 one byte at a time", videosig.H264, clips.PorchH264, []int{1}},
-		{"h264 odd pieces", videosig.H264, clips.PorchH264, []int{3, 0, 7, 4096, 2, 65536}},
-		{"h265 odd pieces", videosig.H265, garden, []int{5, 1, 1000}},
-		{"garbage before the first start code", videosig.H264, append([]byte("junk\x00\x00"), clips.PorchH264...), []int{2}},
-		{"four-byte start codes and trailing zeros", videosig.H264, []byte("\x00\x00\x00\x01\x67AB\x00\x00\x00\x00\x01\x68CD\x00\x00\x01\x65EF\x00\x00\x01\x41GH\x00"), []int{1}},
-		{"no start code", videosig.H264, []byte("just text, no video"), []int{4}},
-		{"empty", videosig.H264, nil, nil},
+		{"h264 whole", H264, clips.PorchH264, nil},
+		{"h264 one byte at a time", H264, clips.PorchH264, []int{1}},
+		{"h264 odd pieces", H264, clips.PorchH264, []int{3, 0, 7, 4096, 2, 65536}},
+		{"h265 odd pieces", H265, garden, []int{5, 1, 1000}},
+		{"garbage before the first start code", H264, append([]byte("junk\x00\x00"), clips.PorchH264...), []int{2}},
+		{"four-byte start codes and trailing zeros", H264, []byte("\x00\x00\x00\x01\x67AB\x00\x00\x00\x00\x01\x68CD\x00\x00\x01\x65EF\x00\x00\x01\x41GH\x00"), []int{1}},
+		{"no start code", H264, []byte("just text, no video"), []int{4}},
+		{"empty", H264, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := readAll(tt.data, tt.codec, maxAUBytes, tt.pieces)
+			got, err := readAll(tt.data, tt.codec, 2<<20, tt.pieces)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := videosig.AccessUnits(tt.codec, videosig.SplitAnnexB(tt.data))
+			want := AccessUnits(tt.codec, SplitAnnexB(tt.data))
 			if !sameAUs(got, want) {
 				t.Fatalf("got %d access units, want %d (as split whole)", len(got), len(want))
 			}
@@ -92,7 +91,7 @@ func sameAUs(a, b [][][]byte) bool {
 }
 
 // TestAnnexBReaderLimits: an access unit, or a NAL unit still arriving,
-// above the limit ends the stream with errAccessUnitTooLarge, while the
+// above the limit ends the stream with ErrTooLarge, while the
 // units before it come through.
 func TestAnnexBReaderLimits(t *testing.T) {
 	small := []byte("\x00\x00\x01\x65small-keyframe")
@@ -112,13 +111,13 @@ func TestAnnexBReaderLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Small reads: a reader that buffered without bound would
 			// still get to the end.
-			p := newAnnexBReader(&piecesReader{b: tt.data, sizes: []int{100}}, videosig.H264, 1024)
+			p := NewReader(&piecesReader{b: tt.data, sizes: []int{100}}, H264, 1024)
 			units := 0
 			for {
-				au, err := p.next()
+				au, err := p.Next()
 				if err != nil {
-					if !errors.Is(err, errAccessUnitTooLarge) {
-						t.Fatalf("got %v, want errAccessUnitTooLarge", err)
+					if !errors.Is(err, ErrTooLarge) {
+						t.Fatalf("got %v, want ErrTooLarge", err)
 					}
 					break
 				}
@@ -139,16 +138,16 @@ func TestAnnexBReaderLimits(t *testing.T) {
 
 // FuzzAnnexBReader: any input, read in any pieces, never panics, never
 // yields an access unit above the limit, and when it ends without error
-// it matches videosig's split of the whole input.
+// it matches SplitAnnexB and AccessUnits' of the whole input.
 func FuzzAnnexBReader(f *testing.F) {
 	f.Add(clips.PorchH264[:4000], byte(7), false)
 	f.Add([]byte("\x00\x00\x00\x01\x67AB\x00\x00\x00\x01\x68CD\x00\x00\x01\x65EF"), byte(1), false)
 	f.Add([]byte("\x00\x00\x01\x40\x01\x0c\x00\x00\x01\x26\x01\xaf\x00\x00\x01\x02\x01\xd0"), byte(2), true)
 	f.Add([]byte("\x00\x00\x00\x00\x00\x01"), byte(0), false)
 	f.Fuzz(func(t *testing.T, data []byte, piece byte, h265 bool) {
-		codec := videosig.H264
+		codec := H264
 		if h265 {
-			codec = videosig.H265
+			codec = H265
 		}
 		const limit = 512
 		got, err := readAll(data, codec, limit, []int{int(piece)%64 + 1, 0, int(piece) / 3})
@@ -162,14 +161,14 @@ func FuzzAnnexBReader(f *testing.F) {
 			}
 		}
 		switch {
-		case errors.Is(err, errAccessUnitTooLarge):
+		case errors.Is(err, ErrTooLarge):
 			if len(data) <= limit {
 				t.Fatalf("%d bytes of input called too large", len(data))
 			}
 		case err != nil:
 			t.Fatal(err)
 		default:
-			if want := videosig.AccessUnits(codec, videosig.SplitAnnexB(data)); !sameAUs(got, want) {
+			if want := AccessUnits(codec, SplitAnnexB(data)); !sameAUs(got, want) {
 				t.Fatalf("got %q, want %q", got, want)
 			}
 		}
