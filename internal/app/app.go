@@ -155,7 +155,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 		Store:      st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
 		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Media: hub, Live: live,
-		PullNetworks: pullNets,
+		PullNetworks: pullNets, FetchSnapshot: ingest.FetchSnapshot,
 	})
 	if err != nil {
 		st.Close()

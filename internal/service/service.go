@@ -30,7 +30,7 @@
 //	pull.go            IP cameras the server pulls; pullrate.go limits adding them
 //	live.go            live viewing: grants, readers, the deliver loop, withdrawals
 //	streams.go         single-use stream credentials for WHEP, LL-HLS and RTSPS
-//	snapshot.go        snapshots; snapshot_fetch.go pulls a camera's snapshot URL
+//	snapshot.go        snapshots, from devices or pulled cameras
 //	recordings.go      recording settings, playback, retention limits, deletion
 //	former.go          former camera generations' recordings, for owners
 //	exports.go         exports and their download links
@@ -92,6 +92,11 @@ type Config struct {
 	// PullNetworks are the networks the server may connect to for
 	// pulled IP cameras; the zero policy allows none.
 	PullNetworks netguard.Policy
+	// FetchSnapshot gets a JPEG from a pulled camera's snapshot URL,
+	// dialling only addresses nets allows; its errors must not quote the
+	// URL (they are logged). Nil means pulled cameras' snapshot URLs
+	// give no picture.
+	FetchSnapshot func(ctx context.Context, nets netguard.Policy, url string) ([]byte, error)
 	// Recordings is the recording archive; nil when the server keeps no
 	// recordings.
 	Recordings *record.Archive
