@@ -17,24 +17,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/camvault/camvault/internal/api"
 	"github.com/camvault/camvault/internal/config"
-	"github.com/camvault/camvault/internal/control"
-	"github.com/camvault/camvault/internal/devicehub"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
-	"github.com/camvault/camvault/internal/integrations/smarthome"
 	"github.com/camvault/camvault/internal/live"
-	"github.com/camvault/camvault/internal/live/hls"
-	"github.com/camvault/camvault/internal/live/rtsp"
 	"github.com/camvault/camvault/internal/live/snapshot"
-	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/oauth"
@@ -44,7 +36,6 @@ import (
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
 	"github.com/camvault/camvault/internal/store/sqlite"
-	"github.com/camvault/camvault/internal/webui"
 )
 
 // Options are what Run needs besides the configuration.
@@ -189,7 +180,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 		Store:      st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
 		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Media: hub, Stills: stills(hub, log), Live: live, Withdrawn: withdrawn,
-		PullNetworks: pullNets,
+		PullNetworks: pullNets, FetchSnapshot: ingest.FetchSnapshot,
 	})
 	if err != nil {
 		st.Close()
@@ -200,379 +191,12 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 
 // Run serves until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, o Options) error {
-	cfg, log := o.Config, o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if o.Stderr == nil {
-		o.Stderr = io.Discard
-	}
-	l, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	defer l.Close()
-	if cfg.BaseURL == "" {
-		// Port 0 picks a free port: links must name the real one.
-		_, port, _ := net.SplitHostPort(l.Addr().String())
-		host, _, _ := net.SplitHostPort(cfg.Listen)
-		cfg.Listen = net.JoinHostPort(host, port)
-	}
-	var tlsConf *tls.Config
-	if cfg.TLS.Enabled() {
-		if tlsConf, err = serverTLS(cfg, o.Stderr); err != nil {
-			return err
-		}
-	}
-	metrics := httpserver.NewNodeMetrics(nodeID(cfg))
-	var devices service.DeviceConfig
-	var devL net.Listener
-	if cfg.Devices.Listen != "" {
-		if devL, err = net.Listen("tcp", cfg.Devices.Listen); err != nil {
-			return fmt.Errorf("device listener: %w", err)
-		}
-		defer devL.Close()
-		cfg.Devices.Listen = devL.Addr().String() // the real port, when it was 0
-		if devices.CA, err = deviceCA(cfg); err != nil {
-			return err
-		}
-		_, port, _ := net.SplitHostPort(devL.Addr().String())
-		devices.URL = cfg.DeviceURL(port)
-		devices.RatePerSecond, devices.Burst = cfg.Devices.Rate, cfg.Devices.Burst
-		devices.MaxUnclaimed, devices.MaxUnclaimedPerAddr = cfg.Devices.MaxUnclaimed, cfg.Devices.MaxUnclaimedPerAddress
-	}
-	var liveL net.Listener
-	var liveURLs service.LiveConfig
-	if cfg.Live.RTSPListen != "" && devL != nil {
-		if liveL, err = net.Listen("tcp", cfg.Live.RTSPListen); err != nil {
-			return fmt.Errorf("live RTSPS listener: %w", err)
-		}
-		defer liveL.Close()
-		_, port, _ := net.SplitHostPort(liveL.Addr().String())
-		liveURLs.RTSPURL = cfg.LiveRTSPURL(port)
-	}
-	if devL != nil {
-		liveURLs.WHEPURL = cfg.PublicURL() + "/whep"
-		liveURLs.HLSURL = cfg.PublicURL() + "/hls"
-	}
-	dem := &demand{}
-	obs := &observer{metrics: metrics, log: log.With("component", "media")}
-	hub := media.New(media.Config{Demand: dem, Observer: obs})
-	bus, closeBus, err := openBus(cfg, log)
+	n, err := build(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer closeBus()
-	viewers := live.New(live.Config{Hub: hub, Bus: bus, Logger: log.With("component", "live")})
-	defer viewers.Close()
-	svc, ar, st, err := newService(ctx, cfg, log, metrics.Event, devices, hub, liveURLs, bus, viewers.Apply)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	obs.svc = svc
-	dem.pulling(svc, hub, log.With("component", "pull"))
-	defer dem.close()
-
-	key, err := oauthKey(cfg)
-	if err != nil {
-		return err
-	}
-	oa, err := oauth.New(oauth.Config{Store: st, Secret: key, CheckLink: svc.CheckLink, Issuer: cfg.PublicURL(), Logger: log.With("component", "oauth"),
-		AccessTokenTTL: time.Duration(cfg.OAuth.AccessTokenTTL), RefreshTokenTTL: time.Duration(cfg.OAuth.RefreshTokenTTL)})
-	if err != nil {
-		return err
-	}
-	ui, err := webui.New(webui.Config{Service: svc, OAuth: oa, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
-	if err != nil {
-		return err
-	}
-	routes := api.New(api.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)}).Routes()
-	routes = append(routes, ui.Routes()...)
-	checks := []readiness{{"store", svc.Ready}}
-	if r, ok := bus.(interface{ Ready() error }); ok {
-		checks = append(checks, readiness{"bus", func(context.Context) error { return r.Ready() }})
-	}
-	if cfg.Blob.S3.Enabled() {
-		blobs, err := openBlobs(cfg)
-		if err != nil {
-			return fmt.Errorf("recordings: %w", err)
-		}
-		if p, ok := blobs.(interface{ Ping(context.Context) error }); ok {
-			checks = append(checks, readiness{"blob", p.Ping})
-		}
-	}
-	routes = append(routes, opsRoutes(metrics, checks)...)
-	routes = append(routes, oa.Routes()...)
-	verify := func(ctx context.Context, token string) (domain.ID, domain.ID, error) {
-		g, err := oa.Verify(ctx, token)
-		return g.Link, g.Account, err
-	}
-	routes = append(routes, smarthome.New(smarthome.Config{Service: svc, Verify: verify, Logger: log.With("component", "smarthome")}).Routes()...)
-	if liveURLs.WHEPURL != "" {
-		wh, err := whep.New(whep.Config{Redeemer: svc, Live: viewers, Logger: log.With("component", "whep")})
-		if err != nil {
-			return err
-		}
-		defer wh.Close()
-		routes = append(routes, wh.Routes()...)
-	}
-	if liveURLs.HLSURL != "" {
-		hs := hls.New(hls.Config{Redeemer: svc, Live: viewers, Logger: log.With("component", "hls")})
-		defer hs.Close()
-		// LL-HLS requests block until the next part; end them when the
-		// server stops so that graceful shutdown does not wait on them.
-		stopped := ctx.Done()
-		go func() { <-stopped; hs.Close() }()
-		routes = append(routes, hs.Routes()...)
-	}
-	srv, err := httpserver.New(httpserver.Config{Routes: routes, Auth: svc, Logger: log, Metrics: metrics, TLS: cfg.TLS.Enabled()})
-	if err != nil {
-		return err
-	}
-	if setupURL, ok, err := svc.PrepareSetup(ctx); err != nil {
-		return err
-	} else if ok {
-		fmt.Fprintf(o.Stderr, "\ncamvault: no account exists yet. Open this one-time setup link within 1 hour\n"+
-			"to create the first account (it works once; a restart makes a new one):\n\n    %s\n\n", setupURL)
-	}
-	var background sync.WaitGroup
-	defer background.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	background.Go(func() {
-		chore(ctx, st, "oauth.purge", choreRetry, log, func(ctx context.Context) { purgeGrants(ctx, oa, log) })
-	})
-	background.Go(func() {
-		chore(ctx, st, "housekeeping", choreRetry, log, func(ctx context.Context) { housekeep(ctx, svc, log) })
-	})
-	if err := startRecording(ctx, cfg, st, svc, ar, log, background.Go); err != nil {
-		return fmt.Errorf("recordings: %w", err)
-	}
-	// Links revoked by another process (the admin command) end their
-	// streams here too.
-	background.Go(func() { svc.WatchRevokedLinks(ctx, 250*time.Millisecond) })
-	// Cameras no home claimed within a day go; the anonymous audit
-	// summary is written.
-	background.Go(func() { svc.RunMaintenance(ctx, 10*time.Minute) })
-	// Platforms that take change notifications hear of their links'
-	// cameras.
-	reporter := smarthome.NewReporter(svc, smarthome.HTTPNotifier{}, time.Duration(cfg.OAuth.NotifyInterval), log.With("component", "notify"))
-	background.Go(func() { chore(ctx, st, "smarthome.notify", choreRetry, log, reporter.Run) })
-	errc := make(chan error, 2)
-	servers := 1
-	if devL != nil {
-		dh, serveDevices, err := deviceListener(cfg, devices, svc, metrics, log, hub, dem)
-		if err != nil {
-			return err
-		}
-		defer dh.Close()
-		servers++
-		go func() { errc <- serveDevices(ctx, devL) }()
-	}
-	if liveL != nil {
-		lts := tlsConf
-		if lts == nil {
-			cert, err := devices.CA.ServerCertificate(liveHosts(cfg, liveURLs.RTSPURL), time.Now())
-			if err != nil {
-				return err
-			}
-			lts = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-		}
-		lsrv, err := rtsp.Start(rtsp.Config{Redeemer: svc, Live: viewers, Logger: log.With("component", "live-rtsp"), TLS: lts}, liveL)
-		if err != nil {
-			return err
-		}
-		defer lsrv.Close()
-		log.Info("live RTSPS for viewers", "url", liveURLs.RTSPURL)
-	}
-	if o.Started != nil {
-		o.Started(Parts{Service: svc, Media: hub, DataDir: cfg.DataDir})
-	}
-	log.Info("camvault serving", "url", cfg.PublicURL(), "store", storeKind(cfg.StoreURL()))
-	if o.Ready != nil {
-		o.Ready(cfg.PublicURL())
-	}
-	go func() { errc <- httpserver.Serve(ctx, l, srv, tlsConf, log, 10*time.Second) }()
-	var first error
-	for range servers {
-		err := <-errc
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		if first == nil && err != nil {
-			first = err
-		}
-		cancel() // one server down takes the other with it
-	}
-	log.Info("camvault stopped")
-	return first
-}
-
-// deviceListener builds the device hub and returns it with a function
-// that serves the device listener (mutual TLS) on a listener.
-func deviceListener(cfg config.Config, devices service.DeviceConfig, svc *service.Service, metrics *httpserver.Metrics, log *slog.Logger, media *media.Hub, dem *demand) (*devicehub.Hub, func(context.Context, net.Listener) error, error) {
-	dlog := log.With("component", "devices")
-	hub := devicehub.New(devicehub.Config{Service: svc, Logger: dlog, Sessions: metrics.DeviceSessions, Hello: dem.hello})
-	svc.SetDevicePresence(hub)
-	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	for _, u := range []string{cfg.PublicURL(), devices.URL} {
-		if pu, err := url.Parse(u); err == nil && pu.Hostname() != "" {
-			hosts = append(hosts, pu.Hostname())
-		}
-	}
-	if h, _, err := net.SplitHostPort(cfg.Devices.Listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
-		hosts = append(hosts, h)
-	}
-	cert, err := devices.CA.ServerCertificate(dedupe(hosts), time.Now())
-	if err != nil {
-		return nil, nil, err
-	}
-	srv, err := httpserver.New(httpserver.Config{Routes: hub.Routes(), Auth: svc, Logger: dlog, Metrics: metrics, TLS: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	dlog.Info("device listener", "url", devices.URL, "addr", cfg.Devices.Listen)
-	var ing *ingest.Server
-	if cfg.Devices.IngestListen != "" {
-		il, err := net.Listen("tcp", cfg.Devices.IngestListen)
-		if err != nil {
-			return nil, nil, fmt.Errorf("ingest listener: %w", err)
-		}
-		_, port, _ := net.SplitHostPort(il.Addr().String())
-		ingestURL := cfg.IngestURL(port)
-		ing, err = ingest.Start(ingest.Config{Service: svc, Hub: media, Logger: log.With("component", "ingest"),
-			TLS: hub.TLSConfig(cert, devices.CA), Events: metrics.IngestEvent}, il)
-		if err != nil {
-			il.Close()
-			return nil, nil, err
-		}
-		dem.connect(hub, media, ingestURL)
-		dlog.Info("video ingest", "url", ingestURL)
-	}
-	return hub, func(ctx context.Context, l net.Listener) error {
-		if ing != nil {
-			defer ing.Close()
-		}
-		return httpserver.ServeStreams(ctx, l, srv, hub.TLSConfig(cert, devices.CA), dlog, 5*time.Second)
-	}, nil
-}
-
-// demand asks devices to stream while their camera has viewers, and pulls
-// IP cameras the server reads itself.
-type demand struct {
-	mu     sync.Mutex // guards the fields below
-	dev    *devicehub.Hub
-	media  *media.Hub
-	ingest string
-	svc    *service.Service
-	log    *slog.Logger
-	pulls  map[domain.CameraRef]context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-// pulling sets up pulled cameras.
-func (d *demand) pulling(svc *service.Service, m *media.Hub, log *slog.Logger) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.svc, d.media, d.log, d.pulls = svc, m, log, map[domain.CameraRef]context.CancelFunc{}
-}
-
-// startPull starts pulling ref if it is a pulled camera; it reports
-// whether it is.
-func (d *demand) startPull(ref domain.CameraRef) bool {
-	d.mu.Lock()
-	svc, m, log := d.svc, d.media, d.log
-	d.mu.Unlock()
-	if svc == nil {
-		return false
-	}
-	source, ok := svc.PullSource(context.Background(), ref)
-	if !ok {
-		return false
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, running := d.pulls[ref]; running {
-		return true
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.pulls[ref] = cancel
-	current := func() bool { _, ok := svc.PullSource(ctx, ref); return ok }
-	d.wg.Go(func() {
-		ingest.Pull(ctx, m, ref, source, svc.PullNetworks(), log, current)
-		d.stopPull(ref)
-	})
-	return true
-}
-
-func (d *demand) stopPull(ref domain.CameraRef) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	cancel, ok := d.pulls[ref]
-	if ok {
-		cancel()
-		delete(d.pulls, ref)
-	}
-	return ok
-}
-
-// close stops every puller and waits.
-func (d *demand) close() {
-	d.mu.Lock()
-	for ref, cancel := range d.pulls {
-		cancel()
-		delete(d.pulls, ref)
-	}
-	d.mu.Unlock()
-	d.wg.Wait()
-}
-
-func (d *demand) connect(dev *devicehub.Hub, m *media.Hub, ingestURL string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.dev, d.media, d.ingest = dev, m, ingestURL
-}
-
-func (d *demand) parts() (*devicehub.Hub, *media.Hub, string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.dev, d.media, d.ingest
-}
-
-// Want implements media.Demand.
-func (d *demand) Want(ref domain.CameraRef) {
-	if d.startPull(ref) {
-		return
-	}
-	dev, _, ingestURL := d.parts()
-	if dev != nil {
-		dev.Send(ref.Camera, control.Message{Type: control.TypeStartStream,
-			Stream: &control.Stream{Profile: "main", URL: ingestURL + "/cameras/" + string(ref.Camera)}})
-	}
-}
-
-// Release implements media.Demand. The hub decides to release and calls
-// Release outside its lock, so a viewer may have arrived in between (and
-// Want been sent already): then the stream stays.
-func (d *demand) Release(ref domain.CameraRef) {
-	if _, m, _ := d.parts(); m != nil && m.Wanted(ref) {
-		return
-	}
-	if d.stopPull(ref) {
-		return
-	}
-	if dev, _, _ := d.parts(); dev != nil {
-		dev.Send(ref.Camera, control.Message{Type: control.TypeStopStream})
-	}
-}
-
-// hello asks a device that just connected to stream if its camera has
-// viewers waiting.
-func (d *demand) hello(cam domain.Camera) {
-	if _, m, _ := d.parts(); m != nil && m.Wanted(cam.Ref()) {
-		d.Want(cam.Ref())
-	}
+	defer n.close()
+	return n.serve(ctx)
 }
 
 func storeKind(u string) string {

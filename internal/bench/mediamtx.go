@@ -2,16 +2,10 @@ package bench
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +16,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/pion/rtp"
+
+	"github.com/camvault/camvault/internal/pki"
 )
 
 // peer is another media server's binary run with RTSPS only, for the same
@@ -100,31 +96,19 @@ paths:
 	return p, nil
 }
 
-// writeCert makes a self-signed certificate for localhost.
+// writeCert makes a CA in the peer's folder and a certificate of it for
+// localhost, as files for the peer.
 func (p *peer) writeCert() error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := pki.Open(filepath.Join(p.dir, "ca"), pki.Names{Cert: "ca.pem", Key: "ca-key.pem", CommonName: "camvault bench peer CA"})
 	if err != nil {
 		return err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, err := ca.ServerCertificate("localhost", []string{"localhost", "127.0.0.1"}, 24*time.Hour, time.Now())
 	if err != nil {
 		return err
 	}
-	cert, _ := x509.ParseCertificate(der)
-	p.ca = x509.NewCertPool()
-	p.ca.AddCert(cert)
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(p.dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(p.dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	p.ca = ca.Pool()
+	return pki.WriteKeyPair(filepath.Join(p.dir, "cert.pem"), filepath.Join(p.dir, "key.pem"), cert)
 }
 
 func (p *peer) name() string {

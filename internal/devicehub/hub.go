@@ -9,7 +9,8 @@
 // removal, transfer or reset — is refused at the handshake.
 //
 // The hub keeps at most one session per camera: a new connection replaces
-// the old one. It implements service.DevicePresence.
+// the old one. It implements service.DevicePresence. It reaches the use
+// cases through Service, which it declares.
 package devicehub
 
 import (
@@ -30,13 +31,32 @@ import (
 	"github.com/camvault/camvault/internal/control"
 	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
 )
 
+// Service is what the hub needs of the use cases.
+type Service interface {
+	// AuthenticateDevice maps a device's client certificate to its
+	// camera at the camera's current generation, or fails.
+	AuthenticateDevice(ctx context.Context, cert *x509.Certificate) (domain.Camera, error)
+	// DeviceSeen records that the camera's device is alive and its
+	// agent version.
+	DeviceSeen(ctx context.Context, cam domain.Camera, agentVersion string)
+	// DeviceEvent audits a device event (connect, disconnect).
+	DeviceEvent(ctx context.Context, cam domain.Camera, addr, action, detail string)
+	// DeviceMotion reports motion the device saw.
+	DeviceMotion(ctx context.Context, cam domain.Camera, at time.Time)
+	// DeviceSnapshot stores a snapshot the device uploaded.
+	DeviceSnapshot(ctx context.Context, cam domain.Camera, jpeg []byte) error
+	// DeviceReset releases the camera at its device's request.
+	DeviceReset(ctx context.Context, cam domain.Camera, addr string) error
+}
+
 // Config configures a Hub.
 type Config struct {
-	Service *service.Service
+	Service Service
 	Logger  *slog.Logger
 	// OfflineAfter ends a session that sent nothing for this long; zero
 	// means control.OfflineAfter.
@@ -51,7 +71,7 @@ type Config struct {
 
 // Hub holds the control sessions of connected devices.
 type Hub struct {
-	svc *service.Service
+	svc Service
 	log *slog.Logger
 	cfg Config
 
@@ -60,8 +80,6 @@ type Hub struct {
 	closed   bool
 	wg       sync.WaitGroup // running sessions
 }
-
-var _ service.DevicePresence = (*Hub)(nil)
 
 // New returns a hub.
 func New(cfg Config) *Hub {
@@ -132,7 +150,7 @@ func (h *Hub) authenticate(r *http.Request) (domain.Camera, error) {
 func (h *Hub) reset(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	cam, err := h.authenticate(r)
 	if err != nil {
-		httpserver.WriteError(w, r, &service.Error{Kind: service.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
+		httpserver.WriteError(w, r, &fault.Error{Kind: fault.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
 		return
 	}
 	if err := h.svc.DeviceReset(r.Context(), cam, c.Addr); err != nil {
@@ -146,12 +164,12 @@ func (h *Hub) reset(w http.ResponseWriter, r *http.Request, c service.Caller) {
 func (h *Hub) snapshot(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	cam, err := h.authenticate(r)
 	if err != nil {
-		httpserver.WriteError(w, r, &service.Error{Kind: service.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
+		httpserver.WriteError(w, r, &fault.Error{Kind: fault.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
 		return
 	}
 	jpeg, err := io.ReadAll(io.LimitReader(r.Body, service.MaxSnapshotBytes+1))
 	if err != nil {
-		httpserver.WriteError(w, r, &service.Error{Kind: service.KindInvalid, Code: "invalid", Message: "could not read the snapshot"}, h.log)
+		httpserver.WriteError(w, r, &fault.Error{Kind: fault.KindInvalid, Code: "invalid", Message: "could not read the snapshot"}, h.log)
 		return
 	}
 	if err := h.svc.DeviceSnapshot(r.Context(), cam, jpeg); err != nil {
@@ -169,7 +187,7 @@ func (h *Hub) RequestSnapshot(camera domain.ID) bool {
 func (h *Hub) control(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	cam, err := h.authenticate(r)
 	if err != nil {
-		httpserver.WriteError(w, r, &service.Error{Kind: service.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
+		httpserver.WriteError(w, r, &fault.Error{Kind: fault.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
 		return
 	}
 	conn, err := websocket.Accept(w, r, nil)

@@ -7,11 +7,16 @@
 // agent embeds (package videosig) with the key the camera enrolled with;
 // a stream whose signature fails is cut. Accepted units enter the hub
 // stamped with their origin (camera, generation).
+//
+// The package also starts and stops streams on demand (Demand: a device
+// is asked to push, an IP camera is pulled, Pull) and fetches pulled
+// cameras' snapshot URLs (FetchSnapshot).
 package ingest
 
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,13 +34,19 @@ import (
 	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/media"
-	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/videosig"
 )
 
+// Service is what the ingest server needs of the use cases.
+type Service interface {
+	// AuthenticateDevice maps a device's client certificate to its
+	// camera at the camera's current generation, or fails.
+	AuthenticateDevice(ctx context.Context, cert *x509.Certificate) (domain.Camera, error)
+}
+
 // Config configures the ingest server.
 type Config struct {
-	Service *service.Service
+	Service Service
 	Hub     *media.Hub
 	Logger  *slog.Logger
 	// TLS is the listener's configuration; it must require and verify

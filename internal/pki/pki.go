@@ -229,3 +229,21 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// WriteKeyPair writes c's certificate chain and private key as PEM files
+// (the key in PKCS #8, mode 0600), atomically each, for servers that read
+// their certificate from files.
+func WriteKeyPair(certPath, keyPath string, c tls.Certificate) error {
+	kder, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("pki: key pair: %w", err)
+	}
+	if err := WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return err
+	}
+	var chain []byte
+	for _, der := range c.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	return WriteFile(certPath, chain, 0o644)
+}

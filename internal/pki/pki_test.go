@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -95,5 +96,35 @@ func TestWriteFile(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(p)); len(entries) != 1 {
 		t.Fatalf("left %d files", len(entries))
+	}
+}
+
+func TestWriteKeyPair(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.Open(filepath.Join(dir, "ca"), pki.Names{Cert: "ca.pem", Key: "ca-key.pem", CommonName: "test CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.ServerCertificate("localhost", []string{"localhost", "127.0.0.1"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := pki.WriteKeyPair(certPath, keyPath, cert); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "localhost"}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -31,7 +31,7 @@
 //	live.go            live viewing: grants, withdrawals of live access
 //	streams.go         single-use stream credentials for WHEP, LL-HLS and RTSPS
 //	once.go            single-use secrets kept in the store, for every node
-//	snapshot.go        snapshots; snapshot_fetch.go pulls a camera's snapshot URL
+//	snapshot.go        snapshots, from devices or pulled cameras (ingest fetches snapshot URLs)
 //	recorder.go        what the recorder records (the policy decides), kicks, event triggers
 //	settings.go        cameras' and homes' recording settings
 //	archive.go         who reaches which generation's recordings (the Grants archive reads take)
@@ -106,6 +106,11 @@ type Config struct {
 	// PullNetworks are the networks the server may connect to for
 	// pulled IP cameras; the zero policy allows none.
 	PullNetworks netguard.Policy
+	// FetchSnapshot gets a JPEG from a pulled camera's snapshot URL,
+	// dialling only addresses nets allows; its errors must not quote the
+	// URL (they are logged). Nil means pulled cameras' snapshot URLs
+	// give no picture.
+	FetchSnapshot func(ctx context.Context, nets netguard.Policy, url string) ([]byte, error)
 	// Recordings is the recording archive; nil when the server keeps no
 	// recordings.
 	Recordings *record.Archive

@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -18,6 +19,9 @@ const (
 	// MaxSnapshotBytes bounds one snapshot.
 	MaxSnapshotBytes = 1 << 20
 	snapshotWait     = 5 * time.Second
+	// snapshotFetchTimeout bounds fetching a pulled camera's snapshot
+	// URL, and is when every failure of it answers.
+	snapshotFetchTimeout = 5 * time.Second
 )
 
 // SnapshotRequester asks a connected device for a snapshot; false if it
@@ -243,7 +247,16 @@ var errSnapshotURLFailed = &Error{Kind: KindUnavailable, Code: "no_snapshot",
 // failure is logged for the operator (it names no URL); the caller gets
 // errSnapshotURLFailed whatever it was.
 func (s *Service) urlSnapshot(ctx context.Context, ref domain.CameraRef, source string) ([]byte, error) {
-	jpeg, err := fetchSnapshot(ctx, s.cfg.PullNetworks, source)
+	if s.cfg.FetchSnapshot == nil {
+		s.log.Warn("snapshot URL of a pulled camera not fetched: this server fetches none", "camera", ref.Camera)
+		return nil, errSnapshotURLFailed
+	}
+	fctx, cancel := context.WithTimeout(ctx, snapshotFetchTimeout)
+	jpeg, err := s.cfg.FetchSnapshot(fctx, s.cfg.PullNetworks, source)
+	cancel()
+	if err == nil && (len(jpeg) > MaxSnapshotBytes || !bytes.HasPrefix(jpeg, jpegMagic)) {
+		err = errors.New("the fetched snapshot is not a JPEG of at most 1 MiB")
+	}
 	if err == nil {
 		return jpeg, nil
 	}

@@ -1,4 +1,4 @@
-package service
+package ingest
 
 import (
 	"bytes"
@@ -22,8 +22,11 @@ import (
 
 // Limits of fetching a pulled camera's snapshot URL.
 const (
-	snapshotFetchTimeout = 5 * time.Second
-	maxChallengeBytes    = 4 << 10
+	// snapshotTimeout bounds one fetch.
+	snapshotTimeout = 5 * time.Second
+	// maxSnapshotBytes bounds one picture, as the service does.
+	maxSnapshotBytes  = 1 << 20
+	maxChallengeBytes = 4 << 10
 )
 
 // Why a snapshot URL gave no picture. The texts name no URL: they are
@@ -37,20 +40,20 @@ var (
 	errSnapshotNotJPEG     = errors.New("the snapshot URL did not answer with a JPEG")
 )
 
-// fetchSnapshot gets a JPEG from a camera's snapshot URL (http or https,
+// FetchSnapshot gets a JPEG from a camera's snapshot URL (http or https,
 // user information allowed: it becomes HTTP Basic or Digest
 // authentication, sent only when the camera asks). Every connection is
 // checked against nets at the address actually dialled; redirects are
-// not followed; the answer must be a JPEG of at most MaxSnapshotBytes,
-// within snapshotFetchTimeout. Errors never carry the URL.
-func fetchSnapshot(ctx context.Context, nets netguard.Policy, raw string) ([]byte, error) {
+// not followed; the answer must be a JPEG of at most 1 MiB, within five
+// seconds. Errors never carry the URL: they may be logged.
+func FetchSnapshot(ctx context.Context, nets netguard.Policy, raw string) ([]byte, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errSnapshotStatus
 	}
 	user := u.User
 	u.User = nil
-	ctx, cancel := context.WithTimeout(ctx, snapshotFetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
 	defer cancel()
 	tr := &http.Transport{
 		DialContext:       nets.DialContext, // no proxy: it would dial for us
@@ -79,11 +82,11 @@ func fetchSnapshot(ctx context.Context, nets netguard.Policy, raw string) ([]byt
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%w (%d)", errSnapshotStatus, resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxSnapshotBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSnapshotBytes+1))
 	switch {
 	case err != nil:
 		return nil, errSnapshotUnreachable
-	case len(body) > MaxSnapshotBytes:
+	case len(body) > maxSnapshotBytes:
 		return nil, errSnapshotTooLarge
 	case !isJPEG(body):
 		return nil, errSnapshotNotJPEG
@@ -93,7 +96,7 @@ func fetchSnapshot(ctx context.Context, nets netguard.Policy, raw string) ([]byt
 
 // isJPEG reports whether b starts like a JPEG and its header decodes.
 func isJPEG(b []byte) bool {
-	if !bytes.HasPrefix(b, jpegMagic) {
+	if !bytes.HasPrefix(b, []byte{0xff, 0xd8, 0xff}) {
 		return false
 	}
 	_, err := jpeg.DecodeConfig(bytes.NewReader(b))

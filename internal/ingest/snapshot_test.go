@@ -1,4 +1,4 @@
-package service
+package ingest
 
 import (
 	"bytes"
@@ -61,7 +61,7 @@ func snapshotCamera(t *testing.T, user, pass string) (*httptest.Server, *atomic.
 	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>login</html>")) })
 	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
 		w.Write(pic[:3])
-		w.Write(make([]byte, MaxSnapshotBytes))
+		w.Write(make([]byte, maxSnapshotBytes))
 	})
 	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/open", http.StatusFound) })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1); mux.ServeHTTP(w, r) }))
@@ -116,7 +116,7 @@ func TestFetchSnapshot(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := hits.Load()
-			pic, err := fetchSnapshot(context.Background(), tc.nets, tc.url)
+			pic, err := FetchSnapshot(context.Background(), tc.nets, tc.url)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
