@@ -38,9 +38,12 @@ func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.
 			from = h
 		}
 		// First bar what is being recorded, then list: a segment indexed
-		// meanwhile is in the list, one finished later is refused.
+		// meanwhile is in the list, one finished later is refused. The
+		// list holds segments still being stored, at any node: deleting
+		// their rows makes their uploads give up.
 		ar.Forget(g.camera.Ref(), from, to)
-		segs, err := s.st.Segments(ctx, store.SegmentFilter{Camera: camera, Generation: g.camera.Generation, HomeID: g.camera.HomeID, Since: from, Until: to})
+		segs, err := s.st.Segments(ctx, store.SegmentFilter{Camera: camera, Generation: g.camera.Generation, HomeID: g.camera.HomeID, Since: from, Until: to,
+			Upload: store.AnyUpload})
 		if err != nil {
 			return n, internal("list segments", err)
 		}
