@@ -123,8 +123,16 @@ func stills(hub *media.Hub, log *slog.Logger) service.Stills {
 // that act on the data dir directly (camvault admin). Close the store when
 // done.
 func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events func(string, domain.Result), devices service.DeviceConfig) (*service.Service, store.Store, error) {
-	svc, _, st, err := newService(ctx, cfg, log, events, devices, nil, service.LiveConfig{}, nil, nil)
-	return svc, st, err
+	key, st, err := openData(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, _, err := newService(cfg, key, st, log, events, devices, nil, service.LiveConfig{}, nil, nil)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return svc, st, nil
 }
 
 // openData makes the data dir, reads the server key and opens the store;
@@ -150,14 +158,11 @@ func openData(ctx context.Context, cfg config.Config) ([]byte, store.Store, erro
 	return key, st, nil
 }
 
-// newService builds the service and the recording archive it reads
-// from; the archive is handed to the recorder and retention too, which
-// write and delete without going through the service.
-func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus, withdrawn func(events.Event)) (*service.Service, *record.Archive, store.Store, error) {
-	key, st, err := openData(ctx, cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+// newService builds the service on the store st and the recording
+// archive it reads from; the archive is handed to the recorder and
+// retention too, which write and delete without going through the
+// service. The caller closes st.
+func newService(cfg config.Config, key []byte, st store.Store, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus, withdrawn func(events.Event)) (*service.Service, *record.Archive, error) {
 	base := cfg.PublicURL()
 	var passkeys *service.WebAuthnConfig
 	if u, err := url.Parse(base); err == nil && net.ParseIP(u.Hostname()) == nil {
@@ -167,13 +172,11 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 	}
 	pullNets, err := netguard.Parse(cfg.Live.PullNetworks)
 	if err != nil {
-		st.Close()
-		return nil, nil, nil, fmt.Errorf("live.pull_networks: %w", err)
+		return nil, nil, fmt.Errorf("live.pull_networks: %w", err)
 	}
 	ar, err := openArchive(cfg, st, key, log)
 	if err != nil {
-		st.Close()
-		return nil, nil, nil, fmt.Errorf("recordings: %w", err)
+		return nil, nil, fmt.Errorf("recordings: %w", err)
 	}
 	svc, err := service.New(service.Config{
 		Recordings: ar,
@@ -183,10 +186,9 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger, onEven
 		PullNetworks: pullNets, FetchSnapshot: ingest.FetchSnapshot,
 	})
 	if err != nil {
-		st.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return svc, ar, st, nil
+	return svc, ar, nil
 }
 
 // Run serves until ctx ends, then shuts down gracefully.

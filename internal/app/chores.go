@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/camvault/camvault/internal/events/outbox"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -68,14 +69,17 @@ func hold(ctx context.Context, lease store.Lease, retry time.Duration, fn func(c
 	}
 }
 
-// housekeep prunes idle throttle counts and expired single-use secrets
-// every 10 minutes.
-func housekeep(ctx context.Context, svc *service.Service, log *slog.Logger) {
+// housekeep prunes idle throttle counts, expired single-use secrets and
+// old outbox entries every 10 minutes.
+func housekeep(ctx context.Context, svc *service.Service, st store.Store, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
 		if err := svc.Housekeep(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("housekeeping", "err", err)
+		}
+		if _, err := st.PruneOutbox(ctx, time.Now().Add(-outbox.Keep)); err != nil && ctx.Err() == nil {
+			log.Warn("pruning the outbox", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -150,3 +150,11 @@ func nodeID(cfg config.Config) string {
 	h, _ := os.Hostname()
 	return h
 }
+
+// busReady reports whether bus is connected, for buses that can say.
+func busReady(bus events.Bus) error {
+	if r, ok := bus.(interface{ Ready() error }); ok {
+		return r.Ready()
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/camvault/camvault/internal/devicehub"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/events/outbox"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/ingest"
 	"github.com/camvault/camvault/internal/integrations/smarthome"
@@ -60,6 +61,7 @@ type node struct {
 	archive *record.Archive
 	media   *media.Hub
 	viewers *live.Viewers
+	outbox  *outbox.Bus // nil without a networked bus
 	oa      *oauth.Server
 	srv     *httpserver.Server
 	hls     *hls.Server // nil without live video
@@ -112,26 +114,40 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 	dem := ingest.NewDemand(log.With("component", "pull"))
 	obs := &observer{metrics: n.metrics, log: log.With("component", "media")}
 	n.media = media.New(media.Config{Demand: dem, Observer: obs})
+	key, st, err := openData(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.st = st
+	n.onClose(func() { st.Close() })
 	bus, closeBus, err := openBus(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	n.onClose(closeBus)
+	if cfg.Bus.NATS != "" {
+		// Withdrawals also go through the store's outbox, which every
+		// node polls: they arrive when the bus does not, and a node
+		// that hears neither stops its streams.
+		ob := outbox.New(outbox.Config{Inner: bus, Log: st, Hearing: func() bool { return busReady(bus) == nil },
+			Deaf: func(deaf bool) { n.viewers.FailClosed(deaf) }, Logger: log.With("component", "outbox")})
+		n.onClose(ob.Close)
+		n.outbox, bus = ob, ob
+	}
 	n.viewers = live.New(live.Config{Hub: n.media, Bus: bus, Logger: log.With("component", "live")})
 	n.onClose(n.viewers.Close)
-	if n.svc, n.archive, n.st, err = newService(ctx, cfg, log, n.metrics.Event, n.devices, n.media, n.live, bus, n.viewers.Apply); err != nil {
+	if n.svc, n.archive, err = newService(cfg, key, st, log, n.metrics.Event, n.devices, n.media, n.live, bus, n.viewers.Apply); err != nil {
 		return nil, err
 	}
-	n.onClose(func() { n.st.Close() })
 	obs.svc = n.svc
 	parts := ingest.DemandParts{Media: n.media, Sources: n.svc}
 	n.onClose(dem.Close)
 
-	key, err := oauthKey(cfg)
+	oaKey, err := oauthKey(cfg)
 	if err != nil {
 		return nil, err
 	}
-	n.oa, err = oauth.New(oauth.Config{Store: n.st, Secret: key, CheckLink: n.svc.CheckLink, Issuer: cfg.PublicURL(), Logger: log.With("component", "oauth"),
+	n.oa, err = oauth.New(oauth.Config{Store: n.st, Secret: oaKey, CheckLink: n.svc.CheckLink, Issuer: cfg.PublicURL(), Logger: log.With("component", "oauth"),
 		AccessTokenTTL: time.Duration(cfg.OAuth.AccessTokenTTL), RefreshTokenTTL: time.Duration(cfg.OAuth.RefreshTokenTTL)})
 	if err != nil {
 		return nil, err
@@ -316,13 +332,16 @@ func (n *node) serve(ctx context.Context) error {
 		chore(ctx, st, "oauth.purge", choreRetry, log, func(ctx context.Context) { purgeGrants(ctx, n.oa, log) })
 	})
 	background.Go(func() {
-		chore(ctx, st, "housekeeping", choreRetry, log, func(ctx context.Context) { housekeep(ctx, svc, log) })
+		chore(ctx, st, "housekeeping", choreRetry, log, func(ctx context.Context) { housekeep(ctx, svc, st, log) })
 	})
 	if err := startRecording(ctx, cfg, st, svc, n.archive, log, background.Go); err != nil {
 		return fmt.Errorf("recordings: %w", err)
 	}
 	// Links revoked by another process (the admin command) end their
 	// streams here too.
+	if n.outbox != nil {
+		background.Go(func() { n.outbox.Run(ctx) })
+	}
 	background.Go(func() { svc.WatchRevokedLinks(ctx, 250*time.Millisecond) })
 	// Cameras no home claimed within a day go; the anonymous audit
 	// summary is written.

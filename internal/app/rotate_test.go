@@ -22,7 +22,11 @@ func TestRotateServerKey(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Live.PullNetworks = "192.0.2.0/24"
-	svc, ar, st, err := newService(ctx, cfg, nil, nil, service.DeviceConfig{}, nil, service.LiveConfig{}, nil, nil)
+	key, st, err := openData(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, ar, err := newService(cfg, key, st, nil, nil, service.DeviceConfig{}, nil, service.LiveConfig{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

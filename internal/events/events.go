@@ -42,6 +42,9 @@ type Event struct {
 	Camera     domain.ID
 	Generation int64
 	Link       domain.ID
+	// Seq is the event's number in the store's outbox, when it was kept
+	// there (see package outbox); 0 otherwise.
+	Seq int64
 }
 
 // Valid reports whether e names what its kind needs.

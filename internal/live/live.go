@@ -79,6 +79,9 @@ type Viewers struct {
 	// compares them around minting and AddReader.
 	seq     uint64
 	revoked map[domain.ID]uint64
+	// closed is set while this node cannot hear withdrawals: no stream
+	// opens.
+	closed bool
 }
 
 // New returns Viewers subscribed to cfg.Bus. Close unsubscribes.
@@ -116,6 +119,25 @@ func (v *Viewers) Apply(e events.Event) {
 		// comes back.
 		v.hub.Revoke(func(g authz.Grant) bool { return g.Link() == e.Link })
 	}
+}
+
+// FailClosed, on, ends every stream this node serves and opens none
+// until it is called off: the node cannot hear withdrawals, so it cannot
+// tell whose access still holds.
+func (v *Viewers) FailClosed(on bool) {
+	v.mu.Lock()
+	v.closed = on
+	v.mu.Unlock()
+	if on {
+		v.hub.Revoke(func(authz.Grant) bool { return true })
+	}
+}
+
+// failedClosed reports whether FailClosed is on.
+func (v *Viewers) failedClosed() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.closed
 }
 
 // mark returns the count of revocations applied so far.
@@ -165,6 +187,10 @@ func (v *Viewers) Open(ctx context.Context, mint, reauth Reauth) (*Session, erro
 // revocation raced it.
 func (v *Viewers) open(ctx context.Context, mint Reauth) (*media.Reader, error) {
 	for {
+		if v.failedClosed() {
+			return nil, &fault.Error{Kind: fault.KindUnavailable, Code: "live_paused",
+				Message: "live video is paused on this server; try again shortly", RetryAfter: 5 * time.Second}
+		}
 		mark := v.mark()
 		g, err := mint(ctx)
 		if err != nil {

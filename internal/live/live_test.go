@@ -360,3 +360,36 @@ type redeemer struct {
 func (r redeemer) RedeemStream(ctx context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error) {
 	return r.redeem(ctx, token, camera, protocol, addr)
 }
+
+// TestFailClosed: while the node cannot hear withdrawals, every stream
+// ends and none opens, even for a viewer the policy still allows; once
+// it hears again, streams open.
+func TestFailClosed(t *testing.T) {
+	hub := media.New(media.Config{})
+	feed(t, hub, cam)
+	v := live.New(live.Config{Hub: hub})
+	defer v.Close()
+	acct := domain.NewID()
+	mint := func(context.Context) (authz.Grant, error) { return grant(t, acct, "", cam), nil }
+	s, err := v.Open(context.Background(), mint, mint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{}, 1)
+	ended := watch(context.Background(), s, got)
+	wait(t, got, "a unit")
+
+	v.FailClosed(true)
+	if err := wait(t, ended, "the end of the stream"); fault.KindOf(err) != fault.KindUnavailable {
+		t.Fatalf("Watch after failing closed: %v, want unavailable", err)
+	}
+	if _, err := v.Open(context.Background(), mint, mint); fault.KindOf(err) != fault.KindUnavailable {
+		t.Fatalf("Open while failed closed: %v, want unavailable", err)
+	}
+	v.FailClosed(false)
+	s, err = v.Open(context.Background(), mint, mint)
+	if err != nil {
+		t.Fatalf("Open after hearing again: %v", err)
+	}
+	s.Close()
+}

@@ -321,8 +321,8 @@ type Store interface {
 	PruneThrottle(ctx context.Context, before time.Time) (int, error)
 
 	// AppendOutbox keeps a withdrawal of live access for the nodes
-	// that poll for them.
-	AppendOutbox(ctx context.Context, e OutboxEntry) error
+	// that poll for them and returns its number.
+	AppendOutbox(ctx context.Context, e OutboxEntry) (int64, error)
 	// OutboxAfter returns up to limit entries numbered above after, in
 	// order of their numbers.
 	OutboxAfter(ctx context.Context, after int64, limit int) ([]OutboxEntry, error)

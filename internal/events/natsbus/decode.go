@@ -19,6 +19,9 @@ func decode(data []byte, w *wire) error {
 	if dec.More() {
 		return errors.New("trailing data")
 	}
+	if w.Seq < 0 {
+		return errors.New("negative sequence number")
+	}
 	if (w.Account != "" && !domain.ValidID(w.Account)) || (w.Camera != "" && !domain.ValidID(w.Camera)) || (w.Link != "" && !domain.ValidID(w.Link)) {
 		return errors.New("malformed id")
 	}

@@ -9,10 +9,11 @@ import (
 )
 
 // AppendOutbox implements store.Store.
-func (s *Store) AppendOutbox(ctx context.Context, e store.OutboxEntry) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO outbox (kind, account_id, camera_id, generation, link_id, at) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.Kind, e.Account, e.Camera, e.Generation, e.Link, micros(e.At))
-	return err
+func (s *Store) AppendOutbox(ctx context.Context, e store.OutboxEntry) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRowContext(ctx, s.q(`INSERT INTO outbox (kind, account_id, camera_id, generation, link_id, at) VALUES (?, ?, ?, ?, ?, ?)
+		RETURNING seq`), e.Kind, e.Account, e.Camera, e.Generation, e.Link, micros(e.At)).Scan(&seq)
+	return seq, s.classify(err)
 }
 
 // OutboxAfter implements store.Store.
