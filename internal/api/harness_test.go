@@ -102,7 +102,7 @@ func newEnvWith(t testing.TB, params authn.Params, edits ...func(*service.Config
 		Recordings: ar,
 		Store:      st, Now: clk.Now, BaseURL: "http://camvault.test", SecretKey: bytes.Repeat([]byte{7}, 32),
 		Password: params, Devices: service.DeviceConfig{CA: ca, URL: "wss://devices.camvault.test"},
-		Media: hub, Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
+		Video: true, Live: service.LiveConfig{RTSPURL: "rtsps://live.camvault.test"},
 		PullNetworks: testNets, // the documentation range pulled cameras use here
 	}
 	for _, edit := range edits {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/record/keys"
 	"github.com/camvault/camvault/internal/record/recordtest"
@@ -519,7 +520,7 @@ func TestDeleteCoversSegmentInProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	cam, _ := e.st.Camera(ctx, cv.ID)
-	rec := record.NewRecorder(record.RecorderConfig{Archive: e.ar, Source: e.svc, Rescan: 50 * time.Millisecond})
+	rec := record.NewRecorder(record.RecorderConfig{Archive: e.ar, Source: e.svc, Media: e.hub, Rescan: 50 * time.Millisecond})
 	e.svc.SetRecorder(rec)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -586,9 +587,10 @@ func TestDeleteCoversSegmentInProgress(t *testing.T) {
 	}
 }
 
-// TestRenewRecording: the recorder's reader is renewed while the camera
-// records at that generation, and not once recording is off or the
-// camera changed hands.
+// TestRenewRecording: the recorder's grant is given again while the
+// camera records at that generation, and not once recording is off; once
+// the camera changed hands it is for the new generation only, which the
+// recorder's old reader cannot take.
 func TestRenewRecording(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -605,24 +607,38 @@ func TestRenewRecording(t *testing.T) {
 		}
 	}
 	set("continuous")
-	r, _, _, err := e.svc.OpenRecording(ctx, cv.ID)
+	first, _, _, err := e.svc.RecordingGrant(ctx, cv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.hub.AddReader(first, media.Renewable)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := e.svc.RenewRecording(ctx, r); err != nil {
+	again, _, _, err := e.svc.RecordingGrant(ctx, cv.ID)
+	if err != nil || again.Camera() != first.Camera() {
+		t.Fatalf("the grant again while recording: %v %v", again.Camera(), err)
+	}
+	if err := r.Renew(again); err != nil {
 		t.Fatalf("renewing while recording: %v", err)
 	}
 	set("off")
-	if err := e.svc.RenewRecording(ctx, r); !errors.Is(err, record.ErrNotRecording) {
-		t.Fatalf("renewing with recording off: %v", err)
+	if _, _, _, err := e.svc.RecordingGrant(ctx, cv.ID); !errors.Is(err, record.ErrNotRecording) {
+		t.Fatalf("the grant with recording off: %v", err)
 	}
 	set("continuous")
 	cam, _ := e.st.Camera(ctx, cv.ID)
 	if err := e.svc.DeviceReset(ctx, cam, e.nextAddr()); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.RenewRecording(ctx, r); err == nil {
-		t.Fatal("renewed the reader of a generation that ended")
+	next, _, _, err := e.svc.RecordingGrant(ctx, cv.ID)
+	if err == nil && next.Camera() == first.Camera() {
+		t.Fatal("the grant after a reset is for the generation that ended")
+	}
+	if err == nil {
+		if err := r.Renew(next); err == nil {
+			t.Fatal("the old generation's reader took the new generation's grant")
+		}
 	}
 }

@@ -182,7 +182,7 @@ func newService(cfg config.Config, key []byte, st store.Store, log *slog.Logger,
 		Recordings: ar,
 		Store:      st, Logger: log, BaseURL: base, SecretKey: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
-		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Media: hub, Stills: stills(hub, log), Live: live, Withdrawn: withdrawn,
+		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Video: hub != nil, Stills: stills(hub, log), Live: live, Withdrawn: withdrawn,
 		PullNetworks: pullNets, FetchSnapshot: ingest.FetchSnapshot,
 	})
 	if err != nil {

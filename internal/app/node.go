@@ -334,7 +334,7 @@ func (n *node) serve(ctx context.Context) error {
 	background.Go(func() {
 		chore(ctx, st, "housekeeping", choreRetry, log, func(ctx context.Context) { housekeep(ctx, svc, st, log) })
 	})
-	if err := startRecording(ctx, cfg, st, svc, n.archive, log, background.Go); err != nil {
+	if err := startRecording(ctx, cfg, st, svc, n.archive, n.media, log, background.Go); err != nil {
 		return fmt.Errorf("recordings: %w", err)
 	}
 	// Links revoked by another process (the admin command) end their

@@ -101,6 +101,8 @@ var rules = []rule{
 		from: []string{"internal/live"}, banned: []string{"internal/service", "internal/store", "internal/blob", "internal/record"}},
 	{why: "the use cases know no adapter or wiring",
 		from: []string{"internal/service"}, banned: append([]string{"internal/app"}, adapters...)},
+	{why: "the use cases hand out Grants; frames flow from the hub to live viewers and the recorder, never through the service",
+		from: []string{"internal/service"}, banned: []string{"internal/media"}},
 	{why: "the agent runs on the camera and knows nothing of the server's insides",
 		from: []string{"internal/agent"}, only: []string{"internal/authn", "internal/bitstream", "internal/control", "internal/videosig", "internal/clips", "internal/domain", "internal/ffmpeg", "internal/pki"}},
 	{why: "placement knows cameras by ID and nodes by name, nothing of what they serve",

@@ -10,13 +10,15 @@
 //	authn        passwords, sessions, TOTP, device proofs; no camvault imports
 //	store        metadata storage interface; sqlite, postgres, sqlstore behind it
 //	blob         object storage interface; localfs, s3 behind it
-//	events       the withdrawal bus; natsbus behind it
+//	events       the withdrawal bus; natsbus behind it; outbox keeps and polls
+//	             withdrawals in the store so a node hears them without the bus
 //	placement    which node serves which camera, node reports, commands to
 //	             a camera's node; natsplacement (JetStream KV) behind it
 //	media        stream hub keyed by (camera, generation); takes Grants; knows no service
-//	record       segmenter, encryption, archive, recorder
+//	record       segmenter, encryption, archive (reads take a Grant), recorder
+//	             (reads the hub with the grants the service gives)
 //	service      use cases: every method takes the principal and asks authz first;
-//	             for video it returns Grants, never readers
+//	             for video it returns Grants, never readers; never imports media
 //	live         turns a Grant into a viewer session on the hub; applies withdrawals
 //	             from the bus; imports media, authz, domain, events, fault only
 //	adapters     api, webui, live/*, integrations/*, oauth, devicehub, ingest, httpserver:

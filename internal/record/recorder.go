@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/media"
 )
@@ -16,15 +17,11 @@ import (
 type Source interface {
 	// RecordingCameras lists the settings of every camera that records.
 	RecordingCameras(ctx context.Context) ([]domain.RecordingSettings, error)
-	// OpenRecording opens the recorder's reader of a camera's live
-	// stream, with the camera as it is now and its settings. The reader
-	// is renewable (media.Renewable).
+	// RecordingGrant asks the policy whether the server records the
+	// camera as it is now, and returns its grant for the camera's
+	// current generation, the camera and its settings.
 	// ErrNotRecording means the camera should not be recorded.
-	OpenRecording(ctx context.Context, camera domain.ID) (*media.Reader, domain.Camera, domain.RecordingSettings, error)
-	// RenewRecording gives a reader OpenRecording made, whose grant ran
-	// out, a current grant, if the camera is still recorded at the
-	// reader's generation; ErrNotRecording if not.
-	RenewRecording(ctx context.Context, r *media.Reader) error
+	RecordingGrant(ctx context.Context, camera domain.ID) (authz.Grant, domain.Camera, domain.RecordingSettings, error)
 }
 
 // ErrNotRecording: the camera does not record (any more).
@@ -34,7 +31,10 @@ var ErrNotRecording = errors.New("record: camera does not record")
 type RecorderConfig struct {
 	Archive *Archive
 	Source  Source
-	Logger  *slog.Logger
+	// Media is the hub the recorder reads cameras' streams from, with
+	// the grants Source gives.
+	Media  *media.Hub
+	Logger *slog.Logger
 	// Segment is the target segment length; zero means DefaultSegment.
 	Segment time.Duration
 	// Rescan is how often the settings are read again; zero means 5 s.
@@ -223,7 +223,7 @@ func (w *worker) run(ctx context.Context) {
 	defer w.flush(context.WithoutCancel(ctx))
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
-		rd, cam, s, err := w.r.cfg.Source.OpenRecording(ctx, w.camera)
+		rd, cam, s, err := w.open(ctx)
 		if err != nil {
 			w.flush(ctx)
 			if errors.Is(err, ErrNotRecording) {
@@ -247,6 +247,34 @@ func (w *worker) run(ctx context.Context) {
 		// reader that picks up where this one ended continues the
 		// segment in progress.
 	}
+}
+
+// open asks Source for the camera's recording grant and opens a
+// renewable reader with it.
+func (w *worker) open(ctx context.Context) (*media.Reader, domain.Camera, domain.RecordingSettings, error) {
+	g, cam, s, err := w.r.cfg.Source.RecordingGrant(ctx, w.camera)
+	if err != nil {
+		return nil, cam, s, err
+	}
+	if w.r.cfg.Media == nil {
+		return nil, cam, s, ErrNotRecording
+	}
+	rd, err := w.r.cfg.Media.AddReader(g, media.Renewable)
+	return rd, cam, s, err
+}
+
+// renew gives a reader whose grant ran out a current one, if the camera
+// is still recorded at the reader's generation; ErrNotRecording if not.
+func (w *worker) renew(ctx context.Context, rd *media.Reader) error {
+	ref := rd.Grant().Camera()
+	g, _, _, err := w.r.cfg.Source.RecordingGrant(ctx, ref.Camera)
+	if err != nil {
+		return err
+	}
+	if g.Camera() != ref {
+		return ErrNotRecording // another generation: this one is over
+	}
+	return rd.Renew(g)
 }
 
 // quiet is how long a stream may pause before the segment in progress is
@@ -276,7 +304,7 @@ func (w *worker) record(ctx context.Context, rd *media.Reader, cam domain.Camera
 		if errors.Is(err, media.ErrExpired) {
 			// The grant ran out: renewed, the reader goes on where it
 			// was, with every picture it queued meanwhile.
-			if err := w.r.cfg.Source.RenewRecording(ctx, rd); err == nil {
+			if err := w.renew(ctx, rd); err == nil {
 				continue
 			} else if !errors.Is(err, ErrNotRecording) && ctx.Err() == nil {
 				w.r.log.Warn("renewing the recording grant", "camera", w.camera, "err", err)

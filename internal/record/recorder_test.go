@@ -36,7 +36,7 @@ func (h *hubSource) RecordingCameras(context.Context) ([]domain.RecordingSetting
 	return []domain.RecordingSettings{h.set}, nil
 }
 
-func (h *hubSource) OpenRecording(_ context.Context, camera domain.ID) (*media.Reader, domain.Camera, domain.RecordingSettings, error) {
+func (h *hubSource) RecordingGrant(_ context.Context, camera domain.ID) (authz.Grant, domain.Camera, domain.RecordingSettings, error) {
 	h.mu.Lock()
 	cam, set := h.cam, h.set
 	h.mu.Unlock()
@@ -46,25 +46,9 @@ func (h *hubSource) OpenRecording(_ context.Context, camera domain.ID) (*media.R
 	}
 	g, d := authz.AuthorizeRecording(cam, set, now())
 	if !d.Allowed || camera != cam.ID {
-		return nil, cam, set, record.ErrNotRecording
+		return authz.Grant{}, cam, set, record.ErrNotRecording
 	}
-	r, err := h.hub.AddReader(g, media.Renewable)
-	return r, cam, set, err
-}
-
-func (h *hubSource) RenewRecording(_ context.Context, r *media.Reader) error {
-	h.mu.Lock()
-	cam, set := h.cam, h.set
-	h.mu.Unlock()
-	now := time.Now
-	if h.now != nil {
-		now = h.now
-	}
-	g, d := authz.AuthorizeRecording(cam, set, now())
-	if !d.Allowed || cam.Ref() != r.Grant().Camera() {
-		return record.ErrNotRecording
-	}
-	return r.Renew(g)
+	return g, cam, set, nil
 }
 
 // recordClip runs a recorder over the porch clip published for d of
@@ -108,7 +92,7 @@ func recordClipOpts(t *testing.T, o clipOpts) ([]domain.Segment, *rig) {
 	c := domain.Camera{ID: domain.NewID(), HomeID: home, Generation: 1, State: domain.CameraStateClaimed}
 	set.CameraID = c.ID
 	src := &hubSource{hub: hub, cam: c, set: set, now: now}
-	rec := record.NewRecorder(record.RecorderConfig{Archive: rg.ar, Source: src, Rescan: 50 * time.Millisecond, Now: o.now})
+	rec := record.NewRecorder(record.RecorderConfig{Archive: rg.ar, Source: src, Media: hub, Rescan: 50 * time.Millisecond, Now: o.now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()

@@ -32,7 +32,7 @@ func liveEnv(t *testing.T) (*service.Service, store.Store, *media.Hub, *live.Vie
 	bus := &events.Local{}
 	viewers := live.New(live.Config{Hub: hub, Bus: bus})
 	t.Cleanup(viewers.Close)
-	svc, err := service.New(service.Config{Store: st, SecretKey: bytes.Repeat([]byte{7}, 32), Media: hub, Bus: bus, Withdrawn: viewers.Apply})
+	svc, err := service.New(service.Config{Store: st, SecretKey: bytes.Repeat([]byte{7}, 32), Video: true, Bus: bus, Withdrawn: viewers.Apply})
 	if err != nil {
 		t.Fatal(err)
 	}

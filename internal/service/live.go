@@ -13,7 +13,7 @@ import (
 // decides "live" (audited) and mints the grant that package live opens a
 // reader for, and checks every frame against.
 func (s *Service) LiveGrant(ctx context.Context, c Caller, camera domain.ID) (authz.Grant, error) {
-	if s.cfg.Media == nil {
+	if !s.cfg.Video {
 		return authz.Grant{}, &Error{Kind: KindNotFound, Code: "no_video", Message: "this server carries no video"}
 	}
 	acc, err := s.authorizeCamera(ctx, c, camera, domain.ActionLive, "live")

@@ -16,7 +16,6 @@ import (
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -65,7 +64,7 @@ func testSingleUseAcrossNodes(t *testing.T, open func() store.Store) {
 		t.Cleanup(func() { st.Close() })
 		svc, err := service.New(service.Config{Store: st, SecretKey: bytes.Repeat([]byte{7}, 32),
 			Password: authn.Params{Memory: 1024, Time: 1, Threads: 1},
-			Media:    media.New(media.Config{}), Live: service.LiveConfig{WHEPURL: "https://cams.example.org/whep"},
+			Video:    true, Live: service.LiveConfig{WHEPURL: "https://cams.example.org/whep"},
 			Devices: service.DeviceConfig{CA: ca, URL: "wss://cams.example.org:8443"}})
 		if err != nil {
 			t.Fatal(err)

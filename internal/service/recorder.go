@@ -8,7 +8,6 @@ import (
 
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -47,62 +46,32 @@ func (s *Service) RecordingCameras(ctx context.Context) ([]domain.RecordingSetti
 	return s.st.RecordingCameras(ctx)
 }
 
-// OpenRecording implements record.Source: the policy decides whether the
-// server records the camera as it is now, and the reader carries the
-// recorder's grant for its current generation only.
-func (s *Service) OpenRecording(ctx context.Context, camera domain.ID) (*media.Reader, domain.Camera, domain.RecordingSettings, error) {
-	if s.cfg.Media == nil {
-		return nil, domain.Camera{}, domain.RecordingSettings{}, record.ErrNotRecording
+// RecordingGrant implements record.Source: the policy decides whether
+// the server records the camera as it is now, and the grant is for its
+// current generation only.
+func (s *Service) RecordingGrant(ctx context.Context, camera domain.ID) (authz.Grant, domain.Camera, domain.RecordingSettings, error) {
+	if !s.cfg.Video {
+		return authz.Grant{}, domain.Camera{}, domain.RecordingSettings{}, record.ErrNotRecording
 	}
 	cam, err := s.st.Camera(ctx, camera)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, cam, domain.RecordingSettings{}, record.ErrNotRecording
+		return authz.Grant{}, cam, domain.RecordingSettings{}, record.ErrNotRecording
 	}
 	if err != nil {
-		return nil, cam, domain.RecordingSettings{}, err
+		return authz.Grant{}, cam, domain.RecordingSettings{}, err
 	}
 	set, err := s.st.RecordingSettings(ctx, camera)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, cam, set, record.ErrNotRecording
+		return authz.Grant{}, cam, set, record.ErrNotRecording
 	}
 	if err != nil {
-		return nil, cam, set, err
+		return authz.Grant{}, cam, set, err
 	}
 	g, d := authz.AuthorizeRecording(cam, set, s.now())
 	if !d.Allowed {
-		return nil, cam, set, record.ErrNotRecording
+		return authz.Grant{}, cam, set, record.ErrNotRecording
 	}
-	r, err := s.cfg.Media.AddReader(g, media.Renewable)
-	if err != nil {
-		return nil, cam, set, err
-	}
-	return r, cam, set, nil
-}
-
-// RenewRecording implements record.Source: the policy decides again on
-// the camera as it is now, and the reader gets the new grant only if it
-// is for the same generation.
-func (s *Service) RenewRecording(ctx context.Context, r *media.Reader) error {
-	ref := r.Grant().Camera()
-	cam, err := s.st.Camera(ctx, ref.Camera)
-	if errors.Is(err, store.ErrNotFound) {
-		return record.ErrNotRecording
-	}
-	if err != nil {
-		return err
-	}
-	set, err := s.st.RecordingSettings(ctx, ref.Camera)
-	if errors.Is(err, store.ErrNotFound) {
-		return record.ErrNotRecording
-	}
-	if err != nil {
-		return err
-	}
-	g, d := authz.AuthorizeRecording(cam, set, s.now())
-	if !d.Allowed || cam.Generation != ref.Generation {
-		return record.ErrNotRecording
-	}
-	return r.Renew(g)
+	return g, cam, set, nil
 }
 
 // TriggerEvent marks an event on a camera now (a manual or API trigger):

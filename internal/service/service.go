@@ -56,7 +56,6 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
-	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/store"
@@ -87,8 +86,9 @@ type Config struct {
 	// Devices configures device enrolment and certificates; without a CA
 	// devices cannot enrol.
 	Devices DeviceConfig
-	// Media is the stream hub; nil when the server carries no video.
-	Media *media.Hub
+	// Video says the server carries live video (a stream hub that
+	// package live and the recorder read with the service's grants).
+	Video bool
 	// Stills decodes a pulled camera's live keyframe to a snapshot
 	// (package live/snapshot); nil when the server cannot (no video, or
 	// no ffmpeg).

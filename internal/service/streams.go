@@ -76,7 +76,7 @@ func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, 
 	case ProtoHLS:
 		base, file = s.cfg.Live.HLSURL, "/index.m3u8"
 	}
-	if base == "" || s.cfg.Media == nil {
+	if base == "" || !s.cfg.Video {
 		return StreamTicket{}, &Error{Kind: KindInvalid, Code: "unsupported_protocol", Message: protocol + " viewing is not available on this server"}
 	}
 	tok, hash := authn.NewToken(authn.KindStream)
