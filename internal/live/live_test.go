@@ -11,12 +11,13 @@ import (
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/live"
+	"github.com/camvault/camvault/internal/live/livetest"
 	"github.com/camvault/camvault/internal/media"
 )
 
 var (
-	home = domain.ID("homeaaaaaaaaaaaaaaaaaaaaaa")
-	cam  = domain.Camera{ID: "camaaaaaaaaaaaaaaaaaaaaaaa", HomeID: home, Generation: 1}
+	home = livetest.Home
+	cam  = livetest.Camera
 )
 
 // grant mints a real grant through the policy for an owner of home, or

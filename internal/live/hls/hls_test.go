@@ -14,35 +14,18 @@ import (
 	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
-	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/live"
+	"github.com/camvault/camvault/internal/live/livetest"
 	"github.com/camvault/camvault/internal/media"
 )
 
-// redeemer is a fake live.Redeemer.
-type redeemer struct {
-	redeem func(ctx context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error)
-}
-
-func (r redeemer) RedeemStream(ctx context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error) {
-	return r.redeem(ctx, token, camera, protocol, addr)
-}
+type redeemer = livetest.Redeemer
 
 var (
-	testHome  = domain.ID("homeaaaaaaaaaaaaaaaaaaaaaa")
-	testCam   = domain.Camera{ID: "camaaaaaaaaaaaaaaaaaaaaaaa", HomeID: testHome, Generation: 1}
-	errDenied = &fault.Error{Kind: fault.KindUnauthenticated, Code: "unauthenticated", Message: "stream credential not valid"}
+	testCam    = livetest.Camera
+	errDenied  = livetest.ErrDenied
+	ownerGrant = livetest.OwnerGrant
 )
-
-// ownerGrant mints a real live grant through the policy for an owner.
-func ownerGrant(t testing.TB, account domain.ID) authz.Grant {
-	m := &domain.Membership{HomeID: testHome, AccountID: account, Role: domain.RoleOwner}
-	g, d := authz.Authorize(authz.Principal{Account: account}, domain.ActionLive, authz.Resource{Home: testHome, Camera: &testCam}, authz.Facts{Now: time.Now(), Membership: m})
-	if !d.Allowed {
-		t.Fatalf("grant: %+v", d)
-	}
-	return g
-}
 
 // feed publishes the porch clip as testCam's stream until the test ends,
 // faster than real time.
@@ -59,25 +42,14 @@ func feed(t testing.TB, hub *media.Hub) {
 			}
 		}
 	}
-	pub := hub.Publish(testCam.Ref(), tr)
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			nalus := aus[i%len(aus)]
-			key := false
-			for _, n := range nalus {
-				key = key || bitstream.IsKey(bitstream.H264, n)
-			}
-			pub.Write(&media.AccessUnit{Origin: testCam.Ref(), PTS: time.Duration(i) * time.Second / clips.FPS, Capture: time.Now(), Key: key, NALUs: nalus})
+	livetest.Feed(t, hub, tr, 2*time.Millisecond, func(i int) *media.AccessUnit {
+		nalus := aus[i%len(aus)]
+		key := false
+		for _, n := range nalus {
+			key = key || bitstream.IsKey(bitstream.H264, n)
 		}
-	}()
-	t.Cleanup(func() { close(stop); <-done; pub.Close() })
+		return &media.AccessUnit{Origin: testCam.Ref(), PTS: time.Duration(i) * time.Second / clips.FPS, Capture: time.Now(), Key: key, NALUs: nalus}
+	})
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -103,7 +75,7 @@ func TestSessionPlaysAndEnds(t *testing.T) {
 	feed(t, hub)
 	acct := domain.NewID()
 	redeemed := 0
-	rd := redeemer{redeem: func(_ context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error) {
+	rd := redeemer{Redeem: func(_ context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error) {
 		if token != "good" || camera != testCam.ID || protocol != live.ProtoHLS || addr != "127.0.0.1" || redeemed > 0 {
 			return authz.Grant{}, nil, errDenied
 		}

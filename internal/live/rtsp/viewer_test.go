@@ -17,64 +17,29 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
-	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/live"
+	"github.com/camvault/camvault/internal/live/livetest"
 	"github.com/camvault/camvault/internal/media"
 )
 
-// redeemer is a fake live.Redeemer.
-type redeemer struct {
-	redeem func(ctx context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error)
-}
-
-func (r redeemer) RedeemStream(ctx context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error) {
-	return r.redeem(ctx, token, camera, protocol, addr)
-}
-
-var errDenied = &fault.Error{Kind: fault.KindUnauthenticated, Code: "unauthenticated", Message: "stream credential not valid"}
-
-// denyAll knows no credential.
-func denyAll() redeemer {
-	return redeemer{redeem: func(context.Context, string, domain.ID, string, string) (authz.Grant, live.Reauth, error) {
-		return authz.Grant{}, nil, errDenied
-	}}
-}
+type redeemer = livetest.Redeemer
 
 var (
-	testHome = domain.ID("homeaaaaaaaaaaaaaaaaaaaaaa")
-	testCam  = domain.Camera{ID: "camaaaaaaaaaaaaaaaaaaaaaaa", HomeID: testHome, Generation: 1}
+	testCam    = livetest.Camera
+	errDenied  = livetest.ErrDenied
+	ownerGrant = livetest.OwnerGrant
+	denyAll    = livetest.DenyAll
 )
-
-// ownerGrant mints a real live grant through the policy for an owner.
-func ownerGrant(t testing.TB, account domain.ID) authz.Grant {
-	m := &domain.Membership{HomeID: testHome, AccountID: account, Role: domain.RoleOwner}
-	g, d := authz.Authorize(authz.Principal{Account: account}, domain.ActionLive, authz.Resource{Home: testHome, Camera: &testCam}, authz.Facts{Now: time.Now(), Membership: m})
-	if !d.Allowed {
-		t.Fatalf("grant: %+v", d)
-	}
-	return g
-}
 
 // feed publishes testCam's H.264 stream until the test ends.
 func feed(t testing.TB, hub *media.Hub) {
-	pub := hub.Publish(testCam.Ref(), media.Track{Codec: media.H264, SPS: []byte{0x67, 0x42, 0xc0, 0x1f}, PPS: []byte{0x68, 0xce, 0x3c, 0x80}})
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			au := &media.AccessUnit{Origin: testCam.Ref(), PTS: time.Duration(i) * time.Second / 15, Key: i%10 == 0, NALUs: nalus(media.H264, 30)}
-			if au.Key {
-				au.NALUs[0][0] = 0x65
-			}
-			pub.Write(au)
+	livetest.Feed(t, hub, livetest.Track, 5*time.Millisecond, func(i int) *media.AccessUnit {
+		au := &media.AccessUnit{Origin: testCam.Ref(), PTS: time.Duration(i) * time.Second / 15, Key: i%10 == 0, NALUs: nalus(media.H264, 30)}
+		if au.Key {
+			au.NALUs[0][0] = 0x65
 		}
-	}()
-	t.Cleanup(func() { close(stop); <-done; pub.Close() })
+		return au
+	})
 }
 
 // client is a minimal RTSP player.
@@ -117,7 +82,7 @@ func TestViewerPlays(t *testing.T) {
 	feed(t, hub)
 	acct := domain.NewID()
 	refused := make(chan struct{})
-	rd := redeemer{redeem: func(_ context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error) {
+	rd := redeemer{Redeem: func(_ context.Context, token string, camera domain.ID, protocol, addr string) (authz.Grant, live.Reauth, error) {
 		if token != "good" || camera != testCam.ID || protocol != live.ProtoRTSP || addr != "127.0.0.1" {
 			return authz.Grant{}, nil, errDenied
 		}
