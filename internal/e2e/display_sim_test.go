@@ -29,7 +29,7 @@ func displaySim(t *testing.T, s *binServer, clientID, secret, redirect, protocol
 	t.Helper()
 	cmd := exec.Command(camvaultBinary(t), "display-sim", "--server", s.url, "--client-id", clientID, "--redirect-uri", redirect,
 		"--email", "ana@example.org", "--play", "30s", "--gops", "2", "--protocol", protocol)
-	cmd.Env = append(os.Environ(), "CAMVAULT_CLIENT_SECRET="+secret, "CAMVAULT_PASSWORD="+e2ePassword)
+	cmd.Env = append(os.Environ(), "CAMVAULT_CLIENT_SECRET="+secret, "CAMVAULT_PASSWORD="+password)
 	stdout, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("display-sim: %v\n%s", err, stdout)
