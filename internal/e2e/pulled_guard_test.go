@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -70,9 +69,4 @@ func TestPullRedactsErrors(t *testing.T) {
 	if logs := s.logs.String(); strings.Contains(logs, "s3cret-pw") || strings.Contains(logs, "admin:") {
 		t.Fatalf("a pulled camera's credentials reached the log:\n%s", logs)
 	}
-}
-
-func toJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }

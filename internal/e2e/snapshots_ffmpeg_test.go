@@ -1,55 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"image/jpeg"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/camvault/camvault/internal/clips"
 )
-
-// requireFFmpeg skips the test when ffmpeg is not installed.
-func requireFFmpeg(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg is not installed; install it (apt install ffmpeg) to test capture devices and snapshots")
-	}
-}
-
-// fetchSnapshot asks the server for the camera's snapshot as token.
-func fetchSnapshot(t *testing.T, s *server, token, cam string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", s.url+"/api/v1/cameras/"+cam+"/snapshot", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusOK && resp.Header.Get("Content-Type") != "image/jpeg" {
-		t.Fatalf("snapshot of type %q", resp.Header.Get("Content-Type"))
-	}
-	return resp.StatusCode, b
-}
-
-// decodeJPEG checks that b is a JPEG of w×h pixels.
-func decodeJPEG(t *testing.T, b []byte, w, h int) {
-	t.Helper()
-	img, err := jpeg.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("not a JPEG (%d bytes): %v", len(b), err)
-	}
-	if got := img.Bounds().Size(); got.X != w || got.Y != h {
-		t.Fatalf("a %v picture, want %dx%d", got, w, h)
-	}
-}
 
 // TestSnapshotsThroughFFmpeg: sources without a picture of their own —
 // a file with no JPEG beside it (H.264 and H.265), a LAN camera, a

@@ -6,40 +6,20 @@ import (
 	"errors"
 	"github.com/camvault/camvault/internal/config"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v5"
-	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
-	"github.com/camvault/camvault/internal/clips"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/videosig"
 )
-
-// porch returns the built-in clip's access units and parameter sets.
-func porch() (aus [][][]byte, sps, pps []byte) {
-	aus = videosig.AccessUnits(videosig.H264, videosig.SplitAnnexB(clips.PorchH264))
-	for _, n := range aus[0] {
-		switch n[0] & 0x1f {
-		case 7:
-			sps = n
-		case 8:
-			pps = n
-		}
-	}
-	return aus, sps, pps
-}
 
 // watchAndVerify opens the camera live as the owner and checks that n GOPs
 // arrive and verify against the agent's key.
@@ -103,42 +83,6 @@ func TestMP4Source(t *testing.T) {
 	watchAndVerify(t, s, o, dir, cam, 2)
 }
 
-// startLANCamera serves the built-in clip over plain RTSP like a LAN IP
-// camera and returns its address.
-func startLANCamera(t *testing.T) string {
-	t.Helper()
-	aus, sps, pps := porch()
-	forma := &format.H264{PayloadTyp: 96, SPS: sps, PPS: pps, PacketizationMode: 1}
-	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &lanCamera{}
-	srv := &gortsplib.Server{Handler: h, RTSPAddress: l.Addr().String(), Listen: func(string, string) (net.Listener, error) { return l, nil }}
-	h.stream = &gortsplib.ServerStream{Server: srv, Desc: &description.Session{Medias: []*description.Media{medi}}}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.stream.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		enc, _ := forma.CreateEncoder()
-		for i := 0; ctx.Err() == nil; i++ {
-			pkts, _ := enc.Encode(aus[i%len(aus)])
-			for _, p := range pkts {
-				p.Timestamp = uint32(i * 6000)
-				h.stream.WritePacketRTP(medi, p)
-			}
-			time.Sleep(time.Second / 15)
-		}
-	}()
-	t.Cleanup(func() { cancel(); h.stream.Close(); srv.Close() })
-	return l.Addr().String()
-}
-
 // TestRTSPSource: an agent relays a LAN camera's RTSP stream (with
 // credentials in the URL), signing it.
 func TestRTSPSource(t *testing.T) {
@@ -151,21 +95,6 @@ func TestRTSPSource(t *testing.T) {
 	if bytes.Contains([]byte(s.logs.String()), []byte("s3cret")) {
 		t.Fatal("the camera's password appears in a log")
 	}
-}
-
-// lanCamera is a minimal RTSP camera.
-type lanCamera struct{ stream *gortsplib.ServerStream }
-
-func (h *lanCamera) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, h.stream, nil
-}
-
-func (h *lanCamera) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, h.stream, nil
-}
-
-func (h *lanCamera) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
 // TestPulledCamera: a home adds an IP camera the server pulls itself; the

@@ -1,91 +1,15 @@
 package e2e
 
 import (
-	"crypto"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v5"
-	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/pion/rtp"
-
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/videosig"
 )
-
-// rtspViewer plays url with a real RTSPS client, trusting pool, and hands
-// each access unit to onAU. It returns the client and a channel closed when
-// the session ends.
-func rtspViewer(t *testing.T, url string, pool *x509.CertPool, onAU func([][]byte)) (*gortsplib.Client, <-chan error, error) {
-	t.Helper()
-	u, err := base.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp := gortsplib.ProtocolTCP
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
-	if err := c.Start(); err != nil {
-		return nil, nil, err
-	}
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	var forma *format.H264
-	medi := desc.FindFormat(&forma)
-	if medi == nil {
-		c.Close()
-		t.Fatal("no H.264 in the stream")
-	}
-	dec, _ := forma.CreateDecoder()
-	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
-		if au, err := dec.Decode(pkt); err == nil {
-			onAU(au)
-		}
-	})
-	if _, err := c.Play(nil); err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	t.Cleanup(c.Close)
-	return c, done, nil
-}
-
-// agentTrust returns the device CA (which also signs the viewer RTSPS
-// certificate on a server without TLS of its own) and the device's public
-// key, from an agent's state dir.
-func agentTrust(t *testing.T, dir string) (*x509.CertPool, []byte) {
-	t.Helper()
-	serverJSON, _ := os.ReadFile(filepath.Join(dir, "server.json"))
-	var st struct {
-		CA string `json:"ca"`
-	}
-	json.Unmarshal(serverJSON, &st)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(st.CA))
-	keyPEM, _ := os.ReadFile(filepath.Join(dir, "device-key.pem"))
-	blk, _ := pem.Decode(keyPEM)
-	k, _ := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	der, _ := x509.MarshalPKIXPublicKey(k.(crypto.Signer).Public())
-	return pool, der
-}
 
 // TestRTSPViewer: an owner asks for an RTSP URL and plays it with a real
 // RTSPS client; every GOP's signature verifies and names the camera; the
