@@ -19,8 +19,9 @@
 //	                              the cameras' sources and pictures
 //	browser, *_binary, admin_*    the real binary and the web UI in Chromium
 //
-// The harness is harness_test.go (servers, accounts, agents, the binary,
-// which TestMain builds once) and harness_media_test.go (clips, viewers,
+// The harness is harness_test.go (the server in process, accounts,
+// agents), harness_binary_test.go (the binary, which TestMain builds once,
+// run as server and agent) and harness_media_test.go (clips, viewers,
 // snapshots). Run the tests with
 //
 //	go test -race -count=1 ./internal/e2e
