@@ -53,9 +53,6 @@ func ffmpegChildren() []int {
 	return pids
 }
 
-// FFmpegChildren lets the package's external tests see ffmpegChildren.
-func FFmpegChildren() []int { return ffmpegChildren() }
-
 // TestKeyframeCache: a kept keyframe stands for the camera's picture only
 // for the generation it was pushed for, and only while it is fresh.
 func TestKeyframeCache(t *testing.T) {

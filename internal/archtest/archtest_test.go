@@ -166,6 +166,61 @@ func TestPackageDocs(t *testing.T) {
 	}
 }
 
+// TestEndToEndTests: the tests that start the whole system (they import
+// internal/app) live in internal/e2e, and the agent's own tests keep to
+// what the agent may import, so its folder holds agent tests only.
+func TestEndToEndTests(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agentRule rule
+	for _, r := range rules {
+		if len(r.from) == 1 && r.from[0] == "internal/agent" {
+			agentRule = r
+		}
+	}
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); name == "testdata" || strings.HasPrefix(name, ".") && path != root {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		dir := filepath.ToSlash(filepath.Dir(rel))
+		for _, imp := range f.Imports {
+			s, _ := strconv.Unquote(imp.Path.Value)
+			internal, ok := strings.CutPrefix(s, module+"/")
+			if !ok {
+				continue
+			}
+			if internal == "internal/app" && !under(dir, "internal/e2e", "internal/app") {
+				t.Errorf("%s imports %s: tests that run the whole system belong in internal/e2e", rel, s)
+			}
+			if under(dir, "internal/agent") && !under(internal, "internal/agent") && !under(internal, agentRule.only...) {
+				t.Errorf("%s imports %s: %s; its tests test the agent alone (end-to-end tests go in internal/e2e)", rel, s, agentRule.why)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMain(m *testing.M) {
 	if _, err := os.Stat("../../go.mod"); err != nil {
 		panic("archtest must run from its own directory")

@@ -33,4 +33,7 @@
 // of camera bytes for both ends), control, ffmpeg, pki, authn and fault
 // (the kinds of error use cases return, so adapters can answer them
 // without importing service), which import nothing of camvault.
+// The end-to-end tests, which run the whole system, live in e2e; the
+// other packages' tests test the package (the agent's keep to what the
+// agent may import).
 package archtest
