@@ -42,6 +42,8 @@ var (
 	_ ingest.Devices            = (*devicehub.Hub)(nil)
 	_ service.DevicePresence    = (*devicehub.Hub)(nil)
 	_ service.SnapshotRequester = (*devicehub.Hub)(nil)
+	_ smarthome.Service         = (*service.Service)(nil)
+	_ smarthome.Targets         = (*service.Service)(nil)
 )
 
 // node is a built server: its listeners and parts, ready to serve.

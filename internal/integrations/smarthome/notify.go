@@ -91,7 +91,7 @@ func (n HTTPNotifier) ReportState(ctx context.Context, in domain.Integration, ag
 // sync) and whether they are online (report state). A link's first
 // sighting only sets its baseline: the platform has just run SYNC.
 type Reporter struct {
-	svc      *service.Service
+	svc      Targets
 	notifier Notifier
 	every    time.Duration
 	log      *slog.Logger
@@ -104,8 +104,13 @@ type linkState struct {
 	online  map[string]bool
 }
 
+// Targets lists the links to report on; *service.Service implements it.
+type Targets interface {
+	NotifyTargets(ctx context.Context) ([]service.NotifyTarget, error)
+}
+
 // NewReporter returns a reporter that looks every interval.
-func NewReporter(svc *service.Service, n Notifier, every time.Duration, log *slog.Logger) *Reporter {
+func NewReporter(svc Targets, n Notifier, every time.Duration, log *slog.Logger) *Reporter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/httpserver"
 	"github.com/camvault/camvault/internal/service"
 )
@@ -33,16 +34,26 @@ import (
 // the account that gave it.
 type Verifier func(ctx context.Context, token string) (link, account domain.ID, err error)
 
+// Service is what fulfillment asks of the use cases; *service.Service
+// implements it.
+type Service interface {
+	LinkCaller(ctx context.Context, link, account domain.ID, addr string) (service.Caller, error)
+	LinkedCameras(ctx context.Context, c service.Caller) ([]service.CameraView, error)
+	CreateStream(ctx context.Context, c service.Caller, camera domain.ID, protocol string) (service.StreamTicket, error)
+	Snapshot(ctx context.Context, c service.Caller, camera domain.ID) ([]byte, time.Time, error)
+	RevokeLink(ctx context.Context, c service.Caller, id domain.ID) error
+}
+
 // Config configures the endpoint.
 type Config struct {
-	Service *service.Service
+	Service Service
 	Verify  Verifier
 	Logger  *slog.Logger
 }
 
 // Server serves fulfillment.
 type Server struct {
-	svc    *service.Service
+	svc    Service
 	verify Verifier
 	log    *slog.Logger
 }
@@ -75,7 +86,7 @@ func (s *Server) caller(w http.ResponseWriter, r *http.Request, c service.Caller
 				lc.UserAgent = c.UserAgent
 				return lc, true
 			}
-			if service.KindOf(err) == service.KindInternal {
+			if fault.KindOf(err) == fault.KindInternal {
 				httpserver.WriteError(w, r, err, s.log)
 				return service.Caller{}, false
 			}
@@ -297,12 +308,12 @@ func (s *Server) run(ctx context.Context, c service.Caller, id string, e Executi
 	t, err := s.svc.CreateStream(ctx, c, domain.ID(id), proto)
 	switch {
 	case err == nil:
-	case service.KindOf(err) == service.KindInternal:
+	case fault.KindOf(err) == fault.KindInternal:
 		return res, err
-	case service.KindOf(err) == service.KindThrottled:
+	case fault.KindOf(err) == fault.KindThrottled:
 		res.ErrorCode = "tooManyRequests"
 		return res, nil
-	case service.KindOf(err) == service.KindInvalid, service.KindOf(err) == service.KindUnavailable:
+	case fault.KindOf(err) == fault.KindInvalid, fault.KindOf(err) == fault.KindUnavailable:
 		res.ErrorCode = "streamUnavailable"
 		return res, nil
 	default:
