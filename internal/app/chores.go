@@ -29,7 +29,7 @@ func chore(ctx context.Context, st store.Store, name string, retry time.Duration
 			log.Warn("could not ask for the chore", "err", err)
 		}
 		if lease != nil {
-			log.Debug("running the chore here")
+			log.Info("running the chore here")
 			hold(ctx, lease, retry, fn)
 			lease.Release()
 			if ctx.Err() == nil {
