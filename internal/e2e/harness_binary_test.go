@@ -67,7 +67,14 @@ var (
 // and waits until it serves.
 func startBinServer(t *testing.T, dataDir string, extra ...string) *binServer {
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--devices-listen", "127.0.0.1:0", "--devices-ingest-listen", "127.0.0.1:0", "--live-rtsp-listen", "127.0.0.1:0"}, extra...)
+	return runBin(t, dataDir, append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--devices-listen", "127.0.0.1:0",
+		"--devices-ingest-listen", "127.0.0.1:0", "--live-rtsp-listen", "127.0.0.1:0"}, extra...))
+}
+
+// runBin runs the binary with args (a `serve` of dataDir) and waits until
+// it serves.
+func runBin(t *testing.T, dataDir string, args []string) *binServer {
+	t.Helper()
 	cmd := exec.Command(camvaultBinary(t), args...)
 	cmd.Env = append(os.Environ(), "CAMVAULT_LOG_LEVEL=info")
 	pr, pw := io.Pipe()

@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// balancer is a round-robin TCP balancer in front of a cluster's nodes,
+// as an L4 load balancer is: each connection goes to the next node that
+// accepts it.
+type balancer struct {
+	l        net.Listener
+	mu       sync.Mutex // guards backends and next
+	backends []string
+	next     int
+}
+
+func newBalancer(t *testing.T) *balancer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &balancer{l: l}
+	go b.serve()
+	t.Cleanup(func() { l.Close() })
+	return b
+}
+
+func (b *balancer) addr() string { return b.l.Addr().String() }
+
+func (b *balancer) add(backend string) {
+	b.mu.Lock()
+	b.backends = append(b.backends, backend)
+	b.mu.Unlock()
+}
+
+func (b *balancer) serve() {
+	for {
+		in, err := b.l.Accept()
+		if err != nil {
+			return
+		}
+		go b.pass(in)
+	}
+}
+
+// pass hands in to the next backend that answers.
+func (b *balancer) pass(in net.Conn) {
+	b.mu.Lock()
+	backends, start := append([]string(nil), b.backends...), b.next
+	b.next++
+	b.mu.Unlock()
+	for i := range backends {
+		out, err := net.DialTimeout("tcp", backends[(start+i)%len(backends)], time.Second)
+		if err != nil {
+			continue
+		}
+		go func() { io.Copy(out, in); out.Close() }()
+		io.Copy(in, out)
+		in.Close()
+		return
+	}
+	in.Close()
+}
+
+// freeAddr returns a loopback address nothing listens on now. Another
+// process may take it before the node binds it; the node then fails to
+// start and the test says so.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// binNode is one `camvault serve` process of a binary cluster.
+type binNode struct {
+	name string
+	url  string // this node's own address, past the balancer
+	args []string
+	dir  string
+	s    *binServer
+}
+
+// binCluster is n `camvault serve` processes sharing one PostgreSQL
+// schema, NATS subject and S3 bucket, behind a balancer for the API and
+// one for devices.
+type binCluster struct {
+	api, dev *balancer
+	nodes    []*binNode
+}
+
+func startBinCluster(t *testing.T, n int) *binCluster {
+	t.Helper()
+	env := newClusterEnv(t)
+	c := &binCluster{api: newBalancer(t), dev: newBalancer(t)}
+	for i := range n {
+		httpAddr, devAddr := freeAddr(t), freeAddr(t)
+		dir := t.TempDir()
+		node := &binNode{name: fmt.Sprintf("node%d", i+1), url: "http://" + httpAddr, dir: dir}
+		node.args = []string{"serve", "--data-dir", dir, "--listen", httpAddr, "--devices-listen", devAddr,
+			"--devices-ingest-listen", freeAddr(t), "--live-rtsp-listen", freeAddr(t),
+			"--base-url", "http://" + c.api.addr(), "--devices-url", "wss://" + c.dev.addr(),
+			"--store", env.store, "--bus-nats", env.nats, "--bus-subject", env.subject,
+			"--blob-s3-endpoint", env.bucket.Endpoint, "--blob-s3-insecure", "--blob-s3-bucket", env.bucket.Bucket,
+			"--blob-s3-access-key", env.bucket.AccessKey, "--blob-s3-secret-key-file", filepath.Join(env.secrets, "s3-secret"),
+			"--cluster-enabled", "--cluster-node-id", node.name,
+			"--cluster-server-key-file", filepath.Join(env.secrets, "server.key"),
+			"--cluster-oauth-key-file", filepath.Join(env.secrets, "oauth.key"),
+			"--cluster-device-ca-dir", filepath.Join(env.secrets, "devices"),
+			"--recordings-segment", "2s"}
+		c.nodes = append(c.nodes, node)
+		c.start(t, i)
+		c.api.add(httpAddr)
+		c.dev.add(devAddr)
+	}
+	return c
+}
+
+// start (re)starts node i.
+func (c *binCluster) start(t *testing.T, i int) {
+	t.Helper()
+	c.nodes[i].s = runBin(t, c.nodes[i].dir, c.nodes[i].args)
+}
+
+// kill ends node i with SIGKILL.
+func (c *binCluster) kill(i int) {
+	s := c.nodes[i].s
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+}
+
+// lb is the URL of the API balancer.
+func (c *binCluster) lb() string { return "http://" + c.api.addr() }
+
+// TestClusterNodes runs three nodes of the real binary behind balancers.
+// Each part is one thing a cluster must hold that one node holds alone.
+func TestClusterNodes(t *testing.T) {
+	c := startBinCluster(t, 3)
+	a, b, cc := c.nodes[0], c.nodes[1], c.nodes[2]
+
+	// Signed up at A, signed in at B, signed out at C: refused at every
+	// node at the next request.
+	var setup string
+	for _, n := range c.nodes {
+		if n.s.setup != "" {
+			setup = n.s.setup
+			break
+		}
+	}
+	_, token, _ := strings.Cut(setup, "#")
+	o := setupOwner(t, a.url, token, "ana@example.org", "Casa")
+	session := signIn(t, b.url, "ana@example.org")
+	if code, _ := post(t, cc.url+"/api/v1/logout", nil, session); code/100 != 2 {
+		t.Fatalf("sign-out at C: %d", code)
+	}
+	for _, n := range c.nodes {
+		if code, _ := getJSON(t, n.url+"/api/v1/me", session); code != http.StatusUnauthorized {
+			t.Errorf("a session ended at C answers %d at %s, want 401", code, n.name)
+		}
+		if code, _ := getJSON(t, n.url+"/api/v1/me", o.token); code != http.StatusOK {
+			t.Errorf("another session at %s: %d, want 200", n.name, code)
+		}
+	}
+
+	// Wrong passwords spread over the nodes are throttled as on one
+	// node: each node sees four, below any one node's free tries, so
+	// only a shared count throttles them.
+	throttled := 0
+	for i := range 12 {
+		code, _ := post(t, c.nodes[i%3].url+"/api/v1/login", map[string]any{"email": "ana@example.org", "password": fmt.Sprintf("wrong-%d-password", i)}, "")
+		if code == http.StatusTooManyRequests {
+			throttled++
+		} else if code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i+1, code)
+		}
+	}
+	if throttled == 0 {
+		t.Error("12 wrong passwords over three nodes were never throttled")
+	}
+
+	// The chores run on one node; SIGKILLed, another takes over within
+	// the lease's retry period.
+	leader := -1
+	waitFor(t, "a node to run the retention chore", func() bool {
+		for i, n := range c.nodes {
+			if strings.Contains(n.s.stderr.String(), `chore=recordings.retention`) && strings.Contains(n.s.stderr.String(), "running the chore here") {
+				leader = i
+				return true
+			}
+		}
+		return false
+	})
+	killed := time.Now()
+	c.kill(leader)
+	waitFor(t, "another node to take the retention chore over", func() bool {
+		for i, n := range c.nodes {
+			if i != leader && choreTaken(n.s.stderr.String(), "recordings.retention") {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("retention taken over %v after its leader was killed", time.Since(killed).Round(time.Millisecond))
+	c.start(t, leader)
+}
+
+// choreTaken reports whether a node's log says it runs chore.
+func choreTaken(log, chore string) bool {
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "running the chore here") && strings.Contains(line, "chore="+chore) {
+			return true
+		}
+	}
+	return false
+}
