@@ -5,7 +5,14 @@
 # made once. It runs until interrupted, then stops the nodes and versitygw
 # and drops the schema.
 #
-#   deploy/cluster.sh [-n NODES] [-d DIR] [-- extra serve flags]
+#   deploy/cluster.sh [-n NODES] [-r ROLES] [-d DIR] [-- extra serve flags]
+#
+# -r gives each node its role, comma-separated (all, api or media; e.g.
+# api,media,media), and with it the number of nodes; without it every node
+# is "all". Each node gets a copy of only the secrets its role needs, in
+# DIR/<name>/secrets: media nodes never see the device CA's key or the
+# OAuth key. Api nodes hand out the first media node's device and RTSPS
+# addresses (where a real cluster names its balancer).
 #
 # Environment (defaults in brackets):
 #   CLUSTER_BIN  the camvault binary [built from this checkout into DIR]
@@ -14,21 +21,34 @@
 #   VERSITYGW     the versitygw binary [versitygw on PATH, then ~/go/bin]
 #
 # When every node answers /readyz it prints one line per node,
-#   node <name> <public URL> devices=<wss URL>
+#   node <name> <public URL> devices=<wss URL> role=<role>
 # and then "cluster ready".
 set -euo pipefail
 
 nodes=3
+roles=""
 dir=""
+usage="usage: $0 [-n NODES] [-r ROLES] [-d DIR] [-- serve flags]"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) nodes="$2"; shift 2 ;;
+	-r) roles="$2"; shift 2 ;;
 	-d) dir="$2"; shift 2 ;;
 	--) shift; break ;;
-	*) echo "usage: $0 [-n NODES] [-d DIR] [-- serve flags]" >&2; exit 2 ;;
+	*) echo "$usage" >&2; exit 2 ;;
 	esac
 done
 extra=("$@")
+if [ -n "$roles" ]; then
+	IFS=, read -r -a role <<<"$roles"
+	nodes=${#role[@]}
+else
+	role=()
+	for _ in $(seq 1 "$nodes"); do role+=(all); done
+fi
+for r in "${role[@]}"; do
+	case "$r" in all | api | media) ;; *) echo "cluster: role $r is not all, api or media; $usage" >&2; exit 2 ;; esac
+done
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 [ -n "$dir" ] || dir="$(mktemp -d -t camvault-cluster.XXXXXX)"
@@ -86,30 +106,52 @@ pids+=($!)
 
 "$bin" admin cluster-secrets "$dir/secrets" >/dev/null
 
-for i in $(seq 1 "$nodes"); do
-	name="node$i"
-	http="$(freeport)"
-	dev="$(freeport)"
-	ing="$(freeport)"
-	rtsp="$(freeport)"
-	mkdir -p "$dir/$name"
-	"$bin" serve --data-dir "$dir/$name" --listen "127.0.0.1:$http" \
-		--devices-listen "127.0.0.1:$dev" --devices-ingest-listen "127.0.0.1:$ing" \
-		--live-rtsp-listen "127.0.0.1:$rtsp" \
+# Ports first: api nodes name the first media-serving node's.
+http=() dev=() ing=() rtsp=()
+media=""
+for i in $(seq 0 $((nodes - 1))); do
+	http+=("$(freeport)") dev+=("$(freeport)") ing+=("$(freeport)") rtsp+=("$(freeport)")
+	if [ -z "$media" ] && [ "${role[$i]}" != api ]; then media=$i; fi
+done
+media="${media:-0}"
+
+for i in $(seq 0 $((nodes - 1))); do
+	name="node$((i + 1))"
+	r="${role[$i]}"
+	sec="$dir/$name/secrets"
+	mkdir -p "$sec/devices"
+	chmod 700 "$sec"
+	cp "$dir/secrets/server.key" "$sec/"
+	cp "$dir/secrets/devices/device-ca.pem" "$sec/devices/"
+	flags=(--cluster-role "$r" --cluster-server-key-file "$sec/server.key" --cluster-device-ca-dir "$sec/devices")
+	if [ "$r" != media ]; then
+		cp "$dir/secrets/oauth.key" "$sec/"
+		cp "$dir/secrets/devices/device-ca-key.pem" "$sec/devices/"
+		flags+=(--cluster-oauth-key-file "$sec/oauth.key")
+	fi
+	devurl="wss://127.0.0.1:${dev[$i]}"
+	if [ "$r" = api ]; then
+		devurl="wss://127.0.0.1:${dev[$media]}"
+		flags+=(--devices-url "$devurl" --live-rtsp-url "rtsps://127.0.0.1:${rtsp[$media]}")
+	else
+		if [ "$r" = media ]; then # no CA key: the server certificate made with the secrets
+			cp "$dir/secrets/devices/device-server.pem" "$dir/secrets/devices/device-server-key.pem" "$sec/devices/"
+		fi
+		flags+=(--devices-listen "127.0.0.1:${dev[$i]}" --devices-ingest-listen "127.0.0.1:${ing[$i]}"
+			--live-rtsp-listen "127.0.0.1:${rtsp[$i]}")
+	fi
+	"$bin" serve --data-dir "$dir/$name" --listen "127.0.0.1:${http[$i]}" \
 		--store "$store" --bus-nats "$nats" --bus-subject "camvault.$id.withdrawals" \
 		--blob-s3-endpoint "127.0.0.1:$s3port" --blob-s3-insecure --blob-s3-bucket camvault \
 		--blob-s3-access-key "$access" --blob-s3-secret-key-file "$dir/s3-secret" \
-		--cluster-enabled --cluster-node-id "$name" \
-		--cluster-server-key-file "$dir/secrets/server.key" \
-		--cluster-oauth-key-file "$dir/secrets/oauth.key" \
-		--cluster-device-ca-dir "$dir/secrets/devices" \
+		--cluster-enabled --cluster-node-id "$name" "${flags[@]}" \
 		${extra[@]+"${extra[@]}"} >"$dir/$name.log" 2>&1 &
 	pids+=($!)
-	echo "$name $! http://127.0.0.1:$http wss://127.0.0.1:$dev" >>"$dir/nodes"
+	echo "$name $! http://127.0.0.1:${http[$i]} $devurl $r" >>"$dir/nodes"
 done
 
 # Wait for every node to answer /readyz (a minute at most).
-while read -r name pid url devices; do
+while read -r name pid url devices r; do
 	ok=""
 	for _ in $(seq 1 600); do
 		if curl -fsS "$url/readyz" >/dev/null 2>&1; then ok=1; break; fi
@@ -121,7 +163,7 @@ while read -r name pid url devices; do
 		tail -n 20 "$dir/$name.log" >&2
 		exit 1
 	fi
-	echo "node $name $url devices=$devices"
+	echo "node $name $url devices=$devices role=$r"
 done <"$dir/nodes"
 echo "cluster ready (logs in $dir)"
 wait -n "${pids[@]}" || true

@@ -209,8 +209,13 @@ store it used.
   rotate-key           replace the server key (secrets/server.key): every data
                        key and every secret sealed with it is rewrapped under a
                        new key in one step. Run it with the server stopped.
-  cluster-secrets DIR  make a new cluster's shared secrets in DIR (server key,
-                       OAuth key, device CA), once; every node gets a copy.
+  cluster-secrets [--media-hosts LIST] DIR
+                       make a new cluster's shared secrets in DIR (server key,
+                       OAuth key, device CA, and the media nodes' device server
+                       certificate for LIST), once; nodes get copies.
+  media-cert [--media-hosts LIST] DIR
+                       issue the media nodes' device server certificate anew
+                       from the device CA in DIR (the cluster's devices/).
 `
 	usage := func(w io.Writer) { fmt.Fprint(w, adminUsage) }
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -234,6 +239,9 @@ store it used.
 	}
 	if args[0] == "cluster-secrets" {
 		return adminClusterSecrets(args[1:], stdout, stderr, usage)
+	}
+	if args[0] == "media-cert" {
+		return adminMediaCert(args[1:], stdout, stderr, usage)
 	}
 	usage(stderr)
 	return errUsage

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,12 +40,42 @@ func oauthKey(cfg config.Config) ([]byte, error) {
 }
 
 // deviceCA opens the device CA: the data dir's own (made on first start),
-// or the cluster's given one.
+// or the cluster's given one. A cluster node serving the API signs device
+// certificates at enrolment and needs the CA's key; a media node only
+// verifies devices and loads the certificate alone.
 func deviceCA(cfg config.Config) (*deviceca.CA, error) {
 	if !cfg.ClusterMode() {
 		return deviceca.Open(filepath.Join(cfg.DataDir, "devices"))
 	}
-	return deviceca.Load(cfg.Cluster.DeviceCADir)
+	dir := cfg.Cluster.DeviceCADir
+	if !cfg.ServesAPI() {
+		ca, err := deviceca.LoadCertificate(dir)
+		if err != nil {
+			return nil, fmt.Errorf("cluster.device_ca_dir: %w", err)
+		}
+		return ca, nil
+	}
+	ca, err := deviceca.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.device_ca_dir: a node serving the API (cluster.role %s) signs device certificates and needs the device CA with its key (%s): %w",
+			cfg.Cluster.Role, deviceca.KeyFile, err)
+	}
+	return ca, nil
+}
+
+// deviceServerCert is the certificate of the device listeners (and of
+// the viewer RTSPS listener without web TLS): issued now for hosts by a
+// CA holding its key, else the one made beforehand for the media nodes
+// (camvault admin cluster-secrets), which names the hosts it was made for.
+func deviceServerCert(cfg config.Config, ca *deviceca.CA, hosts []string) (tls.Certificate, error) {
+	if ca.CanIssue() {
+		return ca.ServerCertificate(hosts, time.Now())
+	}
+	cert, err := ca.LoadServerCertificate(cfg.Cluster.DeviceCADir, time.Now())
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cluster.device_ca_dir: a media node presents the device server certificate made by camvault admin cluster-secrets: %w", err)
+	}
+	return cert, nil
 }
 
 // readKey reads a 32-byte key file.
@@ -95,8 +126,12 @@ func openBus(cfg config.Config, log *slog.Logger) (events.Bus, func(), error) {
 
 // MakeClusterSecrets writes a new cluster's shared secrets into dir:
 // server.key and oauth.key (32 random bytes each) and the device CA in
-// devices/. It refuses to overwrite any of them. Copy dir to every node.
-func MakeClusterSecrets(dir string) error {
+// devices/, with a server certificate of the device CA for the media
+// nodes' device and RTSPS listeners, naming localhost and mediaHosts
+// (the names and addresses devices reach them at). It refuses to
+// overwrite any of them. Every node gets server.key; api nodes oauth.key
+// and devices/; media nodes devices/ without the CA key.
+func MakeClusterSecrets(dir string, mediaHosts ...string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -115,8 +150,21 @@ func MakeClusterSecrets(dir string) error {
 			return err
 		}
 	}
-	_, err := deviceca.Open(filepath.Join(dir, "devices"))
-	return err
+	if _, err := deviceca.Open(filepath.Join(dir, "devices")); err != nil {
+		return err
+	}
+	return MakeMediaCertificate(filepath.Join(dir, "devices"), mediaHosts...)
+}
+
+// MakeMediaCertificate issues the media nodes' device server certificate
+// anew from the device CA in caDir, for localhost and hosts, replacing
+// the one there (to add a name, or before it expires after a year).
+func MakeMediaCertificate(caDir string, hosts ...string) error {
+	ca, err := deviceca.Load(caDir)
+	if err != nil {
+		return err
+	}
+	return ca.WriteServerCertificate(caDir, dedupe(append([]string{"localhost", "127.0.0.1", "::1"}, hosts...)), time.Now())
 }
 
 // readiness is one part /readyz asks.

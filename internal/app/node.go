@@ -145,14 +145,16 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 	parts := ingest.DemandParts{Media: n.media, Sources: n.svc}
 	n.onClose(dem.Close)
 
-	oaKey, err := oauthKey(cfg)
-	if err != nil {
-		return nil, err
-	}
-	n.oa, err = oauth.New(oauth.Config{Store: n.st, Secret: oaKey, CheckLink: n.svc.CheckLink, Issuer: cfg.PublicURL(), Logger: log.With("component", "oauth"),
-		AccessTokenTTL: time.Duration(cfg.OAuth.AccessTokenTTL), RefreshTokenTTL: time.Duration(cfg.OAuth.RefreshTokenTTL)})
-	if err != nil {
-		return nil, err
+	if cfg.ServesAPI() { // media nodes hold no OAuth key
+		oaKey, err := oauthKey(cfg)
+		if err != nil {
+			return nil, err
+		}
+		n.oa, err = oauth.New(oauth.Config{Store: n.st, Secret: oaKey, CheckLink: n.svc.CheckLink, Issuer: cfg.PublicURL(), Logger: log.With("component", "oauth"),
+			AccessTokenTTL: time.Duration(cfg.OAuth.AccessTokenTTL), RefreshTokenTTL: time.Duration(cfg.OAuth.RefreshTokenTTL)})
+		if err != nil {
+			return nil, err
+		}
 	}
 	routes, err := n.routes(bus)
 	if err != nil {
@@ -170,8 +172,10 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 	return n, nil
 }
 
-// listen opens the web listener and, when configured, the device and
-// viewer RTSPS listeners, and works out the URLs they are reached at.
+// listen opens the web listener and, when configured on a node serving
+// media, the device and viewer RTSPS listeners, and works out the URLs
+// they are reached at. An api node opens neither but enrols devices and
+// hands out viewers' URLs: the media nodes' behind the balancers.
 func (n *node) listen() error {
 	cfg := &n.cfg
 	var err error
@@ -186,15 +190,17 @@ func (n *node) listen() error {
 		cfg.Listen = net.JoinHostPort(host, port)
 	}
 	if cfg.Devices.Listen != "" {
-		if n.devL, err = net.Listen("tcp", cfg.Devices.Listen); err != nil {
-			return fmt.Errorf("device listener: %w", err)
+		if cfg.ServesMedia() {
+			if n.devL, err = net.Listen("tcp", cfg.Devices.Listen); err != nil {
+				return fmt.Errorf("device listener: %w", err)
+			}
+			n.onClose(func() { n.devL.Close() })
+			cfg.Devices.Listen = n.devL.Addr().String() // the real port, when it was 0
 		}
-		n.onClose(func() { n.devL.Close() })
-		cfg.Devices.Listen = n.devL.Addr().String() // the real port, when it was 0
 		if n.devices.CA, err = deviceCA(*cfg); err != nil {
 			return err
 		}
-		_, port, _ := net.SplitHostPort(n.devL.Addr().String())
+		_, port, _ := net.SplitHostPort(cfg.Devices.Listen)
 		n.devices.URL = cfg.DeviceURL(port)
 		n.devices.RatePerSecond, n.devices.Burst = cfg.Devices.Rate, cfg.Devices.Burst
 		n.devices.MaxUnclaimed, n.devices.MaxUnclaimedPerAddr = cfg.Devices.MaxUnclaimed, cfg.Devices.MaxUnclaimedPerAddress
@@ -207,22 +213,37 @@ func (n *node) listen() error {
 		_, port, _ := net.SplitHostPort(n.liveL.Addr().String())
 		n.live.RTSPURL = cfg.LiveRTSPURL(port)
 	}
-	if n.devL != nil {
+	if cfg.Devices.Listen != "" {
+		// On an api node, the HTTP balancer sends these to media nodes.
 		n.live.WHEPURL = cfg.PublicURL() + "/whep"
 		n.live.HLSURL = cfg.PublicURL() + "/hls"
+	}
+	if cfg.Devices.Listen != "" && !cfg.ServesMedia() {
+		n.live.RTSPURL = cfg.Live.RTSPURL // only when the media nodes' RTSPS address is named
 	}
 	return nil
 }
 
-// routes builds the web listener's adapters and returns their routes.
+// routes builds the web listener's adapters and returns their routes:
+// the UI, the API, OAuth and integrations on nodes serving the API, live
+// video on nodes serving media, health and metrics on all.
 func (n *node) routes(bus events.Bus) ([]httpserver.Route, error) {
 	cfg, log, svc := n.cfg, n.log, n.svc
-	ui, err := webui.New(webui.Config{Service: svc, OAuth: n.oa, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
-	if err != nil {
-		return nil, err
+	var routes []httpserver.Route
+	if cfg.ServesAPI() {
+		ui, err := webui.New(webui.Config{Service: svc, OAuth: n.oa, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)})
+		if err != nil {
+			return nil, err
+		}
+		routes = api.New(api.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)}).Routes()
+		routes = append(routes, ui.Routes()...)
+		routes = append(routes, n.oa.Routes()...)
+		verify := func(ctx context.Context, token string) (domain.ID, domain.ID, error) {
+			g, err := n.oa.Verify(ctx, token)
+			return g.Link, g.Account, err
+		}
+		routes = append(routes, smarthome.New(smarthome.Config{Service: svc, Verify: verify, Logger: log.With("component", "smarthome")}).Routes()...)
 	}
-	routes := api.New(api.Config{Service: svc, Logger: log, TLS: cfg.TLS.Enabled(), SessionMax: time.Duration(cfg.Auth.SessionMax)}).Routes()
-	routes = append(routes, ui.Routes()...)
 	checks := []readiness{{"store", svc.Ready}}
 	if r, ok := bus.(interface{ Ready() error }); ok {
 		checks = append(checks, readiness{"bus", func(context.Context) error { return r.Ready() }})
@@ -237,13 +258,7 @@ func (n *node) routes(bus events.Bus) ([]httpserver.Route, error) {
 		}
 	}
 	routes = append(routes, opsRoutes(n.metrics, checks)...)
-	routes = append(routes, n.oa.Routes()...)
-	verify := func(ctx context.Context, token string) (domain.ID, domain.ID, error) {
-		g, err := n.oa.Verify(ctx, token)
-		return g.Link, g.Account, err
-	}
-	routes = append(routes, smarthome.New(smarthome.Config{Service: svc, Verify: verify, Logger: log.With("component", "smarthome")}).Routes()...)
-	if n.live.WHEPURL != "" {
+	if n.live.WHEPURL != "" && cfg.ServesMedia() {
 		wh, err := whep.New(whep.Config{Redeemer: svc, Live: n.viewers, Logger: log.With("component", "whep")})
 		if err != nil {
 			return nil, err
@@ -251,7 +266,7 @@ func (n *node) routes(bus events.Bus) ([]httpserver.Route, error) {
 		n.onClose(wh.Close)
 		routes = append(routes, wh.Routes()...)
 	}
-	if n.live.HLSURL != "" {
+	if n.live.HLSURL != "" && cfg.ServesMedia() {
 		n.hls = hls.New(hls.Config{Redeemer: svc, Live: n.viewers, Logger: log.With("component", "hls")})
 		n.onClose(n.hls.Close)
 		routes = append(routes, n.hls.Routes()...)
@@ -279,7 +294,7 @@ func (n *node) deviceListener(dem *ingest.Demand) (*devicehub.Hub, string, error
 	if h, _, err := net.SplitHostPort(cfg.Devices.Listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
 		hosts = append(hosts, h)
 	}
-	cert, err := devices.CA.ServerCertificate(dedupe(hosts), time.Now())
+	cert, err := deviceServerCert(cfg, devices.CA, dedupe(hosts))
 	if err != nil {
 		return nil, "", err
 	}
@@ -314,11 +329,13 @@ func (n *node) deviceListener(dem *ingest.Demand) (*devicehub.Hub, string, error
 // all have stopped and the background work has ended.
 func (n *node) serve(ctx context.Context) error {
 	cfg, log, svc, st := n.cfg, n.log, n.svc, n.st
-	if setupURL, ok, err := svc.PrepareSetup(ctx); err != nil {
-		return err
-	} else if ok {
-		fmt.Fprintf(n.o.Stderr, "\ncamvault: no account exists yet. Open this one-time setup link within 1 hour\n"+
-			"to create the first account (it works once; a restart makes a new one):\n\n    %s\n\n", setupURL)
+	if cfg.ServesAPI() { // the link leads to the UI, which media nodes do not serve
+		if setupURL, ok, err := svc.PrepareSetup(ctx); err != nil {
+			return err
+		} else if ok {
+			fmt.Fprintf(n.o.Stderr, "\ncamvault: no account exists yet. Open this one-time setup link within 1 hour\n"+
+				"to create the first account (it works once; a restart makes a new one):\n\n    %s\n\n", setupURL)
+		}
 	}
 	var background sync.WaitGroup
 	defer background.Wait()
@@ -330,9 +347,11 @@ func (n *node) serve(ctx context.Context) error {
 		stop := context.AfterFunc(ctx, n.hls.Close)
 		defer stop()
 	}
-	background.Go(func() {
-		chore(ctx, st, "oauth.purge", choreRetry, log, func(ctx context.Context) { purgeGrants(ctx, n.oa, log) })
-	})
+	if n.oa != nil {
+		background.Go(func() {
+			chore(ctx, st, "oauth.purge", choreRetry, log, func(ctx context.Context) { purgeGrants(ctx, n.oa, log) })
+		})
+	}
 	background.Go(func() {
 		chore(ctx, st, "housekeeping", choreRetry, log, func(ctx context.Context) { housekeep(ctx, svc, st, log) })
 	})
@@ -395,7 +414,7 @@ func (n *node) serve(ctx context.Context) error {
 func (n *node) serveLive() error {
 	lts := n.tls
 	if lts == nil {
-		cert, err := n.devices.CA.ServerCertificate(liveHosts(n.cfg, n.live.RTSPURL), time.Now())
+		cert, err := deviceServerCert(n.cfg, n.devices.CA, liveHosts(n.cfg, n.live.RTSPURL))
 		if err != nil {
 			return err
 		}

@@ -75,7 +75,7 @@ func openBlobs(cfg config.Config) (blob.Store, error) {
 // startRecording reconciles the archive with its index (after a crash,
 // orphan files and this node's unfinished uploads go; stored segments
 // whose files are not found are reported, never dropped), then records
-// and runs retention until ctx ends.
+// (on a node serving media) and runs retention until ctx ends.
 func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc *service.Service, ar *record.Archive, hub *media.Hub, log *slog.Logger, goroutine func(func())) error {
 	c, err := ar.Reconcile(ctx, record.Recover)
 	if err != nil {
@@ -88,10 +88,12 @@ func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc 
 		log.Error("recordings whose files are missing or damaged are kept in the index; see camvault admin recordings check",
 			"missing_blobs", c.MissingBlobs, "damaged", c.Damaged)
 	}
-	rec := record.NewRecorder(record.RecorderConfig{Archive: ar, Source: svc, Media: hub, Logger: log.With("component", "recorder"),
-		Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log)})
-	svc.SetRecorder(rec)
-	goroutine(func() { rec.Run(ctx) })
+	if cfg.ServesMedia() {
+		rec := record.NewRecorder(record.RecorderConfig{Archive: ar, Source: svc, Media: hub, Logger: log.With("component", "recorder"),
+			Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log)})
+		svc.SetRecorder(rec)
+		goroutine(func() { rec.Run(ctx) })
+	}
 	goroutine(func() {
 		chore(ctx, st, "recordings.retention", choreRetry, log, func(ctx context.Context) { cleanRecordings(ctx, cfg, svc, ar, log) })
 	})

@@ -162,3 +162,63 @@ func TestPrintRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterRole: a node's role is all by default, api or media only in
+// cluster mode, and each role needs the settings it uses and no others.
+func TestClusterRole(t *testing.T) {
+	cluster := "store: postgres://db/camvault\nbus:\n  nats: nats://127.0.0.1:4222\nblob:\n  s3:\n    endpoint: s3.example.org:443\n    bucket: rec\n    access_key: k\n    secret_key_file: /s\n" +
+		"cluster:\n  enabled: true\n  server_key_file: /c/server.key\n  device_ca_dir: /c/devices\n"
+	c, err := Load(Sources{})
+	if err != nil || c.Cluster.Role != RoleAll || !c.ServesAPI() || !c.ServesMedia() {
+		t.Fatalf("default role %q (api %v, media %v), %v", c.Cluster.Role, c.ServesAPI(), c.ServesMedia(), err)
+	}
+	for _, tt := range []struct {
+		name       string
+		file       string
+		env        []string
+		want       string // part of the error; empty: loads
+		api, media bool
+	}{
+		{"single server, all", "", []string{"CAMVAULT_CLUSTER_ROLE=all"}, "", true, true},
+		{"single server, api", "", []string{"CAMVAULT_CLUSTER_ROLE=api"}, "cluster nodes only", false, false},
+		{"single server, media", "", []string{"CAMVAULT_CLUSTER_ROLE=media"}, "cluster nodes only", false, false},
+		{"unknown role", cluster, []string{"CAMVAULT_CLUSTER_ROLE=video"}, "not all, api or media", false, false},
+		{"cluster, all", cluster, []string{"CAMVAULT_CLUSTER_OAUTH_KEY_FILE=/c/oauth.key"}, "", true, true},
+		{"cluster, all without oauth key", cluster, nil, "oauth_key_file", false, false},
+		{"api", cluster, []string{"CAMVAULT_CLUSTER_ROLE=api", "CAMVAULT_CLUSTER_OAUTH_KEY_FILE=/c/oauth.key", "CAMVAULT_DEVICES_URL=wss://devices.example.org"}, "", true, false},
+		{"api without oauth key", cluster, []string{"CAMVAULT_CLUSTER_ROLE=api", "CAMVAULT_DEVICES_URL=wss://devices.example.org"}, "oauth_key_file", false, false},
+		{"api without devices url", cluster, []string{"CAMVAULT_CLUSTER_ROLE=api", "CAMVAULT_CLUSTER_OAUTH_KEY_FILE=/c/oauth.key"}, "devices.url", false, false},
+		{"api without devices", cluster, []string{"CAMVAULT_CLUSTER_ROLE=api", "CAMVAULT_CLUSTER_OAUTH_KEY_FILE=/c/oauth.key", "CAMVAULT_DEVICES_LISTEN="}, "", true, false},
+		{"media without oauth key", cluster, []string{"CAMVAULT_CLUSTER_ROLE=media"}, "", false, true},
+		{"media without devices", cluster, []string{"CAMVAULT_CLUSTER_ROLE=media", "CAMVAULT_DEVICES_LISTEN="}, "devices.listen", false, false},
+		{"media without device CA", cluster, []string{"CAMVAULT_CLUSTER_ROLE=media", "CAMVAULT_CLUSTER_DEVICE_CA_DIR="}, "device_ca_dir", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := Sources{Env: tt.env}
+			if tt.file != "" {
+				src.File = writeFile(t, tt.file)
+			}
+			c, err := Load(src)
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("err = %v, want mention of %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ServesAPI() != tt.api || c.ServesMedia() != tt.media {
+				t.Fatalf("serves api %v, media %v; want %v, %v", c.ServesAPI(), c.ServesMedia(), tt.api, tt.media)
+			}
+		})
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fl := RegisterFlags(fs)
+	if err := fs.Parse([]string{"--cluster-role", "media"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(Sources{File: writeFile(t, cluster), Flags: fl}); err != nil {
+		t.Fatalf("--cluster-role media: %v", err)
+	}
+}

@@ -7,6 +7,10 @@
 // nothing else.
 //
 // The CA's key lives in the data dir with mode 0600 and never leaves it.
+// In a cluster only the nodes that enrol devices hold it; the nodes that
+// serve devices load the certificate alone (LoadCertificate) to verify
+// them, and present a server certificate the CA issued beforehand
+// (WriteServerCertificate, LoadServerCertificate).
 package deviceca
 
 import (
@@ -18,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +35,15 @@ import (
 const (
 	certFile = "device-ca.pem"
 	keyFile  = "device-ca-key.pem"
+	// The device endpoints' server certificate, for nodes without the
+	// CA key.
+	serverCertFile = "device-server.pem"
+	serverKeyFile  = "device-server-key.pem"
 )
+
+// KeyFile is the name of the CA key's file in the CA's directory: the
+// one file a node that only serves devices must not be given.
+const KeyFile = keyFile
 
 // Lifetimes.
 const (
@@ -104,6 +117,21 @@ func Load(dir string) (*CA, error) {
 	return &CA{ca: ca}, nil
 }
 
+// LoadCertificate opens the CA certificate in dir without its key: the CA
+// verifies device certificates but issues none, and dir need not hold the
+// key at all.
+func LoadCertificate(dir string) (*CA, error) {
+	ca, err := pki.LoadCert(dir, names)
+	if err != nil {
+		return nil, fmt.Errorf("deviceca: %w", err)
+	}
+	return &CA{ca: ca}, nil
+}
+
+// CanIssue reports whether the CA holds its key and so can issue
+// certificates.
+func (ca *CA) CanIssue() bool { return ca.ca.CanSign() }
+
 // CertPEM returns the CA certificate, which agents pin.
 func (ca *CA) CertPEM() []byte { return ca.ca.CertPEM() }
 
@@ -132,6 +160,37 @@ func (ca *CA) IssueDevice(pub crypto.PublicKey, id Identity, now time.Time) ([]b
 // listener, for hosts (names or IP addresses).
 func (ca *CA) ServerCertificate(hosts []string, now time.Time) (tls.Certificate, error) {
 	return ca.ca.ServerCertificate("camvault device endpoint", hosts, serverLifetime, now)
+}
+
+// WriteServerCertificate issues a server certificate for hosts and writes
+// it and its key into dir, for device endpoints on nodes that hold no CA
+// key. It replaces the ones there.
+func (ca *CA) WriteServerCertificate(dir string, hosts []string, now time.Time) error {
+	cert, err := ca.ServerCertificate(hosts, now)
+	if err != nil {
+		return err
+	}
+	return pki.WriteKeyPair(filepath.Join(dir, serverCertFile), filepath.Join(dir, serverKeyFile), cert)
+}
+
+// LoadServerCertificate reads the server certificate WriteServerCertificate
+// wrote into dir and checks that this CA issued it for servers and that it
+// is valid at now.
+func (ca *CA) LoadServerCertificate(dir string, now time.Time) (tls.Certificate, error) {
+	certPath, keyPath := filepath.Join(dir, serverCertFile), filepath.Join(dir, serverKeyFile)
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("deviceca: server certificate: %w", err)
+	}
+	if cert.Leaf == nil { // left unparsed under GODEBUG=x509keypairleaf=0
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return tls.Certificate{}, fmt.Errorf("deviceca: server certificate: %w", err)
+		}
+	}
+	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return tls.Certificate{}, fmt.Errorf("deviceca: server certificate %s: %w", certPath, err)
+	}
+	return cert, nil
 }
 
 // Verify checks that chain[0] is a currently valid device certificate of

@@ -94,3 +94,63 @@ func TestIdentityOf(t *testing.T) {
 		}
 	}
 }
+
+// TestCertificateOnly: a node given the CA certificate without its key
+// verifies device certificates, issues none, and presents the server
+// certificate made beforehand by the CA; a server certificate of another
+// CA is refused.
+func TestCertificateOnly(t *testing.T) {
+	dir := t.TempDir()
+	full, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := full.WriteServerCertificate(dir, []string{"devices.example.org", "127.0.0.1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, serverKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("server key mode: %v %v", fi, err)
+	}
+	if err := os.Remove(filepath.Join(dir, KeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil {
+		t.Fatal("Load opened the CA without its key")
+	}
+	ca, err := LoadCertificate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca.CanIssue() || !full.CanIssue() {
+		t.Fatalf("CanIssue: certificate only %v, with key %v", ca.CanIssue(), full.CanIssue())
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	id := Identity{Camera: domain.NewID(), Generation: 1}
+	certPEM, _, err := full.IssueDevice(&key.PublicKey, id, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(certPEM)
+	cert, _ := x509.ParseCertificate(b.Bytes)
+	if got, err := ca.Verify(cert, now); err != nil || got != id {
+		t.Fatalf("Verify = %+v, %v", got, err)
+	}
+	if _, _, err := ca.IssueDevice(&key.PublicKey, id, now); err == nil {
+		t.Fatal("a CA without its key issued a device certificate")
+	}
+	srv, err := ca.LoadServerCertificate(dir, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "devices.example.org", CurrentTime: now}); err != nil {
+		t.Fatalf("server certificate: %v", err)
+	}
+	if _, err := ca.LoadServerCertificate(dir, now.Add(2*serverLifetime)); err == nil {
+		t.Fatal("an expired server certificate loaded")
+	}
+	other, _ := Open(t.TempDir())
+	if _, err := other.LoadServerCertificate(dir, now); err == nil {
+		t.Fatal("another CA accepted the server certificate")
+	}
+}

@@ -1,6 +1,7 @@
 // Package pki holds camvault's certificate authorities and private files:
 // a CA kept as a certificate and a key, PEM files in a folder (made on
-// first use with Open, or only loaded with Load), the server certificates
+// first use with Open, or only loaded with Load; LoadCert reads the
+// certificate alone, for a CA that only verifies), the server certificates
 // it issues, and the atomic, private file writes every secret goes
 // through. The device CA (package deviceca) and the self-signed TLS CA of
 // `serve --tls-self-signed` are both built on it.
@@ -40,9 +41,12 @@ type Names struct {
 type CA struct {
 	cert    *x509.Certificate
 	certPEM []byte
-	key     crypto.Signer
+	key     crypto.Signer // nil: the CA verifies but cannot sign
 	pool    *x509.CertPool
 }
+
+// ErrNoKey reports a signature asked of a CA loaded without its key.
+var ErrNoKey = errors.New("pki: this CA holds no key: it verifies certificates, it cannot issue them")
 
 // Open loads the CA kept in dir, making it on first use.
 func Open(dir string, n Names) (*CA, error) {
@@ -70,24 +74,45 @@ func Load(dir string, n Names) (*CA, error) {
 	return Parse(certPEM, keyPEM)
 }
 
+// LoadCert opens the CA certificate in dir alone, without reading or
+// needing the key: a CA that verifies certificates and issues none.
+func LoadCert(dir string, n Names) (*CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, n.Cert))
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	return ParseCert(certPEM)
+}
+
 // Parse reads a CA from its certificate and key (PKCS #8 or SEC 1 EC).
 func Parse(certPEM, keyPEM []byte) (*CA, error) {
-	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)
-	if cb == nil || kb == nil {
-		return nil, errors.New("pki: CA files are not PEM")
+	if kb == nil {
+		return nil, errors.New("pki: CA key file is not PEM")
+	}
+	ca, err := ParseCert(certPEM)
+	if err != nil {
+		return nil, err
+	}
+	if ca.key, err = ParsePrivateKey(kb.Bytes); err != nil {
+		return nil, fmt.Errorf("pki: CA key: %w", err)
+	}
+	return ca, nil
+}
+
+// ParseCert reads a CA from its certificate alone; it cannot sign.
+func ParseCert(certPEM []byte) (*CA, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil {
+		return nil, errors.New("pki: CA certificate file is not PEM")
 	}
 	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("pki: CA certificate: %w", err)
 	}
-	key, err := ParsePrivateKey(kb.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("pki: CA key: %w", err)
-	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return &CA{cert: cert, certPEM: pem.EncodeToMemory(cb), key: key, pool: pool}, nil
+	return &CA{cert: cert, certPEM: pem.EncodeToMemory(cb), pool: pool}, nil
 }
 
 // ParsePrivateKey reads a DER private key, PKCS #8 or SEC 1 EC.
@@ -148,9 +173,15 @@ func (ca *CA) CertPEM() []byte { return ca.certPEM }
 // Pool returns a pool holding only the CA certificate.
 func (ca *CA) Pool() *x509.CertPool { return ca.pool }
 
+// CanSign reports whether the CA holds its key.
+func (ca *CA) CanSign() bool { return ca.key != nil }
+
 // Sign issues tmpl for pub, its serial number set here and its end cut at
 // the CA's own. It returns the certificate's DER.
 func (ca *CA) Sign(tmpl *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
+	if ca.key == nil {
+		return nil, ErrNoKey
+	}
 	tmpl.SerialNumber = Serial()
 	if tmpl.NotAfter.After(ca.cert.NotAfter) {
 		tmpl.NotAfter = ca.cert.NotAfter

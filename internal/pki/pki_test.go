@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -126,5 +127,39 @@ func TestWriteKeyPair(t *testing.T) {
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "localhost"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoadCertOnly: a CA loaded from its certificate alone, in a folder
+// without the key, verifies what the CA issued and refuses to sign.
+func TestLoadCertOnly(t *testing.T) {
+	dir := t.TempDir()
+	full, err := pki.Open(dir, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, names.Key)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.Load(dir, names); err == nil {
+		t.Fatal("Load opened a CA without its key")
+	}
+	ca, err := pki.LoadCert(dir, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca.CanSign() || !full.CanSign() {
+		t.Fatalf("CanSign: certificate only %v, with key %v", ca.CanSign(), full.CanSign())
+	}
+	now := time.Now()
+	cert, err := full.ServerCertificate("srv", []string{"localhost"}, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cert.Leaf.Verify(x509.VerifyOptions{DNSName: "localhost", Roots: ca.Pool(), CurrentTime: now}); err != nil {
+		t.Fatalf("certificate-only CA does not verify its certificates: %v", err)
+	}
+	if _, err := ca.ServerCertificate("srv", []string{"localhost"}, time.Hour, now); !errors.Is(err, pki.ErrNoKey) {
+		t.Fatalf("certificate-only CA signed: %v", err)
 	}
 }
