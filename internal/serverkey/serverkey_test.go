@@ -13,7 +13,9 @@ import (
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, serverkey.Size) }
 
-func line(id string, b byte) string { return id + ":" + base64.StdEncoding.EncodeToString(key(b)) + "\n" }
+func line(id string, b byte) string {
+	return id + ":" + base64.StdEncoding.EncodeToString(key(b)) + "\n"
+}
 
 func TestParse(t *testing.T) {
 	for _, tc := range []struct {
