@@ -30,6 +30,9 @@ func adminInstallation(cfg config.Config, stderr io.Writer) error {
 		return missing("the data dir", dataDir)
 	}
 	key := filepath.Join(dataDir, "secrets", "server.key")
+	if cfg.ClusterMode() {
+		key = cfg.Cluster.ServerKeyFile // given to every node, not in the data dir
+	}
 	if !exists(key) && !exists(key+".new") { // .new: a rotation cut short, which rotate-key finishes
 		return missing("the server key", key)
 	}

@@ -183,6 +183,7 @@ func admin(args []string, stdin io.Reader, stdout, stderr io.Writer, env []strin
        camvault admin integration list [config flags]
        camvault admin recordings check [--repair] [config flags]
        camvault admin rotate-key [config flags]
+       camvault admin rekey [config flags]
 
 Instance administration, run on the server's machine against its data dir
 (--data-dir, or the configuration's). It must hold an installation (the
@@ -203,12 +204,18 @@ store it used.
   integration list     the registered integrations.
   recordings check     compare the recordings index with the stored files and
                        print what disagrees (JSON); exits non-zero if anything
-                       does. --repair removes orphan files and index entries
-                       whose file is missing or damaged (the server does this
-                       itself when it starts).
+                       does. --repair removes orphan files, abandoned uploads
+                       and index entries whose file is missing or damaged (at
+                       start the server removes only orphan files and its own
+                       unfinished uploads).
   rotate-key           replace the server key (secrets/server.key): every data
                        key and every secret sealed with it is rewrapped under a
                        new key in one step. Run it with the server stopped.
+  rekey                rewrite every data key and sealed secret that is not yet
+                       under the current server key (of cluster.server_key_file
+                       on a cluster) with it, a few at a time; safe while
+                       nodes serve. Run it after making a new key current on
+                       every node, before removing the old one.
   cluster-secrets [--media-hosts LIST] DIR
                        make a new cluster's shared secrets in DIR (server key,
                        OAuth key, device CA, and the media nodes' device server
@@ -222,7 +229,7 @@ store it used.
 		usage(stdout)
 		return nil
 	}
-	if len(args) < 2 && (len(args) == 0 || args[0] != "rotate-key") {
+	if len(args) < 2 && (len(args) == 0 || args[0] != "rotate-key" && args[0] != "rekey") {
 		usage(stderr)
 		return errUsage
 	}
@@ -236,6 +243,9 @@ store it used.
 	}
 	if args[0] == "rotate-key" {
 		return adminRotateKey(args[1:], stdout, stderr, env, usage)
+	}
+	if args[0] == "rekey" {
+		return adminRekey(args[1:], stdout, stderr, env, usage)
 	}
 	if args[0] == "cluster-secrets" {
 		return adminClusterSecrets(args[1:], stdout, stderr, usage)

@@ -65,3 +65,22 @@ func adminRotateKey(args []string, stdout, stderr io.Writer, env []string, usage
 	fmt.Fprintf(stdout, "server key rotated: %d wrapped keys and sealed secrets rewritten\n", n)
 	return nil
 }
+
+func adminRekey(args []string, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
+	fs := flag.NewFlagSet("admin rekey", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr); fmt.Fprint(stderr, "\nFlags:\n"); fs.PrintDefaults() }
+	cfg, _, err := loadConfig(fs, args, env)
+	if err != nil {
+		return err
+	}
+	if err := adminInstallation(cfg, stderr); err != nil {
+		return err
+	}
+	n, err := app.Rekey(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rekeyed: %d wrapped keys and sealed secrets rewritten under the current server key\n", n)
+	return nil
+}

@@ -32,6 +32,7 @@ import (
 	"github.com/camvault/camvault/internal/oauth"
 	"github.com/camvault/camvault/internal/pki"
 	"github.com/camvault/camvault/internal/record"
+	"github.com/camvault/camvault/internal/serverkey"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -137,7 +138,7 @@ func NewService(ctx context.Context, cfg config.Config, log *slog.Logger, events
 
 // openData makes the data dir, reads the server key and opens the store;
 // a cluster node checks that its key is the cluster's.
-func openData(ctx context.Context, cfg config.Config) ([]byte, store.Store, error) {
+func openData(ctx context.Context, cfg config.Config) (*serverkey.Ring, store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -162,7 +163,7 @@ func openData(ctx context.Context, cfg config.Config) ([]byte, store.Store, erro
 // archive it reads from; the archive is handed to the recorder and
 // retention too, which write and delete without going through the
 // service. The caller closes st.
-func newService(cfg config.Config, key []byte, st store.Store, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus, withdrawn func(events.Event)) (*service.Service, *record.Archive, error) {
+func newService(cfg config.Config, key *serverkey.Ring, st store.Store, log *slog.Logger, onEvent func(string, domain.Result), devices service.DeviceConfig, hub *media.Hub, live service.LiveConfig, bus events.Bus, withdrawn func(events.Event)) (*service.Service, *record.Archive, error) {
 	base := cfg.PublicURL()
 	var passkeys *service.WebAuthnConfig
 	if u, err := url.Parse(base); err == nil && net.ParseIP(u.Hostname()) == nil {
@@ -180,7 +181,7 @@ func newService(cfg config.Config, key []byte, st store.Store, log *slog.Logger,
 	}
 	svc, err := service.New(service.Config{
 		Recordings: ar,
-		Store:      st, Logger: log, BaseURL: base, SecretKey: key,
+		Store:      st, Logger: log, BaseURL: base, ServerKeys: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
 		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Video: hub != nil, Stills: stills(hub, log), Live: live, Withdrawn: withdrawn,
 		PullNetworks: pullNets, FetchSnapshot: ingest.FetchSnapshot,

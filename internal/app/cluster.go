@@ -18,17 +18,26 @@ import (
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/events/natsbus"
 	"github.com/camvault/camvault/internal/pki"
+	"github.com/camvault/camvault/internal/serverkey"
 	"github.com/camvault/camvault/internal/store"
 )
 
-// serverKey is the key that seals secrets and wraps recording keys: the
-// data dir's own on a single server (made on first start), the given
-// file on a cluster node (never made).
-func serverKey(cfg config.Config) ([]byte, error) {
+// serverKey is the ring of keys that seal secrets and wrap recording
+// keys: the data dir's own key on a single server (made on first start),
+// the keys of the given file on a cluster node (never made).
+func serverKey(cfg config.Config) (*serverkey.Ring, error) {
 	if !cfg.ClusterMode() {
-		return ServerKey(cfg.DataDir)
+		key, err := ServerKey(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		return serverkey.Single(key)
 	}
-	return readKey("cluster.server_key_file", cfg.Cluster.ServerKeyFile)
+	ring, err := serverkey.Read(cfg.Cluster.ServerKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.server_key_file: %w (camvault admin cluster-secrets makes one)", err)
+	}
+	return ring, nil
 }
 
 // oauthKey is the key that signs integrations' grants.
@@ -94,16 +103,24 @@ func readKey(setting, path string) ([]byte, error) {
 const identityLabel = "camvault cluster identity v1"
 
 // checkIdentity makes sure every node of an installation runs with the
-// same server key: the first records a MAC of a fixed string under its
-// key, and a node whose MAC differs refuses to start, instead of failing
-// later on every sealed secret.
-func checkIdentity(ctx context.Context, st store.Store, key []byte) error {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(identityLabel))
-	err := st.ClusterIdentity(ctx, m.Sum(nil), time.Now())
+// same server keys: the first records, for each key of its ring, a MAC
+// of a fixed string under the key; a node refuses to start when none of
+// its keys is one recorded, or one of its keys differs from the one
+// recorded under its ID, instead of failing later on sealed secrets.
+// Keys a node adds to the ring are recorded.
+func checkIdentity(ctx context.Context, st store.Store, ring *serverkey.Ring) error {
+	macs := map[int][]byte{}
+	for _, id := range ring.IDs() {
+		key, _ := ring.Key(id)
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(identityLabel))
+		macs[id] = m.Sum(nil)
+	}
+	err := st.ClusterIdentity(ctx, macs, time.Now())
 	if errors.Is(err, store.ErrConflict) {
-		return errors.New("this node's server key is not the one the store was set up with: " +
-			"give every node the same cluster.server_key_file (a node with another key would fail on every sealed secret)")
+		return errors.New("this node's server keys are not the installation's: " +
+			"cluster.server_key_file must hold at least one key the cluster has, and no other key under one of its IDs " +
+			"(a node with other keys would fail on every sealed secret)")
 	}
 	if err != nil {
 		return fmt.Errorf("cluster identity: %w", err)

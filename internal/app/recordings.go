@@ -17,19 +17,20 @@ import (
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/record/keys"
+	"github.com/camvault/camvault/internal/serverkey"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 )
 
 // openArchive opens the recording archive: sealed segments on local disk
 // under the recordings dir or in an S3 bucket, data keys in the store
-// wrapped by the server key.
-func openArchive(cfg config.Config, st store.Store, serverKey []byte, log *slog.Logger) (*record.Archive, error) {
+// wrapped by the server keys.
+func openArchive(cfg config.Config, st store.Store, serverKeys *serverkey.Ring, log *slog.Logger) (*record.Archive, error) {
 	blobs, err := openBlobs(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ring, err := keys.New(st, serverKey)
+	ring, err := keys.NewRing(st, serverKeys)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,8 @@ func OAuthKey(dataDir string) ([]byte, error) {
 // finishes it.
 func RotateServerKey(ctx context.Context, cfg config.Config) (int, error) {
 	if cfg.ClusterMode() {
-		return 0, errors.New("rotate-key rotates a single server's own key; a cluster's server key is given to every node (cluster.server_key_file) and cannot be rotated with it yet")
+		return 0, errors.New("rotate-key rotates a single server's own key; a cluster's server keys are rotated online: " +
+			"add a key to every node's cluster.server_key_file, make it current, then run camvault admin rekey (see the README)")
 	}
 	if err := finishRotation(ctx, cfg); err != nil {
 		return 0, err
@@ -111,4 +112,35 @@ func finishRotation(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("neither %s nor the pending key opens the stored data keys", secretPath(cfg.DataDir, "server.key"))
 	}
 	return os.Rename(pending, secretPath(cfg.DataDir, "server.key"))
+}
+
+// rekeyBatch is how many values Rekey rewrites per transaction.
+const rekeyBatch = 100
+
+// Rekey rewrites every live data key and every sealed secret that is not
+// yet under the current server key of cfg's ring, in transactions of a
+// few values each, and returns how many it rewrote. It is safe to run
+// while nodes serve: a value written meanwhile is left as it is (it is
+// under the writer's current key). Run it once every node makes new
+// values with the current key; afterwards the other keys can leave the
+// ring.
+func Rekey(ctx context.Context, cfg config.Config) (int, error) {
+	ring, st, err := openData(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	rewrap, err := keys.RewrapToCurrent(ring)
+	if err != nil {
+		return 0, err
+	}
+	reseal, err := service.ResealToCurrent(ring)
+	if err != nil {
+		return 0, err
+	}
+	n, err := st.Rekey(ctx, store.Rekeying{DataKey: rewrap, Sealed: reseal, Batch: rekeyBatch})
+	if err != nil {
+		return n, fmt.Errorf("rekey stopped after %d values (run it again to go on): %w", n, err)
+	}
+	return n, nil
 }

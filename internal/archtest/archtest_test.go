@@ -109,7 +109,7 @@ var rules = []rule{
 		from: []string{"internal/placement"}, only: []string{"internal/domain", "internal/placement"}},
 	{why: "the domain and the policy are pure", from: []string{"internal/domain", "internal/authz"}, only: []string{"internal/domain"}},
 	{why: "leaves shared by both ends depend on nothing of camvault",
-		from: []string{"internal/bitstream", "internal/ffmpeg", "internal/control", "internal/pki", "internal/authn", "internal/fault"}, only: []string{}},
+		from: []string{"internal/bitstream", "internal/ffmpeg", "internal/control", "internal/pki", "internal/authn", "internal/fault", "internal/serverkey"}, only: []string{}},
 }
 
 // TestLayering enforces the layering of the package doc.

@@ -30,9 +30,10 @@
 // Beside them: agent (on the camera: authn, bitstream, control, videosig,
 // clips, domain, ffmpeg, pki only — nothing of the server), and the leaves
 // bitstream (H.264/H.265 NAL units, Annex-B, access units: the one reading
-// of camera bytes for both ends), control, ffmpeg, pki, authn and fault
-// (the kinds of error use cases return, so adapters can answer them
-// without importing service), which import nothing of camvault.
+// of camera bytes for both ends), control, ffmpeg, pki, authn, serverkey
+// (the ring of server keys by ID) and fault (the kinds of error use cases
+// return, so adapters can answer them without importing service), which
+// import nothing of camvault.
 // The end-to-end tests, which run the whole system, live in e2e; the
 // other packages' tests test the package (the agent's keep to what the
 // agent may import).

@@ -65,9 +65,11 @@ type Bus struct {
 type Cluster struct {
 	Enabled bool   `yaml:"enabled" help:"run as a cluster node: needs a postgres:// store, bus.nats, blob.s3 and the secrets below"`
 	NodeID  string `yaml:"node_id" help:"this node's name in logs and metrics (default: the host name)"`
-	// ServerKeyFile holds the 32-byte server key that seals secrets
-	// and wraps recording keys: the same file on every node.
-	ServerKeyFile string `yaml:"server_key_file" help:"file holding the cluster's 32-byte server key (every node the same)"`
+	// ServerKeyFile holds the server keys that seal secrets and wrap
+	// recording keys: a raw 32-byte key (key 1), or "ID:base64" lines
+	// and an optional "current:ID" (package serverkey). Every node holds
+	// the same keys; during a rotation, not all at once.
+	ServerKeyFile string `yaml:"server_key_file" help:"file holding the cluster's server keys: a 32-byte key, or ID:base64 lines and current:ID (every node the same)"`
 	// OAuthKeyFile holds the key that signs integrations' grants.
 	OAuthKeyFile string `yaml:"oauth_key_file" help:"file holding the cluster's OAuth grant key (every node the same)"`
 	// DeviceCADir holds the device CA (device-ca.pem, and its key on

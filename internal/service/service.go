@@ -41,7 +41,7 @@
 //	exports.go         exports and their download links
 //	links.go           integration links (consent, revocation, kill switches)
 //	integrations.go    registered integrations
-//	secrets.go         secrets sealed with the server key, and resealing them
+//	secrets.go         secrets sealed with the server keys, and resealing them
 package service
 
 import (
@@ -58,6 +58,7 @@ import (
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/netguard"
 	"github.com/camvault/camvault/internal/record"
+	"github.com/camvault/camvault/internal/serverkey"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -79,8 +80,12 @@ type Config struct {
 	// metrics). It must not block.
 	Events func(name string, result domain.Result)
 	// SecretKey is the per-install 32-byte key that seals secrets kept in
-	// the store (TOTP seeds). Required.
+	// the store (TOTP seeds). Required unless ServerKeys is set.
 	SecretKey []byte
+	// ServerKeys, if set, are the server keys by ID in place of
+	// SecretKey: secrets are sealed and tokens signed with the current
+	// one, and read with whichever one they name.
+	ServerKeys *serverkey.Ring
 	// WebAuthn configures passkeys; nil disables them.
 	WebAuthn *WebAuthnConfig
 	// Devices configures device enrolment and certificates; without a CA
@@ -133,13 +138,15 @@ type Service struct {
 	throttle *authn.Throttle
 	passkeys *passkeys // nil when disabled
 	box      *secretBox
-	// deviceKey signs known-device tokens.
-	deviceKey []byte
-	dev       devices
-	snaps     snapshots
-	rec       recordings
-	auditLim  auditLimits
-	pull      *rates // pulled-camera additions per account and home
+	// deviceKeys sign known-device tokens, by server key ID; the current
+	// one signs new tokens.
+	deviceKeys  map[int][]byte
+	deviceKeyID int
+	dev         devices
+	snaps       snapshots
+	rec         recordings
+	auditLim    auditLimits
+	pull        *rates // pulled-camera additions per account and home
 
 	mu    sync.Mutex // guards setup
 	setup []byte     // hash of the setup token this node made last
@@ -168,12 +175,16 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Events == nil {
 		cfg.Events = func(string, domain.Result) {}
 	}
-	box, err := newSecretBox(cfg.SecretKey)
+	ring, err := ringOf(cfg.ServerKeys, cfg.SecretKey)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewSharedThrottle(cfg.Now, storeCounts{cfg.Store}), box: box,
-		deviceKey: newKnownDeviceKey(cfg.SecretKey)}
+	box, err := newSecretBox(ring)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, cfg: cfg, throttle: authn.NewSharedThrottle(cfg.Now, storeCounts{cfg.Store}), box: box}
+	s.deviceKeys, s.deviceKeyID = newKnownDeviceKeys(ring)
 	s.dev = newDevices(cfg.Devices)
 	s.pull = pullLimits()
 	if s.cfg.Bus == nil {

@@ -248,10 +248,11 @@ type Store interface {
 	ReplaceWrappedKeys(ctx context.Context, wrapped map[domain.ID][]byte) error
 	// AllDataKeys lists every live data key.
 	AllDataKeys(ctx context.Context) ([]domain.DataKey, error)
-	// Rekey rewrites, in one transaction, everything sealed with the
-	// server key: live data keys' wrapped material, TOTP seeds and
-	// pulled cameras' credentials, through r. An error from r changes
-	// nothing.
+	// Rekey rewrites, in one transaction (or in batches, see
+	// Rekeying.Batch), everything sealed with the server key: live data
+	// keys' wrapped material, TOTP seeds and pulled cameras' credentials,
+	// through r, and returns how many values it rewrote. In one
+	// transaction, an error from r changes nothing.
 	Rekey(ctx context.Context, r Rekeying) (int, error)
 
 	// RecordingSettings returns a camera's recording settings;
@@ -294,11 +295,15 @@ type Store interface {
 	// DeletePurge removes a done purge.
 	DeletePurge(ctx context.Context, camera domain.CameraRef) error
 
-	// ClusterIdentity records mac as the installation's identity when
-	// none is recorded yet, and returns ErrConflict when a different one
-	// is: a node whose server key differs from the cluster's must not
-	// run.
-	ClusterIdentity(ctx context.Context, mac []byte, at time.Time) error
+	// ClusterIdentity checks a node's server keys against the
+	// installation's. macs holds a MAC that only the key can make, by
+	// server key ID. When none is recorded yet, all are; otherwise at
+	// least one must equal the one recorded under its ID and none may
+	// differ from it, else ErrConflict, and those not recorded yet are
+	// then recorded (a key added to the ring). Concurrent callers take
+	// turns. A node that shares no key with the cluster, or holds another
+	// key under one of its IDs, must not run.
+	ClusterIdentity(ctx context.Context, macs map[int][]byte, at time.Time) error
 	// Lead leases the chore name to this process, or returns nil when
 	// another holds it. A lease lasts until Release, or until its holder
 	// dies: on PostgreSQL it is a session advisory lock, which the
@@ -428,4 +433,11 @@ type Rekeying struct {
 	// Sealed rewrites a sealed string kept under context (as the
 	// service seals it).
 	Sealed func(sealed, context string) (string, error)
+	// Batch, when above zero, rewrites in transactions of at most Batch
+	// values each instead of one, so that servers may run meanwhile: a
+	// value is written only if it has not changed since it was read (a
+	// value written or a key shredded meanwhile stays as it is), and a
+	// value DataKey or Sealed returns unchanged is not written. An error
+	// then keeps the batches done before it.
+	Batch int
 }

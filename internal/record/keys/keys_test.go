@@ -11,6 +11,8 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/record/keys"
 	"github.com/camvault/camvault/internal/record/sealed"
+	"github.com/camvault/camvault/internal/serverkey"
+	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -180,5 +182,76 @@ func TestRotate(t *testing.T) {
 		if _, err := ring.Key(ctx, c, id); !errors.Is(err, keys.ErrUnwrap) {
 			t.Fatalf("the old server key still unwraps: %v", err)
 		}
+	}
+}
+
+func ring(t *testing.T, current int, keys map[int][]byte) *serverkey.Ring {
+	t.Helper()
+	r, err := serverkey.New(keys, current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRingRotation: a data key wrapped under key 1 unwraps on a keyring
+// of {1, 2 current}, one wrapped under 2 on {1 current, 2}; rewrapping to
+// the current key in batches moves them all to key 2, after which a
+// keyring of key 2 alone unwraps every one.
+func TestRingRotation(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	one, two := serverKey(), serverKey()
+	before, _ := keys.New(st, one) // a single server's key, or a legacy key file: key 1
+	stepA, _ := keys.NewRing(st, ring(t, 1, map[int][]byte{1: one, 2: two}))
+	stepB, _ := keys.NewRing(st, ring(t, 2, map[int][]byte{1: one, 2: two}))
+	after, _ := keys.NewRing(st, ring(t, 2, map[int][]byte{2: two}))
+
+	cams := make([]domain.CameraRef, 5)
+	want := map[domain.ID][]byte{}
+	for i := range cams {
+		cams[i] = domain.CameraRef{Camera: domain.NewID(), Generation: 1}
+		kr := before
+		if i >= 3 {
+			kr = stepB
+		}
+		id, key, err := kr.Current(ctx, cams[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = key
+	}
+	check := func(what string, kr *keys.Keyring, ok func(i int) bool) {
+		t.Helper()
+		for i, cam := range cams {
+			id, key, err := kr.Current(ctx, cam)
+			if ok(i) != (err == nil && bytes.Equal(key, want[id])) {
+				t.Fatalf("%s: camera %d: %v", what, i, err)
+			}
+		}
+	}
+	all := func(int) bool { return true }
+	check("key 1 and 2 on {1, 2 current}", stepB, all)
+	check("key 1 and 2 on {1 current, 2}", stepA, all)
+	check("before the rekey, {2} alone", after, func(i int) bool { return i >= 3 })
+
+	rewrap, err := keys.RewrapToCurrent(ring(t, 2, map[int][]byte{1: one, 2: two}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.Rekey(ctx, store.Rekeying{DataKey: rewrap, Sealed: func(v, _ string) (string, error) { return v, nil }, Batch: 2})
+	if err != nil || n != 3 {
+		t.Fatalf("rekey: %d %v", n, err)
+	}
+	check("after the rekey, {2} alone", after, all)
+	if ok, _ := keys.Unwraps(ctx, st, one); ok {
+		t.Fatal("key 1 still unwraps data keys")
+	}
+	if ok, err := keys.UnwrapsRing(ctx, st, ring(t, 2, map[int][]byte{2: two})); err != nil || !ok {
+		t.Fatalf("key 2 does not unwrap every data key: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"time"
@@ -68,6 +69,9 @@ func (s *Store) ReplaceWrappedKeys(ctx context.Context, wrapped map[domain.ID][]
 
 // Rekey implements store.Store.
 func (s *Store) Rekey(ctx context.Context, r store.Rekeying) (int, error) {
+	if r.Batch > 0 {
+		return s.rekeyBatches(ctx, r)
+	}
 	n := 0
 	err := s.tx(ctx, func(tx querier) error {
 		n = 0
@@ -132,4 +136,128 @@ func (s *Store) Rekey(ctx context.Context, r store.Rekeying) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// rekeyBatches is Rekey in transactions of at most r.Batch values, each
+// written only if it is as it was read.
+func (s *Store) rekeyBatches(ctx context.Context, r store.Rekeying) (int, error) {
+	total := 0
+	n, err := s.inBatches(ctx, r.Batch, func(tx querier, after string) (string, int, int, error) {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+dataKeyCols+` FROM data_keys WHERE destroyed_at IS NULL AND id > ? ORDER BY id LIMIT ?`), after, r.Batch)
+		list, err := collect(rows, s.classify(err), scanDataKey)
+		if err != nil || len(list) == 0 {
+			return "", 0, 0, err
+		}
+		n := 0
+		for _, k := range list {
+			w, err := r.DataKey(k)
+			if err != nil {
+				return "", 0, 0, err
+			}
+			if bytes.Equal(w, k.Wrapped) {
+				continue
+			}
+			c, err := s.exec(ctx, tx, `UPDATE data_keys SET wrapped = ? WHERE id = ? AND wrapped = ? AND destroyed_at IS NULL`, w, k.ID, k.Wrapped)
+			if err != nil {
+				return "", 0, 0, err
+			}
+			n += int(c)
+		}
+		return string(list[len(list)-1].ID), len(list), n, nil
+	})
+	total += n
+	if err != nil {
+		return total, err
+	}
+	type sealed struct{ id, a, b string }
+	scan := func(row scanner) (sealed, error) {
+		var v sealed
+		return v, row.Scan(&v.id, &v.a, &v.b)
+	}
+	n, err = s.inBatches(ctx, r.Batch, func(tx querier, after string) (string, int, int, error) {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id, totp_secret, '' FROM accounts WHERE totp_secret <> '' AND id > ? ORDER BY id LIMIT ?`), after, r.Batch)
+		list, err := collect(rows, s.classify(err), scan)
+		if err != nil || len(list) == 0 {
+			return "", 0, 0, err
+		}
+		n := 0
+		for _, a := range list {
+			v, err := r.Sealed(a.a, a.id)
+			if err != nil {
+				return "", 0, 0, err
+			}
+			if v == a.a {
+				continue
+			}
+			c, err := s.exec(ctx, tx, `UPDATE accounts SET totp_secret = ? WHERE id = ? AND totp_secret = ?`, v, a.id, a.a)
+			if err != nil {
+				return "", 0, 0, err
+			}
+			n += int(c)
+		}
+		return list[len(list)-1].id, len(list), n, nil
+	})
+	total += n
+	if err != nil {
+		return total, err
+	}
+	n, err = s.inBatches(ctx, r.Batch, func(tx querier, after string) (string, int, int, error) {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id, pull_source, pull_snapshot FROM cameras WHERE (pull_source <> '' OR pull_snapshot <> '') AND id > ? ORDER BY id LIMIT ?`), after, r.Batch)
+		list, err := collect(rows, s.classify(err), scan)
+		if err != nil || len(list) == 0 {
+			return "", 0, 0, err
+		}
+		n := 0
+		for _, c := range list {
+			src, snap, changed := c.a, c.b, 0
+			if src != "" {
+				if src, err = r.Sealed(src, "pull:"+c.id); err != nil {
+					return "", 0, 0, err
+				}
+				changed += b2i(src != c.a)
+			}
+			if snap != "" {
+				if snap, err = r.Sealed(snap, "pull-snapshot:"+c.id); err != nil {
+					return "", 0, 0, err
+				}
+				changed += b2i(snap != c.b)
+			}
+			if changed == 0 {
+				continue
+			}
+			u, err := s.exec(ctx, tx, `UPDATE cameras SET pull_source = ?, pull_snapshot = ? WHERE id = ? AND pull_source = ? AND pull_snapshot = ?`,
+				src, snap, c.id, c.a, c.b)
+			if err != nil {
+				return "", 0, 0, err
+			}
+			n += int(u) * changed
+		}
+		return list[len(list)-1].id, len(list), n, nil
+	})
+	return total + n, err
+}
+
+// inBatches runs batch, each time in its own transaction, on the rows
+// after the last one the time before, until it reads fewer than size.
+// batch returns the last row's ID, how many rows it read and how many
+// values it rewrote; inBatches returns the sum of those.
+func (s *Store) inBatches(ctx context.Context, size int, batch func(tx querier, after string) (last string, read, rewrote int, err error)) (int, error) {
+	total, after := 0, ""
+	for {
+		var last string
+		var read, rewrote int
+		err := s.tx(ctx, func(tx querier) error {
+			var err error
+			last, read, rewrote, err = batch(tx, after)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += rewrote
+		if read < size {
+			return total, nil
+		}
+		after = last
+	}
 }

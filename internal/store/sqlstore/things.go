@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -173,16 +174,53 @@ func (s *Store) Audit(ctx context.Context, f domain.AuditFilter) ([]domain.Audit
 }
 
 // ClusterIdentity implements store.Store.
-func (s *Store) ClusterIdentity(ctx context.Context, mac []byte, at time.Time) error {
-	if _, err := s.exec(ctx, s.pool, `INSERT INTO cluster_identity (id, mac, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING`, mac, micros(at)); err != nil {
-		return err
+func (s *Store) ClusterIdentity(ctx context.Context, macs map[int][]byte, at time.Time) error {
+	if len(macs) == 0 {
+		return errors.New("sqlstore: cluster identity of no key")
 	}
-	var have []byte
-	if err := s.pool.QueryRowContext(ctx, s.q(`SELECT mac FROM cluster_identity WHERE id = 1`)).Scan(&have); err != nil {
-		return s.classify(err)
-	}
-	if subtle.ConstantTimeCompare(have, mac) != 1 {
-		return store.ErrConflict
-	}
-	return nil
+	return s.tx(ctx, func(tx querier) error {
+		// Row 0 is no key's: writing it first makes nodes that start
+		// together take turns, so two first nodes with disjoint keys
+		// cannot both found the installation.
+		if _, err := s.exec(ctx, tx, `INSERT INTO cluster_identity (id, mac, created_at) VALUES (0, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET created_at = cluster_identity.created_at`, []byte{0}, micros(at)); err != nil {
+			return err
+		}
+		type row struct {
+			id  int
+			mac []byte
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id, mac FROM cluster_identity WHERE id > 0`))
+		have, err := collect(rows, s.classify(err), func(r scanner) (row, error) {
+			var x row
+			return x, r.Scan(&x.id, &x.mac)
+		})
+		if err != nil {
+			return err
+		}
+		recorded := map[int][]byte{}
+		for _, r := range have {
+			recorded[r.id] = r.mac
+		}
+		shared := false
+		for id, mac := range macs {
+			if want, ok := recorded[id]; ok {
+				if subtle.ConstantTimeCompare(want, mac) != 1 {
+					return store.ErrConflict
+				}
+				shared = true
+			}
+		}
+		if len(recorded) > 0 && !shared {
+			return store.ErrConflict
+		}
+		for id, mac := range macs {
+			if _, ok := recorded[id]; !ok {
+				if _, err := s.exec(ctx, tx, `INSERT INTO cluster_identity (id, mac, created_at) VALUES (?, ?, ?)`, id, mac, micros(at)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -21,7 +21,7 @@ func testClusterIdentity(t *testing.T, s store.Store) {
 		if i%2 == 1 {
 			mac = b
 		}
-		wg.Go(func() { errs[i] = s.ClusterIdentity(ctx, mac, at(time.Duration(i))) })
+		wg.Go(func() { errs[i] = s.ClusterIdentity(ctx, map[int][]byte{1: mac}, at(time.Duration(i))) })
 	}
 	wg.Wait()
 	won := a
@@ -37,12 +37,43 @@ func testClusterIdentity(t *testing.T, s store.Store) {
 			mustErr(t, "other identity", err, store.ErrConflict)
 		}
 	}
-	must(t, "same identity again", s.ClusterIdentity(ctx, won, at(99)))
+	must(t, "same identity again", s.ClusterIdentity(ctx, map[int][]byte{1: won}, at(99)))
 	other := a
 	if bytes.Equal(won, a) {
 		other = b
 	}
-	mustErr(t, "other identity later", s.ClusterIdentity(ctx, other, at(100)), store.ErrConflict)
+	mustErr(t, "other identity later", s.ClusterIdentity(ctx, map[int][]byte{1: other}, at(100)), store.ErrConflict)
+
+	// Rotation: a node that shares key 1 brings key 2, which is recorded;
+	// then a node with key 2 alone is the installation's too.
+	c, d := bytes.Repeat([]byte{3}, 32), bytes.Repeat([]byte{4}, 32)
+	mustErr(t, "a key the installation does not know, alone", s.ClusterIdentity(ctx, map[int][]byte{2: c}, at(101)), store.ErrConflict)
+	must(t, "a new key beside a known one", s.ClusterIdentity(ctx, map[int][]byte{1: won, 2: c}, at(102)))
+	must(t, "the new key alone", s.ClusterIdentity(ctx, map[int][]byte{2: c}, at(103)))
+	mustErr(t, "another key under a known ID", s.ClusterIdentity(ctx, map[int][]byte{1: won, 2: d}, at(104)), store.ErrConflict)
+	mustErr(t, "a disjoint ring", s.ClusterIdentity(ctx, map[int][]byte{3: d, 4: other}, at(105)), store.ErrConflict)
+	must(t, "after refusals", s.ClusterIdentity(ctx, map[int][]byte{1: won, 2: c}, at(106)))
+}
+
+// testClusterIdentityFounders: nodes that start together on an empty
+// store with disjoint keys do not both found the installation.
+func testClusterIdentityFounders(t *testing.T, s store.Store) {
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		mac := bytes.Repeat([]byte{byte(i)}, 32)
+		wg.Go(func() { errs[i] = s.ClusterIdentity(ctx, map[int][]byte{i + 1: mac}, at(time.Duration(i))) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else {
+			mustErr(t, "another founder", err, store.ErrConflict)
+		}
+	}
+	equal(t, "founders", ok, 1)
 }
 
 // testLead: a chore is leased to one holder at a time, and free again once

@@ -218,6 +218,76 @@ func testRekey(t *testing.T, s store.Store) {
 	equal(t, "a destroyed key stays destroyed", len(old.Wrapped), 0)
 }
 
+// testRekeyBatches: in batches, values come back rewritten, except those
+// the rewrite leaves as they are, and a shredded key stays shredded.
+func testRekeyBatches(t *testing.T, s store.Store) {
+	a, home := accountHome(t, s, "rekey-batches@example.org")
+	a.TOTPSecret = "old:seed"
+	must(t, "totp", s.UpdateAccount(ctx, a))
+	b := mustAccount(t, s, "rekeyed-already@example.org")
+	b.TOTPSecret = "new:seed"
+	must(t, "totp", s.UpdateAccount(ctx, b))
+	var cams []domain.Camera
+	var ks []domain.DataKey
+	for i := range 7 {
+		cam := domain.Camera{ID: domain.NewID(), HomeID: home.ID, Name: "IP cam", Generation: 1, State: domain.CameraStatePulled,
+			CreatedAt: at(0), PullSource: "old:src", PullSnapshot: "new:snap"}
+		must(t, "camera", s.CreateCamera(ctx, cam))
+		cams = append(cams, cam)
+		k := domain.DataKey{ID: domain.NewID(), CameraID: cam.ID, Generation: 1, Wrapped: []byte{byte(i)}, CreatedAt: at(0)}
+		if i == 3 {
+			k.Wrapped = []byte{'n'}
+		}
+		must(t, "key", s.CreateDataKey(ctx, k))
+		ks = append(ks, k)
+	}
+	// One camera's key is shredded while the rekey runs.
+	s.DestroyDataKeys(ctx, cams[5].Ref(), at(time.Hour))
+	r := store.Rekeying{
+		Batch: 2,
+		DataKey: func(k domain.DataKey) ([]byte, error) {
+			if k.Wrapped[0] == 'n' {
+				return k.Wrapped, nil
+			}
+			return append([]byte{'n'}, k.Wrapped...), nil
+		},
+		Sealed: func(v, c string) (string, error) {
+			if strings.HasPrefix(v, "new:") {
+				return v, nil
+			}
+			return "new:" + strings.TrimPrefix(v, "old:"), nil
+		},
+	}
+	n, err := s.Rekey(ctx, r)
+	must(t, "rekey", err)
+	// 5 live keys not yet rewritten, 1 seed, 7 sources; there may be
+	// other rows of the earlier tests.
+	if n < 13 {
+		t.Fatalf("rekey rewrote %d values, want at least 13", n)
+	}
+	for i, k := range ks {
+		got, _ := s.DataKey(ctx, k.ID)
+		switch {
+		case i == 5:
+			equal(t, "a shredded key stays shredded", len(got.Wrapped), 0)
+		case i == 3:
+			equal(t, "a current key as it was", got.Wrapped, []byte{'n'})
+		default:
+			equal(t, "rewrapped", got.Wrapped, []byte{'n', byte(i)})
+		}
+	}
+	for _, cam := range cams {
+		c, _ := s.Camera(ctx, cam.ID)
+		equal(t, "resealed source", c.PullSource, "new:src")
+		equal(t, "snapshot as it was", c.PullSnapshot, "new:snap")
+	}
+	acct, _ := s.Account(ctx, a.ID)
+	equal(t, "resealed seed", acct.TOTPSecret, "new:seed")
+	again, err := s.Rekey(ctx, r)
+	must(t, "rekey again", err)
+	equal(t, "nothing left to rewrite", again, 0)
+}
+
 func testDeleteHomeAndAccount(t *testing.T, s store.Store) {
 	ana, home := accountHome(t, s, "leaver@example.org")
 	bob := mustAccount(t, s, "stays@example.org")
