@@ -12,6 +12,7 @@ import (
 	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/live/snapshot"
 	"github.com/camvault/camvault/internal/media"
@@ -76,7 +77,7 @@ func openBlobs(cfg config.Config) (blob.Store, error) {
 // orphan files and this node's unfinished uploads go; stored segments
 // whose files are not found are reported, never dropped), then records
 // and runs retention until ctx ends.
-func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc *service.Service, ar *record.Archive, hub *media.Hub, log *slog.Logger, goroutine func(func())) error {
+func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc *service.Service, ar *record.Archive, hub *media.Hub, owns func(domain.ID) bool, log *slog.Logger, goroutine func(func())) error {
 	c, err := ar.Reconcile(ctx, record.Recover)
 	if err != nil {
 		return err
@@ -89,7 +90,7 @@ func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc 
 			"missing_blobs", c.MissingBlobs, "damaged", c.Damaged)
 	}
 	rec := record.NewRecorder(record.RecorderConfig{Archive: ar, Source: svc, Media: hub, Logger: log.With("component", "recorder"),
-		Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log)})
+		Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log), Owns: owns})
 	svc.SetRecorder(rec)
 	goroutine(func() { rec.Run(ctx) })
 	goroutine(func() {

@@ -87,8 +87,15 @@ func (h *Hub) remoteOwner(camera domain.ID) (placement.Claim, bool) {
 	return c, ok && c.Node != h.cfg.Node
 }
 
-// sendRemote sends m to the node holding the camera's session.
+// sendRemote sends m to the node holding the camera's session. Stream
+// starts and stops stay with the node that holds it: a device pushes to
+// the ingest of the node that asked, and viewers and the recorder are
+// sent to the holding node, so another node's stop would end the
+// stream the holding node serves.
 func (h *Hub) sendRemote(camera domain.ID, m control.Message) bool {
+	if m.Type == control.TypeStartStream || m.Type == control.TypeStopStream {
+		return false
+	}
 	owner, ok := h.remoteOwner(camera)
 	if !ok {
 		return false
