@@ -15,10 +15,14 @@ import (
 
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/deviceca"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/events/natsbus"
 	"github.com/camvault/camvault/internal/pki"
+	"github.com/camvault/camvault/internal/placement"
+	"github.com/camvault/camvault/internal/placement/natsplacement"
 	"github.com/camvault/camvault/internal/serverkey"
+	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -222,4 +226,77 @@ func busReady(bus events.Bus) error {
 		return r.Ready()
 	}
 	return nil
+}
+
+// openPlacement opens the directory of which node holds which camera:
+// over NATS on a cluster node, this process's own otherwise. The returned
+// close is never nil.
+func openPlacement(ctx context.Context, cfg config.Config, log *slog.Logger) (placement.Directory, func(), error) {
+	if !cfg.ClusterMode() || cfg.Bus.NATS == "" {
+		return placement.NewLocal(), func() {}, nil
+	}
+	d, err := natsplacement.Open(ctx, cfg.Bus.NATS, cfg.PlacementPrefix(), log.With("component", "placement"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("placement: %w", err)
+	}
+	return d, func() { d.Close() }, nil
+}
+
+// placementNode is this node's name in the placement directory.
+func placementNode(cfg config.Config) string {
+	if id := nodeID(cfg); id != "" {
+		return id
+	}
+	return "local"
+}
+
+// liveElsewhere says where viewers reach a camera held by another node:
+// under that node's own public URL, as it reports it.
+func liveElsewhere(dir placement.Directory, self string) func(context.Context, domain.ID) (service.LiveConfig, bool) {
+	return func(ctx context.Context, camera domain.ID) (service.LiveConfig, bool) {
+		c, ok, err := dir.Owner(ctx, camera)
+		if err != nil || !ok || c.Node == self {
+			return service.LiveConfig{}, false
+		}
+		nodes, err := dir.Nodes(ctx)
+		if err != nil {
+			return service.LiveConfig{}, false
+		}
+		for _, n := range nodes {
+			if n.ID == c.Node && n.PublicURL != "" {
+				return service.LiveConfig{RTSPURL: n.RTSPURL, WHEPURL: n.PublicURL + "/whep", HLSURL: n.PublicURL + "/hls"}, true
+			}
+		}
+		return service.LiveConfig{}, false
+	}
+}
+
+// recordsHere says whether this node's recorder records a camera: unless
+// another node holds its device. Cameras no node holds (pulled ones, and
+// devices offline) and a directory that does not answer leave it as on a
+// single server: a doubled recording beats a lost one.
+func recordsHere(dir placement.Directory, self string) func(domain.ID) bool {
+	return func(camera domain.ID) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, ok, err := dir.Owner(ctx, camera)
+		return err != nil || !ok || c.Node == self
+	}
+}
+
+// reportNode tells the directory about this node every
+// placement.ReportEvery, until ctx ends.
+func reportNode(ctx context.Context, dir placement.Directory, state func() placement.Node, log *slog.Logger) {
+	t := time.NewTicker(placement.ReportEvery)
+	defer t.Stop()
+	for {
+		if err := dir.Report(ctx, state()); err != nil && ctx.Err() == nil {
+			log.Warn("placement report", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

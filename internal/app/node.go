@@ -28,6 +28,7 @@ import (
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/oauth"
+	"github.com/camvault/camvault/internal/placement"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/service"
 	"github.com/camvault/camvault/internal/store"
@@ -72,6 +73,12 @@ type node struct {
 	devTLS  *tls.Config
 	devLog  *slog.Logger
 	closers []func() // run in reverse order by close
+
+	// dir says which node holds which camera; node is this one's name
+	// in it, hub the device hub (nil without a device listener).
+	dir  placement.Directory
+	node string
+	hub  *devicehub.Hub
 }
 
 // onClose adds f to what close runs.
@@ -135,6 +142,15 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 			Deaf: func(deaf bool) { n.viewers.FailClosed(deaf) }, Logger: log.With("component", "outbox")})
 		n.onClose(ob.Close)
 		n.outbox, bus = ob, ob
+	}
+	dir, closeDir, err := openPlacement(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	n.onClose(closeDir)
+	n.dir, n.node = dir, placementNode(cfg)
+	if cfg.ClusterMode() {
+		n.live.Elsewhere = liveElsewhere(dir, n.node) // viewers go to the camera's node
 	}
 	n.viewers = live.New(live.Config{Hub: n.media, Bus: bus, Logger: log.With("component", "live")})
 	n.onClose(n.viewers.Close)
@@ -280,8 +296,13 @@ func (n *node) routes(bus events.Bus) ([]httpserver.Route, error) {
 func (n *node) deviceListener(dem *ingest.Demand) (*devicehub.Hub, string, error) {
 	cfg, devices, log := n.cfg, n.devices, n.log
 	dlog := log.With("component", "devices")
-	hub := devicehub.New(devicehub.Config{Service: n.svc, Logger: dlog, Sessions: n.metrics.DeviceSessions, Hello: dem.Hello})
+	hub := devicehub.New(devicehub.Config{Service: n.svc, Logger: dlog, Sessions: n.metrics.DeviceSessions, Hello: dem.Hello,
+		Placement: n.dir, Node: n.node, Snapshot: n.svc.HeldSnapshot})
 	n.onClose(hub.Close)
+	if err := hub.Serve(); err != nil {
+		return nil, "", err
+	}
+	n.hub = hub
 	// The service tells devices of releases and renames through the hub,
 	// which is built on the service.
 	n.svc.SetDevicePresence(hub)
@@ -355,7 +376,11 @@ func (n *node) serve(ctx context.Context) error {
 	background.Go(func() {
 		chore(ctx, st, "housekeeping", choreRetry, log, func(ctx context.Context) { housekeep(ctx, svc, st, log) })
 	})
-	if err := startRecording(ctx, cfg, st, svc, n.archive, n.media, log, background.Go); err != nil {
+	var owns func(domain.ID) bool
+	if cfg.ClusterMode() {
+		owns = recordsHere(n.dir, n.node)
+	}
+	if err := startRecording(ctx, cfg, st, svc, n.archive, n.media, owns, log, background.Go); err != nil {
 		return fmt.Errorf("recordings: %w", err)
 	}
 	// Links revoked by another process (the admin command) end their
@@ -364,6 +389,10 @@ func (n *node) serve(ctx context.Context) error {
 		background.Go(func() { n.outbox.Run(ctx) })
 	}
 	background.Go(func() { svc.WatchRevokedLinks(ctx, 250*time.Millisecond) })
+	// Other nodes learn that this one is alive, where viewers reach it
+	// and whether it drains (on SIGUSR1).
+	background.Go(func() { reportNode(ctx, n.dir, n.report, log) })
+	background.Go(func() { onDrainSignal(ctx, n.drain) })
 	// Cameras no home claimed within a day go; the anonymous audit
 	// summary is written.
 	background.Go(func() { svc.RunMaintenance(ctx, 10*time.Minute) })
@@ -407,6 +436,28 @@ func (n *node) serve(ctx context.Context) error {
 	}
 	log.Info("camvault stopped")
 	return first
+}
+
+// report is this node's state for the placement directory.
+func (n *node) report() placement.Node {
+	r := placement.Node{ID: n.node, PublicURL: n.cfg.NodePublicURL(), RTSPURL: n.live.RTSPURL, Streams: n.media.Stats().Readers}
+	if n.hub != nil {
+		r.Cameras, r.Draining = n.hub.Sessions(), n.hub.Draining()
+	}
+	return r
+}
+
+// drain makes the node take no new cameras and sends its agents to
+// connect again, to another node; it reports so at once.
+func (n *node) drain() {
+	if n.hub == nil {
+		return
+	}
+	n.log.Info("draining: control sessions end and no new ones are taken")
+	n.hub.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.dir.Report(ctx, n.report())
 }
 
 // serveLive starts the viewers' RTSPS server on its listener, with the

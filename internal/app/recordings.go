@@ -12,6 +12,7 @@ import (
 	"github.com/camvault/camvault/internal/blob/localfs"
 	"github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/config"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/live/snapshot"
 	"github.com/camvault/camvault/internal/media"
@@ -76,8 +77,9 @@ func openBlobs(cfg config.Config) (blob.Store, error) {
 // startRecording reconciles the archive with its index (after a crash,
 // orphan files and this node's unfinished uploads go; stored segments
 // whose files are not found are reported, never dropped), then records
-// (on a node serving media) and runs retention until ctx ends.
-func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc *service.Service, ar *record.Archive, hub *media.Hub, log *slog.Logger, goroutine func(func())) error {
+// (on a node serving media, of the cameras it owns) and runs retention
+// until ctx ends.
+func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc *service.Service, ar *record.Archive, hub *media.Hub, owns func(domain.ID) bool, log *slog.Logger, goroutine func(func())) error {
 	c, err := ar.Reconcile(ctx, record.Recover)
 	if err != nil {
 		return err
@@ -91,7 +93,7 @@ func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc 
 	}
 	if cfg.ServesMedia() {
 		rec := record.NewRecorder(record.RecorderConfig{Archive: ar, Source: svc, Media: hub, Logger: log.With("component", "recorder"),
-			Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log)})
+			Segment: time.Duration(cfg.Recordings.Segment), Thumbnail: thumbnailer(log), Owns: owns})
 		svc.SetRecorder(rec)
 		goroutine(func() { rec.Run(ctx) })
 	}

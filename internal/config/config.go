@@ -64,7 +64,13 @@ type Bus struct {
 // OAuth key and the device CA's key too; nodes serving only media neither.
 type Cluster struct {
 	Enabled bool   `yaml:"enabled" help:"run as a cluster node: needs a postgres:// store, bus.nats, blob.s3 and the secrets below"`
-	NodeID  string `yaml:"node_id" help:"this node's name in logs and metrics (default: the host name)"`
+	NodeID  string `yaml:"node_id" help:"this node's name in logs, metrics and the placement directory (default: the host name)"`
+	// PublicURL is where viewers reach this node itself: stream URLs for
+	// the cameras it holds point here, not at the cluster's shared name.
+	PublicURL string `yaml:"public_url" help:"this node's own public base URL, where viewers reach it (default: the public URL)"`
+	// PlacementPrefix names the NATS buckets and subjects of the
+	// placement directory, so installations can share a NATS server.
+	PlacementPrefix string `yaml:"placement_prefix" help:"name of the placement directory's NATS buckets (default: derived from bus.subject)"`
 	// ServerKeyFile holds the server keys that seal secrets and wrap
 	// recording keys: a raw 32-byte key (key 1), or "ID:base64" lines
 	// and an optional "current:ID" (package serverkey). Every node holds
@@ -136,7 +142,51 @@ func (c Config) validateCluster() error {
 	case c.Cluster.Role == RoleMedia && c.Devices.Listen == "":
 		return fmt.Errorf("cluster.role media: devices.listen is required: a media node serves devices")
 	}
+	if u := c.Cluster.PublicURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Scheme != "http" && pu.Scheme != "https" || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+			return fmt.Errorf("cluster.public_url: must be an http:// or https:// base URL")
+		}
+	}
+	if p := c.Cluster.PlacementPrefix; p != "" && placementToken(p) != p {
+		return fmt.Errorf("cluster.placement_prefix: may hold only letters, digits, - and _ (at most 64)")
+	}
 	return nil
+}
+
+// NodePublicURL is where viewers reach this node itself:
+// cluster.public_url, else the public URL.
+func (c Config) NodePublicURL() string {
+	if c.Cluster.PublicURL != "" {
+		return strings.TrimRight(c.Cluster.PublicURL, "/")
+	}
+	return c.PublicURL()
+}
+
+// PlacementPrefix names the placement directory's NATS buckets:
+// cluster.placement_prefix, else bus.subject made a bucket name (so that
+// installations sharing a NATS server keep apart), else "" for the
+// default.
+func (c Config) PlacementPrefix() string {
+	if c.Cluster.PlacementPrefix != "" {
+		return c.Cluster.PlacementPrefix
+	}
+	return placementToken(c.Bus.Subject)
+}
+
+// placementToken turns s into a NATS bucket name: letters, digits, - and
+// _ only, at most 64.
+func placementToken(s string) string {
+	b := []byte(s)
+	for i, r := range b {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
 }
 
 // Blob selects the object storage for recordings.

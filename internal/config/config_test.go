@@ -222,3 +222,24 @@ func TestClusterRole(t *testing.T) {
 		t.Fatalf("--cluster-role media: %v", err)
 	}
 }
+
+// TestPlacementNaming: a node's own URL defaults to the public URL, and
+// the placement directory's buckets follow bus.subject unless named.
+func TestPlacementNaming(t *testing.T) {
+	c := Default()
+	c.BaseURL = "https://cams.example.org"
+	c.Bus.Subject = "camvault.test.X1"
+	if got := c.NodePublicURL(); got != "https://cams.example.org" {
+		t.Errorf("NodePublicURL = %q", got)
+	}
+	if got := c.PlacementPrefix(); got != "camvault_test_X1" {
+		t.Errorf("PlacementPrefix from the subject = %q", got)
+	}
+	c.Cluster.PublicURL, c.Cluster.PlacementPrefix = "https://node-1.cams.example.org/", "cams_a"
+	if got := c.NodePublicURL(); got != "https://node-1.cams.example.org" {
+		t.Errorf("NodePublicURL = %q", got)
+	}
+	if got := c.PlacementPrefix(); got != "cams_a" {
+		t.Errorf("PlacementPrefix = %q", got)
+	}
+}

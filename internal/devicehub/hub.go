@@ -9,8 +9,12 @@
 // removal, transfer or reset — is refused at the handshake.
 //
 // The hub keeps at most one session per camera: a new connection replaces
-// the old one. It implements service.DevicePresence. It reaches the use
-// cases through Service, which it declares.
+// the old one. In a cluster it claims each camera it holds in the
+// placement directory, where again the newest connection wins: a session
+// whose claim another node took ends. It implements
+// service.DevicePresence for the whole cluster, sending commands for
+// cameras held elsewhere to their node. It reaches the use cases through
+// Service, which it declares.
 package devicehub
 
 import (
@@ -33,6 +37,7 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/fault"
 	"github.com/camvault/camvault/internal/httpserver"
+	"github.com/camvault/camvault/internal/placement"
 	"github.com/camvault/camvault/internal/service"
 )
 
@@ -67,6 +72,14 @@ type Config struct {
 	// Hello, if set, is called when a device has said hello on a new
 	// session (for example to ask it to stream). It must not block.
 	Hello func(camera domain.Camera)
+	// Placement is the cluster's directory of which node holds which
+	// camera; nil means one of this process alone. Node is this node's
+	// name in it.
+	Placement placement.Directory
+	Node      string
+	// Snapshot, if set, gets a fresh picture from a camera whose session
+	// this hub holds, for another node that asked for it.
+	Snapshot func(ctx context.Context, camera domain.ID) ([]byte, error)
 }
 
 // Hub holds the control sessions of connected devices.
@@ -74,11 +87,18 @@ type Hub struct {
 	svc Service
 	log *slog.Logger
 	cfg Config
+	dir placement.Directory
+	// stopWatch stops hearing of superseded claims.
+	stopWatch func()
+	// draining refuses new sessions.
+	draining atomic.Bool
 
-	mu       sync.Mutex // guards sessions and closed
+	mu       sync.Mutex // guards sessions, closed and stopHandle
 	sessions map[domain.ID]*session
 	closed   bool
-	wg       sync.WaitGroup // running sessions
+	// stopHandle stops serving other nodes' commands; nil when not.
+	stopHandle func()
+	wg         sync.WaitGroup // running sessions
 }
 
 // New returns a hub.
@@ -95,7 +115,12 @@ func New(cfg Config) *Hub {
 	if cfg.Hello == nil {
 		cfg.Hello = func(domain.Camera) {}
 	}
-	return &Hub{svc: cfg.Service, log: cfg.Logger, cfg: cfg, sessions: map[domain.ID]*session{}}
+	h := &Hub{svc: cfg.Service, log: cfg.Logger, cfg: cfg, dir: cfg.Placement, sessions: map[domain.ID]*session{}}
+	if h.dir == nil {
+		h.dir = placement.NewLocal()
+	}
+	h.stopWatch = h.dir.Superseded(h.superseded)
+	return h
 }
 
 // session is one device's control connection.
@@ -103,6 +128,7 @@ type session struct {
 	camera domain.Camera
 	cert   *x509.Certificate
 	conn   *websocket.Conn
+	claim  string // the connection's ID in the placement directory
 	send   chan control.Message
 	cancel context.CancelFunc
 	seq    atomic.Int64
@@ -179,9 +205,10 @@ func (h *Hub) snapshot(w http.ResponseWriter, r *http.Request, c service.Caller)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// RequestSnapshot implements service.SnapshotRequester.
+// RequestSnapshot implements service.SnapshotRequester for cameras this
+// node holds; FetchSnapshot serves the others.
 func (h *Hub) RequestSnapshot(camera domain.ID) bool {
-	return h.Send(camera, control.Message{Type: control.TypeSnapshot})
+	return h.sendLocal(camera, control.Message{Type: control.TypeSnapshot})
 }
 
 func (h *Hub) control(w http.ResponseWriter, r *http.Request, c service.Caller) {
@@ -190,13 +217,20 @@ func (h *Hub) control(w http.ResponseWriter, r *http.Request, c service.Caller) 
 		httpserver.WriteError(w, r, &fault.Error{Kind: fault.KindUnauthenticated, Code: "unauthenticated", Message: "device certificate not accepted"}, h.log)
 		return
 	}
+	if h.draining.Load() {
+		// The agent retries, through the same name, and lands on
+		// another node.
+		httpserver.WriteError(w, r, &fault.Error{Kind: fault.KindUnavailable, Code: "draining", Message: "this node is draining; connect again"}, h.log)
+		return
+	}
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept answered the client
 	}
 	conn.SetReadLimit(control.MaxMessageBytes)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	s := &session{camera: cam, cert: r.TLS.PeerCertificates[0], conn: conn, send: make(chan control.Message, 16), cancel: cancel}
+	s := &session{camera: cam, cert: r.TLS.PeerCertificates[0], conn: conn, send: make(chan control.Message, 16), cancel: cancel,
+		claim: newConnID()}
 	if !h.register(s) {
 		cancel()
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
@@ -207,9 +241,18 @@ func (h *Hub) control(w http.ResponseWriter, r *http.Request, c service.Caller) 
 	log.Info("device connected")
 	h.svc.DeviceSeen(ctx, cam, "")
 	h.svc.DeviceEvent(ctx, cam, c.Addr, "device.connect", "")
-	reason := h.run(ctx, s, log)
+	var reason string
+	if err := h.claim(ctx, s); err != nil {
+		// Unclaimed, no other node could find the camera: the agent
+		// tries again.
+		log.Warn("camera not claimed in the placement directory", "err", err)
+		reason = "placement unavailable"
+	} else {
+		reason = h.run(ctx, s, log)
+	}
 	h.unregister(s)
 	cancel()
+	h.release(s)
 	conn.Close(websocket.StatusNormalClosure, reason)
 	log.Info("device disconnected", "reason", reason)
 	h.svc.DeviceEvent(context.WithoutCancel(ctx), cam, c.Addr, "device.disconnect", reason)
@@ -338,9 +381,17 @@ func (h *Hub) write(ctx context.Context, s *session, m control.Message) error {
 	return s.conn.Write(wctx, websocket.MessageText, b)
 }
 
-// Send queues a message for the camera's device; false if it is not
-// connected or its queue is full.
+// Send queues a message for the camera's device, here or at the node
+// holding it; false if it is not connected or its queue is full.
 func (h *Hub) Send(camera domain.ID, m control.Message) bool {
+	if h.sendLocal(camera, m) {
+		return true
+	}
+	return h.sendRemote(camera, m)
+}
+
+// sendLocal queues a message for a device whose session this hub holds.
+func (h *Hub) sendLocal(camera domain.ID, m control.Message) bool {
 	h.mu.Lock()
 	s, ok := h.sessions[camera]
 	h.mu.Unlock()
@@ -355,17 +406,30 @@ func (h *Hub) Send(camera domain.ID, m control.Message) bool {
 	}
 }
 
-// Online implements service.DevicePresence.
+// Online implements service.DevicePresence: the camera's device holds a
+// session here or at another live node.
 func (h *Hub) Online(camera domain.ID) bool {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	_, ok := h.sessions[camera]
+	h.mu.Unlock()
+	if ok {
+		return true
+	}
+	_, ok = h.remoteOwner(camera)
 	return ok
 }
 
 // Released implements service.DevicePresence: the device hears "unclaim"
-// and its session ends.
+// and its session ends, here or at the node holding it.
 func (h *Hub) Released(camera domain.ID) {
+	if !h.releasedLocal(camera) {
+		h.releasedRemote(camera)
+	}
+}
+
+// releasedLocal ends the session this hub holds for camera, after telling
+// the device; false if it holds none.
+func (h *Hub) releasedLocal(camera domain.ID) bool {
 	h.mu.Lock()
 	s, ok := h.sessions[camera]
 	if ok {
@@ -374,7 +438,7 @@ func (h *Hub) Released(camera domain.ID) {
 	}
 	h.mu.Unlock()
 	if !ok {
-		return
+		return false
 	}
 	select {
 	case s.send <- control.Message{Type: control.TypeUnclaim}:
@@ -383,6 +447,7 @@ func (h *Hub) Released(camera domain.ID) {
 	default:
 		s.cancel()
 	}
+	return true
 }
 
 // Renamed implements service.DevicePresence.
@@ -397,13 +462,20 @@ func (h *Hub) Sessions() int {
 	return len(h.sessions)
 }
 
-// Close ends every session and waits for them.
+// Close stops serving other nodes' commands, ends every session (their
+// claims are released) and waits for them.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
+	stop := h.stopHandle
+	h.stopHandle = nil
 	for _, s := range h.sessions {
 		s.cancel()
 	}
 	h.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	h.wg.Wait()
+	h.stopWatch()
 }

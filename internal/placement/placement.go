@@ -32,6 +32,7 @@ const (
 type Node struct {
 	ID        string    `json:"id"`
 	PublicURL string    `json:"public_url,omitempty"` // where viewers reach it
+	RTSPURL   string    `json:"rtsp_url,omitempty"`   // its viewers' RTSPS listener, if any
 	Cameras   int       `json:"cameras"`              // control connections held
 	Streams   int       `json:"streams"`              // live readers served
 	Draining  bool      `json:"draining,omitempty"`   // takes no new cameras

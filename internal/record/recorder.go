@@ -45,6 +45,10 @@ type RecorderConfig struct {
 	ThumbEvery time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// Owns, if set, says whether this node records the camera: in a
+	// cluster, the node its device is connected to. It is asked at every
+	// rescan, so a camera that moves is picked up by its new node then.
+	Owns func(camera domain.ID) bool
 }
 
 // Recorder records every camera whose settings say so, one worker per
@@ -141,7 +145,9 @@ func (r *Recorder) scan(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	want := map[domain.ID]domain.RecordingSettings{}
 	for _, s := range list {
-		want[s.CameraID] = s
+		if r.cfg.Owns == nil || r.cfg.Owns(s.CameraID) {
+			want[s.CameraID] = s
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

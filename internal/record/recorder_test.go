@@ -260,3 +260,40 @@ func TestRecorderFallsBehind(t *testing.T) {
 		t.Fatalf("%d pictures in %d segments, want 300 in 5", frames, len(segs))
 	}
 }
+
+// TestRecorderOwns: a recorder records only the cameras its node owns,
+// and picks a camera up, or lets it go, at the rescan after ownership
+// moved.
+func TestRecorderOwns(t *testing.T) {
+	rg := newRigWith(t, nil)
+	hub := media.New(media.Config{})
+	c := domain.Camera{ID: domain.NewID(), HomeID: home, Generation: 1, State: domain.CameraStateClaimed}
+	src := &hubSource{hub: hub, cam: c, set: domain.RecordingSettings{CameraID: c.ID, Mode: domain.RecordContinuous}}
+	var owns sync.Mutex
+	mine := false
+	setMine := func(v bool) { owns.Lock(); mine = v; owns.Unlock() }
+	rec := record.NewRecorder(record.RecorderConfig{Archive: rg.ar, Source: src, Media: hub, Rescan: 20 * time.Millisecond,
+		Owns: func(id domain.ID) bool { owns.Lock(); defer owns.Unlock(); return id == c.ID && mine }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rec.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	recording := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); (len(rec.Recording()) == 1) != want; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("recording the camera = %v, want %v", !want, want)
+			}
+		}
+	}
+	// Several rescans pass without the camera while another node owns it.
+	for range 5 {
+		rec.Kick()
+		time.Sleep(20 * time.Millisecond)
+	}
+	recording(false)
+	setMine(true)
+	recording(true)
+	setMine(false)
+	recording(false)
+}

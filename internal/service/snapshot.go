@@ -30,6 +30,13 @@ type SnapshotRequester interface {
 	RequestSnapshot(camera domain.ID) bool
 }
 
+// SnapshotFetcher gets a picture from a camera whose device is connected
+// to another node of the cluster; the device hub implements it. held is
+// false when no other node holds the camera's device.
+type SnapshotFetcher interface {
+	FetchSnapshot(ctx context.Context, camera domain.ID) (jpeg []byte, held bool, err error)
+}
+
 // snapshots caches the newest picture per camera generation.
 type snapshots struct {
 	mu      sync.Mutex // guards the following
@@ -62,6 +69,68 @@ func (s *Service) Snapshot(ctx context.Context, c Caller, camera domain.ID) ([]b
 	if acc.camera.Pulled() {
 		return s.pulledSnapshot(ctx, acc.camera, acc.grant)
 	}
+	if f, ok := s.presence().(SnapshotFetcher); ok {
+		if jpeg, at, held := s.fetchSnapshot(ctx, f, acc.camera); held {
+			if jpeg != nil {
+				return jpeg, at, nil
+			}
+			if snap, ok := s.cachedSnapshot(ref, time.Hour); ok {
+				return snap.jpeg, snap.at, nil
+			}
+			return nil, time.Time{}, &Error{Kind: KindUnavailable, Code: "no_snapshot", Message: "the camera did not send a snapshot (its source cannot make one without ffmpeg)"}
+		}
+	}
+	return s.deviceSnapshot(ctx, ref)
+}
+
+// fetchSnapshot gets cam's picture from the node its device is connected
+// to; held is false when no other node holds it, and jpeg nil when the
+// node did not get one.
+func (s *Service) fetchSnapshot(ctx context.Context, f SnapshotFetcher, cam domain.Camera) (jpeg []byte, at time.Time, held bool) {
+	ctx, cancel := context.WithTimeout(ctx, 2*snapshotWait)
+	defer cancel()
+	jpeg, held, err := f.FetchSnapshot(ctx, cam.ID)
+	if !held {
+		return nil, time.Time{}, false
+	}
+	if err != nil {
+		s.log.Warn("snapshot from the camera's node", "camera", cam.ID, "err", err)
+		return nil, time.Time{}, true
+	}
+	// Another node's word is checked as the device's own upload is.
+	if len(jpeg) > MaxSnapshotBytes || !bytes.HasPrefix(jpeg, jpegMagic) {
+		return nil, time.Time{}, true
+	}
+	if _, err := videosig.VerifySnapshot(jpeg, cam.DeviceKey, cam.ID, cam.Generation); err != nil {
+		s.log.Error("provenance alarm: a node sent a snapshot not signed for its camera", "camera", cam.ID, "generation", cam.Generation, "err", err)
+		return nil, time.Time{}, true
+	}
+	return jpeg, s.keepSnapshot(cam.Ref(), jpeg), true
+}
+
+// HeldSnapshot gets a fresh picture from a camera whose device is
+// connected to this node, for another node of the cluster that asked
+// (the device hub's command handler). That node authorized its caller;
+// this one checks only that the camera has a home.
+func (s *Service) HeldSnapshot(ctx context.Context, camera domain.ID) ([]byte, error) {
+	cam, err := s.st.Camera(ctx, camera)
+	if err != nil {
+		return nil, internal("load camera", err)
+	}
+	if cam.HomeID == "" || !cam.DeviceBacked() {
+		return nil, notFound()
+	}
+	jpeg, _, err := s.deviceSnapshot(ctx, cam.Ref())
+	return jpeg, err
+}
+
+// deviceSnapshot asks the camera's device, connected to this node, for a
+// picture and waits for it; else the newest from the last hour.
+func (s *Service) deviceSnapshot(ctx context.Context, ref domain.CameraRef) ([]byte, time.Time, error) {
+	if snap, ok := s.cachedSnapshot(ref, SnapshotFresh); ok {
+		return snap.jpeg, snap.at, nil
+	}
+	camera := ref.Camera
 	req, ok := s.presence().(SnapshotRequester)
 	wait := s.snapshotWaiter(ref)
 	defer s.dropWaiter(ref, wait)

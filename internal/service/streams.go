@@ -18,6 +18,10 @@ type LiveConfig struct {
 	WHEPURL string
 	// HLSURL is the HLS prefix, e.g. "https://cams.example.org/hls".
 	HLSURL string
+	// Elsewhere, if set, says where viewers reach a camera whose device
+	// is connected to another node of the cluster: that node serves its
+	// video. ok is false when this node holds the camera, or none does.
+	Elsewhere func(ctx context.Context, camera domain.ID) (at LiveConfig, ok bool)
 }
 
 // StreamTicketLifetime is how long a viewer has to start a stream with its
@@ -67,14 +71,22 @@ func (s *Service) CreateStream(ctx context.Context, c Caller, camera domain.ID, 
 	if err != nil {
 		return StreamTicket{}, err
 	}
+	live := s.cfg.Live
+	if live.Elsewhere != nil && acc.camera.DeviceBacked() {
+		// Viewers go to the node the camera pushes its video to; the
+		// credential is a store row, which that node redeems.
+		if at, ok := live.Elsewhere(ctx, camera); ok {
+			live = at
+		}
+	}
 	base, file := "", ""
 	switch protocol {
 	case ProtoRTSP:
-		base = s.cfg.Live.RTSPURL
+		base = live.RTSPURL
 	case ProtoWebRTC:
-		base = s.cfg.Live.WHEPURL
+		base = live.WHEPURL
 	case ProtoHLS:
-		base, file = s.cfg.Live.HLSURL, "/index.m3u8"
+		base, file = live.HLSURL, "/index.m3u8"
 	}
 	if base == "" || !s.cfg.Video {
 		return StreamTicket{}, &Error{Kind: KindInvalid, Code: "unsupported_protocol", Message: protocol + " viewing is not available on this server"}

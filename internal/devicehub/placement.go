@@ -1,0 +1,208 @@
+package devicehub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/camvault/camvault/internal/control"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/placement"
+)
+
+// Commands one node's hub sends another's, for a camera the other holds.
+const (
+	opControl  = "control"  // Body: an encoded control message for the device
+	opReleased = "released" // the camera left its home
+	opSnapshot = "snapshot" // answer: a fresh JPEG from the device
+)
+
+// Errors a hub answers other nodes' commands with. They travel as text.
+var (
+	errNotHere    = errors.New("devicehub: the camera holds no session here")
+	errBadCommand = errors.New("devicehub: malformed command")
+)
+
+// remoteWait bounds a command to another node; commands are sent on
+// callers' paths (a viewer joining, a rename), which must not hang on a
+// node that went away.
+const remoteWait = 5 * time.Second
+
+// newConnID names a control connection in the directory: unique per
+// connection, so that the newest one's claim is told from an older one's.
+func newConnID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// claim records s as the camera's newest connection. It is called
+// without h.mu: a directory may tell this hub of the claim it replaced
+// from within Claim.
+func (h *Hub) claim(ctx context.Context, s *session) error {
+	ctx, cancel := context.WithTimeout(ctx, remoteWait)
+	defer cancel()
+	return h.dir.Claim(ctx, placement.Claim{Camera: s.camera.ID, Node: h.cfg.Node, Conn: s.claim, Since: time.Now().UTC()})
+}
+
+// release drops s's claim, unless a newer connection holds it already.
+func (h *Hub) release(s *session) {
+	ctx, cancel := context.WithTimeout(context.Background(), remoteWait)
+	defer cancel()
+	if err := h.dir.Release(ctx, s.camera.ID, s.claim); err != nil {
+		h.log.Warn("camera's claim not released", "camera", s.camera.ID, "err", err)
+	}
+}
+
+// superseded ends the session whose claim a newer connection took, at
+// this node or another.
+func (h *Hub) superseded(old placement.Claim) {
+	h.mu.Lock()
+	s, ok := h.sessions[old.Camera]
+	ok = ok && s.claim == old.Conn
+	if ok {
+		delete(h.sessions, old.Camera)
+		h.cfg.Sessions(len(h.sessions), false)
+	}
+	h.mu.Unlock()
+	if ok {
+		h.log.Info("device connected again elsewhere; ending this session", "camera", old.Camera)
+		s.cancel()
+	}
+}
+
+// remoteOwner returns the claim of a camera held by another live node.
+func (h *Hub) remoteOwner(camera domain.ID) (placement.Claim, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), remoteWait)
+	defer cancel()
+	c, ok, err := h.dir.Owner(ctx, camera)
+	if err != nil {
+		h.log.Warn("placement directory", "camera", camera, "err", err)
+		return placement.Claim{}, false
+	}
+	// A claim naming this node without a session here is one being
+	// released.
+	return c, ok && c.Node != h.cfg.Node
+}
+
+// sendRemote sends m to the node holding the camera's session. Stream
+// starts and stops stay with the node that holds it: a device pushes to
+// the ingest of the node that asked, and viewers and the recorder are
+// sent to the holding node, so another node's stop would end the
+// stream the holding node serves.
+func (h *Hub) sendRemote(camera domain.ID, m control.Message) bool {
+	if m.Type == control.TypeStartStream || m.Type == control.TypeStopStream {
+		return false
+	}
+	owner, ok := h.remoteOwner(camera)
+	if !ok {
+		return false
+	}
+	b, err := control.Encode(m)
+	if err != nil {
+		h.log.Error("control message not sent", "camera", camera, "err", err)
+		return false
+	}
+	return h.command(owner, placement.Command{Camera: camera, Op: opControl, Body: b}) == nil
+}
+
+// releasedRemote tells the node holding the camera's session that the
+// camera left its home.
+func (h *Hub) releasedRemote(camera domain.ID) {
+	if owner, ok := h.remoteOwner(camera); ok {
+		h.command(owner, placement.Command{Camera: camera, Op: opReleased})
+	}
+}
+
+// command sends c to owner's node and logs a failure.
+func (h *Hub) command(owner placement.Claim, c placement.Command) error {
+	ctx, cancel := context.WithTimeout(context.Background(), remoteWait)
+	defer cancel()
+	_, err := h.dir.Send(ctx, owner.Node, c)
+	if err != nil {
+		h.log.Warn("command to the camera's node failed", "camera", c.Camera, "node", owner.Node, "op", c.Op, "err", err)
+	}
+	return err
+}
+
+// FetchSnapshot implements service.SnapshotFetcher: for a camera whose
+// session another node holds, that node gets a fresh picture from the
+// device and sends it back. held is false when no other node holds the
+// camera.
+func (h *Hub) FetchSnapshot(ctx context.Context, camera domain.ID) (jpeg []byte, held bool, err error) {
+	h.mu.Lock()
+	_, here := h.sessions[camera]
+	h.mu.Unlock()
+	if here {
+		return nil, false, nil
+	}
+	owner, ok := h.remoteOwner(camera)
+	if !ok {
+		return nil, false, nil
+	}
+	jpeg, err = h.dir.Send(ctx, owner.Node, placement.Command{Camera: camera, Op: opSnapshot})
+	return jpeg, true, err
+}
+
+// Serve answers other nodes' commands for the cameras this hub holds,
+// until Close.
+func (h *Hub) Serve() error {
+	stop, err := h.dir.Handle(h.cfg.Node, h.handle)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.stopHandle != nil {
+		stop()
+		return errors.New("devicehub: closed or serving already")
+	}
+	h.stopHandle = stop
+	return nil
+}
+
+// handle carries out another node's command.
+func (h *Hub) handle(ctx context.Context, c placement.Command) ([]byte, error) {
+	switch c.Op {
+	case opControl:
+		m, err := control.Decode(c.Body)
+		if err != nil {
+			return nil, errBadCommand
+		}
+		if !h.sendLocal(c.Camera, m) {
+			return nil, errNotHere
+		}
+		return nil, nil
+	case opReleased:
+		if !h.releasedLocal(c.Camera) {
+			return nil, errNotHere
+		}
+		return nil, nil
+	case opSnapshot:
+		h.mu.Lock()
+		_, here := h.sessions[c.Camera]
+		h.mu.Unlock()
+		if !here || h.cfg.Snapshot == nil {
+			return nil, errNotHere
+		}
+		return h.cfg.Snapshot(ctx, c.Camera)
+	}
+	return nil, errBadCommand
+}
+
+// Drain makes the node take no new control sessions and ends those it
+// holds: their agents connect again, through the same name, and land on
+// another node.
+func (h *Hub) Drain() {
+	h.draining.Store(true)
+	h.mu.Lock()
+	for _, s := range h.sessions {
+		s.cancel()
+	}
+	h.mu.Unlock()
+}
+
+// Draining reports whether Drain was called.
+func (h *Hub) Draining() bool { return h.draining.Load() }

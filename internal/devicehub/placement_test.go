@@ -1,0 +1,224 @@
+package devicehub
+
+import (
+	"context"
+	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/camvault/camvault/internal/control"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/placement"
+)
+
+// clusterNode is one node's hub, listening, over a shared directory.
+type clusterNode struct {
+	hub    *Hub
+	srv    *httptest.Server
+	client *http.Client
+	hello  chan domain.Camera
+}
+
+// newClusterNode starts a hub named name on its own view of sh, for a
+// device of cam.
+func newClusterNode(t *testing.T, sh *placement.Shared, name string, cam domain.Camera, snapshot func(context.Context, domain.ID) ([]byte, error)) *clusterNode {
+	t.Helper()
+	n := &clusterNode{hello: make(chan domain.Camera, 4)}
+	fake := &fakeService{authenticate: func(context.Context, *x509.Certificate) (domain.Camera, error) { return cam, nil }}
+	n.hub = New(Config{Service: fake, Placement: sh.View(), Node: name, Snapshot: snapshot, Hello: func(c domain.Camera) { n.hello <- c }})
+	t.Cleanup(n.hub.Close)
+	if err := n.hub.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	n.srv, n.client = listener(t, n.hub)
+	return n
+}
+
+// device is a device's control connection to a node.
+type device struct {
+	t    *testing.T
+	ctx  context.Context
+	conn *websocket.Conn
+}
+
+// connect opens a control session at n and waits until the hub heard
+// its hello (by then the camera is claimed).
+func (n *clusterNode) connect(t *testing.T, ctx context.Context) *device {
+	t.Helper()
+	conn, _, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(n.srv.URL, "https")+"/device/v1/control", &websocket.DialOptions{HTTPClient: n.client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	d := &device{t: t, ctx: ctx, conn: conn}
+	b, _ := control.Encode(control.Message{Type: control.TypeHello, ID: "h1", Hello: &control.Hello{AgentVersion: "1"}})
+	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.hello:
+	case <-ctx.Done():
+		t.Fatal("the hub never heard the hello")
+	}
+	return d
+}
+
+// read returns the next message the device gets.
+func (d *device) read() control.Message {
+	d.t.Helper()
+	_, b, err := d.conn.Read(d.ctx)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	m, err := control.Decode(b)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return m
+}
+
+// ended waits until the server ends the session.
+func (d *device) ended() {
+	d.t.Helper()
+	for {
+		if _, _, err := d.conn.Read(d.ctx); err != nil {
+			if d.ctx.Err() != nil {
+				d.t.Fatal("the session did not end")
+			}
+			return
+		}
+	}
+}
+
+// eventually polls cond until it holds or ctx ends.
+func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestPlacementAcrossNodes: a camera connected to node A is online at
+// node B, whose rename, snapshot and release reach the device through A;
+// stream starts and stops stay with A. When the device disconnects, its
+// claim goes and it is offline everywhere.
+func TestPlacementAcrossNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
+	sh := placement.NewShared(nil)
+	a := newClusterNode(t, sh, "node-a", cam, func(_ context.Context, id domain.ID) ([]byte, error) {
+		return []byte("jpeg of " + string(id)), nil
+	})
+	b := newClusterNode(t, sh, "node-b", cam, nil)
+	if b.hub.Online(cam.ID) {
+		t.Fatal("a camera no node holds is online")
+	}
+	dev := a.connect(t, ctx)
+	if !a.hub.Online(cam.ID) || !b.hub.Online(cam.ID) {
+		t.Fatalf("online at A %v, at B %v; want both", a.hub.Online(cam.ID), b.hub.Online(cam.ID))
+	}
+	if c, ok, _ := sh.View().Owner(ctx, cam.ID); !ok || c.Node != "node-a" || c.Conn == "" {
+		t.Fatalf("owner %+v, %v; want node-a", c, ok)
+	}
+
+	b.hub.Renamed(cam.ID, "Porch")
+	if m := dev.read(); m.Type != control.TypeRename || m.Rename.Name != "Porch" {
+		t.Fatalf("the device got %+v, want the rename sent at B", m)
+	}
+	jpeg, held, err := b.hub.FetchSnapshot(ctx, cam.ID)
+	if err != nil || !held || string(jpeg) != "jpeg of "+string(cam.ID) {
+		t.Fatalf("snapshot at B = %q, %v, %v", jpeg, held, err)
+	}
+	if _, held, _ := a.hub.FetchSnapshot(ctx, cam.ID); held {
+		t.Fatal("A fetched from another node a snapshot of a camera it holds")
+	}
+	if b.hub.Send(cam.ID, control.Message{Type: control.TypeStopStream}) {
+		t.Fatal("B's stream stop was sent to the device A streams from")
+	}
+	if !b.hub.Send(cam.ID, control.Message{Type: control.TypeUpdateAvailable, Update: &control.Update{Version: "2"}}) {
+		t.Fatal("B's message did not reach the device at A")
+	}
+	if m := dev.read(); m.Type != control.TypeUpdateAvailable {
+		t.Fatalf("the device got %+v, want B's update notice", m)
+	}
+
+	b.hub.Released(cam.ID)
+	if m := dev.read(); m.Type != control.TypeUnclaim {
+		t.Fatalf("the device got %+v, want the release sent at B", m)
+	}
+	dev.ended()
+	eventually(t, ctx, "the claim to go", func() bool { return !b.hub.Online(cam.ID) })
+	if a.hub.Online(cam.ID) {
+		t.Fatal("a released camera is online at A")
+	}
+}
+
+// TestPlacementSuperseded: the newest connection wins. A device that
+// connects again at B ends its older session at A, and the old
+// session's end does not drop B's claim.
+func TestPlacementSuperseded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
+	sh := placement.NewShared(nil)
+	a := newClusterNode(t, sh, "node-a", cam, nil)
+	b := newClusterNode(t, sh, "node-b", cam, nil)
+	old := a.connect(t, ctx)
+	b.connect(t, ctx)
+	old.ended()
+	eventually(t, ctx, "A to let its session go", func() bool { return a.hub.Sessions() == 0 })
+	if c, ok, _ := sh.View().Owner(ctx, cam.ID); !ok || c.Node != "node-b" {
+		t.Fatalf("owner after reconnecting at B: %+v, %v", c, ok)
+	}
+	if !a.hub.Online(cam.ID) || !b.hub.Online(cam.ID) || b.hub.Sessions() != 1 {
+		t.Fatal("the camera connected at B is not online everywhere")
+	}
+
+	// Connecting again at the same node replaces the session there too.
+	again := b.connect(t, ctx)
+	eventually(t, ctx, "one session at B", func() bool { return b.hub.Sessions() == 1 })
+	if c, ok, _ := sh.View().Owner(ctx, cam.ID); !ok || c.Node != "node-b" {
+		t.Fatalf("owner after reconnecting at B again: %+v, %v", c, ok)
+	}
+	if !a.hub.Send(cam.ID, control.Message{Type: control.TypeRename, Rename: &control.Rename{Name: "Gate"}}) {
+		t.Fatal("A's rename did not reach the newest session at B")
+	}
+	if m := again.read(); m.Type != control.TypeRename || m.Rename.Name != "Gate" {
+		t.Fatalf("the newest session got %+v", m)
+	}
+}
+
+// TestDrain: a draining hub ends its sessions, releasing their claims,
+// and refuses new ones, so agents go to another node.
+func TestDrain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
+	sh := placement.NewShared(nil)
+	a := newClusterNode(t, sh, "node-a", cam, nil)
+	dev := a.connect(t, ctx)
+	a.hub.Drain()
+	if !a.hub.Draining() {
+		t.Fatal("a draining hub says it is not")
+	}
+	dev.ended()
+	eventually(t, ctx, "the claim to go", func() bool { _, ok, _ := sh.View().Owner(ctx, cam.ID); return !ok })
+	_, resp, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(a.srv.URL, "https")+"/device/v1/control", &websocket.DialOptions{HTTPClient: a.client})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.Fatalf("a new session at a draining node: %v, status %d; want 503", err, code)
+	}
+}
