@@ -142,7 +142,7 @@ func TestClusterRevocation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := app.Run(ctx, app.Options{Config: other})
-	if err == nil || !strings.Contains(err.Error(), "server key is not the one") {
+	if err == nil || !strings.Contains(err.Error(), "server keys are not the installation's") {
 		t.Fatalf("a node with another server key: %v", err)
 	}
 }
