@@ -61,7 +61,7 @@ type Event struct {
 // Valid reports whether e names what its kind needs.
 func (e Event) Valid() bool {
 	if e.Kind == RecordingsDeleted {
-		return e.Camera != "" && e.Account == "" && e.Link == "" && e.Generation > 0 &&
+		return e.Camera != "" && e.Account == "" && e.Link == "" && e.Generation >= 0 &&
 			(e.Since.IsZero() || e.Until.IsZero() || e.Since.Before(e.Until))
 	}
 	if !e.Since.IsZero() || !e.Until.IsZero() {

@@ -65,7 +65,7 @@ func Run(t *testing.T, newBus func(t *testing.T) events.Bus, synchronous bool) {
 	t.Run("invalid events are refused", func(t *testing.T) {
 		b := newBus(t)
 		for _, e := range []events.Event{{}, {Kind: events.AccessRevoked}, {Kind: events.CameraEnded, Account: "x", Camera: "y"}, {Kind: "other", Account: "x"}, {Kind: events.LinkRevoked}, {Kind: events.LinkRevoked, Link: "x", Account: "y"},
-			{Kind: events.RecordingsDeleted, Generation: 1}, {Kind: events.RecordingsDeleted, Camera: "x"}, {Kind: events.RecordingsDeleted, Camera: "x", Generation: 1, Account: "y"},
+			{Kind: events.RecordingsDeleted, Generation: 1}, {Kind: events.RecordingsDeleted, Camera: "x", Generation: -1}, {Kind: events.RecordingsDeleted, Camera: "x", Generation: 1, Account: "y"},
 			{Kind: events.RecordingsDeleted, Camera: "x", Generation: 1, Since: from, Until: from.Add(-time.Second)},
 			{Kind: events.AccessRevoked, Account: "x", Since: from}, {Kind: events.CameraEnded, Camera: "x", Until: from}} {
 			if err := b.Publish(ctx, e); err == nil {
