@@ -158,6 +158,9 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 		return nil, err
 	}
 	obs.svc = n.svc
+	// A deletion of recordings at any node bars what this node's
+	// recorder had begun of them.
+	n.onClose(bus.Subscribe(n.svc.ForgetDeleted))
 	parts := ingest.DemandParts{Media: n.media, Sources: n.svc}
 	n.onClose(dem.Close)
 

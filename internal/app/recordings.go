@@ -105,11 +105,17 @@ func startRecording(ctx context.Context, cfg config.Config, st store.Store, svc 
 			clearAbandonedUploads(ctx, ar, time.Duration(cfg.Recordings.CleanInterval), log)
 		})
 	})
-	goroutine(func() { expireExports(ctx, svc, time.Duration(cfg.Recordings.CleanInterval)) })
+	goroutine(func() {
+		chore(ctx, st, "recordings.exports", choreRetry, log, func(ctx context.Context) {
+			expireExports(ctx, svc, time.Duration(cfg.Recordings.CleanInterval))
+		})
+	})
 	return nil
 }
 
-// expireExports drops this process's old exports every interval.
+// expireExports removes old and abandoned exports, of every node, every
+// interval. One node of a cluster runs it (the chore
+// "recordings.exports").
 func expireExports(ctx context.Context, svc *service.Service, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()

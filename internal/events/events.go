@@ -1,7 +1,9 @@
 // Package events carries the events that must take effect at once in every
-// process that serves video: today, withdrawals of live access. The service
-// publishes an event when access is withdrawn; each process's subscriber
-// ends the streams it serves that the event concerns.
+// process that serves video: withdrawals of live access, and deletions of
+// recordings. The service publishes an event when access is withdrawn;
+// each process's subscriber ends the streams it serves that the event
+// concerns. It publishes one when recordings are deleted; each process's
+// archive refuses to store what it had begun recording of them.
 //
 // The Bus interface is what a cluster implements (NATS, say) so that a
 // revocation on one server ends streams on all of them; Local is the
@@ -13,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/camvault/camvault/internal/domain"
 )
@@ -33,15 +36,23 @@ const (
 	// account, the home's owner, or the integration being disabled);
 	// streams started through it end.
 	LinkRevoked Kind = "link.revoked"
+	// RecordingsDeleted: the recordings of Camera's generation
+	// Generation that overlap [Since, Until) were deleted (all of them
+	// when both are zero); a segment any process had begun before then
+	// and that they cover must not be stored.
+	RecordingsDeleted Kind = "recordings.deleted"
 )
 
-// Event is one withdrawal.
+// Event is one withdrawal or deletion.
 type Event struct {
 	Kind       Kind
 	Account    domain.ID
 	Camera     domain.ID
 	Generation int64
 	Link       domain.ID
+	// Since and Until bound a deletion's recording times; zero is
+	// unbounded. Other kinds leave them zero.
+	Since, Until time.Time
 	// Seq is the event's number in the store's outbox, when it was kept
 	// there (see package outbox); 0 otherwise.
 	Seq int64
@@ -49,6 +60,13 @@ type Event struct {
 
 // Valid reports whether e names what its kind needs.
 func (e Event) Valid() bool {
+	if e.Kind == RecordingsDeleted {
+		return e.Camera != "" && e.Account == "" && e.Link == "" && e.Generation >= 0 &&
+			(e.Since.IsZero() || e.Until.IsZero() || e.Since.Before(e.Until))
+	}
+	if !e.Since.IsZero() || !e.Until.IsZero() {
+		return false
+	}
 	switch e.Kind {
 	case AccessRevoked:
 		return e.Account != "" && e.Camera == "" && e.Link == ""

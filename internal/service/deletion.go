@@ -76,7 +76,7 @@ func (s *Service) deleteHome(ctx context.Context, c Caller, h domain.Home) error
 	for _, m := range members {
 		s.revokeLive(m.AccountID)
 	}
-	s.dropExports(func(e *export) bool { return e.home == h.ID })
+	s.dropExports(ctx, store.ExportFilter{HomeID: h.ID})
 	s.audit(ctx, c, domain.AuditEvent{HomeID: h.ID, Action: string(domain.ActionHomeDelete), Result: domain.ResultOK,
 		Detail: plural(len(cams), "camera") + " removed; recordings shredded"})
 	if _, err := s.ShredDue(ctx); err != nil {
@@ -126,27 +126,21 @@ func (s *Service) DeleteAccount(ctx context.Context, c Caller, password string) 
 		return internal("delete account", err)
 	}
 	s.revokeLive(c.Account.ID)
-	s.dropExports(func(e *export) bool { return e.account == c.Account.ID })
+	s.dropExports(ctx, store.ExportFilter{Account: c.Account.ID})
 	s.audit(ctx, c, domain.AuditEvent{Action: "account.delete", Result: domain.ResultOK})
 	return nil
 }
 
-// dropExports cancels and deletes the exports match selects.
-func (s *Service) dropExports(match func(*export) bool) {
-	ar := s.cfg.Recordings
-	s.rec.mu.Lock()
-	var gone []*export
-	for id, e := range s.rec.exports {
-		if match(e) {
-			e.cancel()
-			delete(s.rec.exports, id)
-			gone = append(gone, e)
-		}
+// dropExports stops and removes the exports f selects, at any node: a
+// node building one stops when it finds its row gone.
+func (s *Service) dropExports(ctx context.Context, f store.ExportFilter) {
+	ctx = context.WithoutCancel(ctx)
+	list, err := s.st.Exports(ctx, f)
+	if err != nil {
+		s.log.Warn("exports not listed for removal; they expire", "err", err)
+		return
 	}
-	s.rec.mu.Unlock()
-	if ar != nil {
-		for _, e := range gone {
-			ar.DeleteExport(context.Background(), e.id)
-		}
+	for _, e := range list {
+		s.removeExport(ctx, s.cfg.Recordings, e.ID)
 	}
 }

@@ -36,9 +36,10 @@ func (s *Service) recorder() RecordingControl {
 
 // recordings holds the recording state the service keeps in memory.
 type recordings struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the fields below
 	control RecordingControl
-	exports map[domain.ID]*export
+	// builds stops the exports this node is building.
+	builds map[domain.ID]context.CancelFunc
 }
 
 // RecordingCameras implements record.Source.

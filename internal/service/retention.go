@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/record"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -15,7 +16,9 @@ import (
 // until) — everything when both are zero — of the generations the caller
 // may delete. It returns how many segments went. The segment the
 // recorder is writing (or holds as pre-roll) is deleted too: the archive
-// is told first, so it never stores it.
+// is told first, so it never stores it, and so is every other node's,
+// through the bus (see ForgetDeleted), as the camera's recorder may run
+// there.
 func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.ID, since, until time.Time) (int, error) {
 	ar, err := s.archive()
 	if err != nil {
@@ -42,6 +45,7 @@ func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.
 		// list holds segments still being stored, at any node: deleting
 		// their rows makes their uploads give up.
 		ar.Forget(g.camera.Ref(), from, to)
+		s.announceDeletion(g.camera.Ref(), from, to)
 		segs, err := s.st.Segments(ctx, store.SegmentFilter{Camera: camera, Generation: g.camera.Generation, HomeID: g.camera.HomeID, Since: from, Until: to,
 			Upload: store.AnyUpload})
 		if err != nil {
@@ -70,6 +74,31 @@ func (s *Service) DeleteRecordings(ctx context.Context, c Caller, camera domain.
 			Detail: fmt.Sprintf("%s of generation %d: %s", what, g.camera.Generation, plural(len(g.segs), "segment"))})
 	}
 	return n, nil
+}
+
+// announceDeletion publishes a deletion of recordings so that every
+// node's archive forgets them too.
+func (s *Service) announceDeletion(camera domain.CameraRef, from, to time.Time) {
+	e := events.Event{Kind: events.RecordingsDeleted, Camera: camera.Camera, Generation: camera.Generation, Since: from, Until: to}
+	if !e.Valid() {
+		return // an empty window, after the history limit: it covers nothing
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Bus.Publish(ctx, e); err != nil {
+		s.log.Error("deletion of recordings not published; another node may still store a segment it had begun", "camera", camera.Camera, "err", err)
+	}
+}
+
+// ForgetDeleted applies a deletion of recordings published by any node
+// (events.RecordingsDeleted) to this node's archive: a segment its
+// recorder had begun before and that the deletion covers is not stored.
+// Other events are not its concern. The wiring subscribes it to the bus.
+func (s *Service) ForgetDeleted(e events.Event) {
+	if e.Kind != events.RecordingsDeleted || s.cfg.Recordings == nil {
+		return
+	}
+	s.cfg.Recordings.Forget(domain.CameraRef{Camera: e.Camera, Generation: e.Generation}, e.Since, e.Until)
 }
 
 // scheduleShred arranges for a camera generation's recordings to be

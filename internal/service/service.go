@@ -100,9 +100,11 @@ type Config struct {
 	Stills Stills
 	// Live says where viewers reach live video.
 	Live LiveConfig
-	// Bus carries withdrawals of live access to every process serving
-	// video; nil means an in-process bus. The service publishes on it;
-	// package live's subscriber applies them to the hub.
+	// Bus carries withdrawals of live access and deletions of
+	// recordings to every process serving video; nil means an
+	// in-process bus. The service publishes on it; package live's
+	// subscriber applies withdrawals to the hub, ForgetDeleted
+	// deletions to the archive.
 	Bus events.Bus
 	// Withdrawn, if set, applies a withdrawal in this process only: when
 	// the bus fails, and for link revocations found in the store. The

@@ -325,8 +325,8 @@ type Store interface {
 	// PruneThrottle drops counts idle and unblocked since before.
 	PruneThrottle(ctx context.Context, before time.Time) (int, error)
 
-	// AppendOutbox keeps a withdrawal of live access for the nodes
-	// that poll for them and returns its number.
+	// AppendOutbox keeps an event for the nodes that poll for them and
+	// returns its number.
 	AppendOutbox(ctx context.Context, e OutboxEntry) (int64, error)
 	// OutboxAfter returns up to limit entries numbered above after, in
 	// order of their numbers.
@@ -335,6 +335,22 @@ type Store interface {
 	OutboxHead(ctx context.Context) (int64, error)
 	// PruneOutbox drops entries written before before.
 	PruneOutbox(ctx context.Context, before time.Time) (int, error)
+
+	// CreateExport records a requested export, unless its account has
+	// max exports or more already (max > 0): ErrConflict then, also
+	// when the ID exists. Of racing creators, also on other nodes, no
+	// more than max succeed.
+	CreateExport(ctx context.Context, e Export, max int) error
+	// Export returns one export.
+	Export(ctx context.Context, id domain.ID) (Export, error)
+	// Exports lists the exports f selects, newest first.
+	Exports(ctx context.Context, f ExportFilter) ([]Export, error)
+	// UpdateExport writes e's State, Progress, Size, KeyID and Updated
+	// when the export's state is from; ErrNotFound if it is gone or its
+	// state is no longer from.
+	UpdateExport(ctx context.Context, e Export, from string) error
+	// DeleteExport removes an export; ErrNotFound if it is not there.
+	DeleteExport(ctx context.Context, id domain.ID) error
 
 	// PutOnce stores a single-use secret by its hash; ErrConflict if
 	// o.Kind and o.KeyHash exist.
@@ -388,9 +404,10 @@ const (
 	AnyUpload                        // both
 )
 
-// OutboxEntry is a withdrawal of live access as the outbox keeps it; the
-// fields are those of the events package's Event. Numbers grow with
-// each entry, though entries may become visible out of order.
+// OutboxEntry is an event (a withdrawal of live access, a deletion of
+// recordings) as the outbox keeps it; the fields are those of the events
+// package's Event. Numbers grow with each entry, though entries may
+// become visible out of order.
 type OutboxEntry struct {
 	Seq        int64
 	Kind       string
@@ -398,7 +415,45 @@ type OutboxEntry struct {
 	Camera     domain.ID
 	Generation int64
 	Link       domain.ID
-	At         time.Time
+	// Since and Until are the recording times a deletion covers; zero
+	// is unbounded.
+	Since, Until time.Time
+	At           time.Time
+}
+
+// Export is a requested export of recordings; its bytes are sealed in
+// blob storage under its ID. Every node reads it: the one building it
+// writes its progress now and then.
+type Export struct {
+	ID domain.ID
+	// Account is the requester, the only one who sees it.
+	Account      domain.ID
+	Camera       domain.CameraRef
+	HomeID       domain.ID
+	Since, Until time.Time
+	Created      time.Time
+	// State is the service's (running, done, failed), opaque to the
+	// store.
+	State string
+	// Progress is per mille.
+	Progress int
+	// Size and KeyID, once done, are the plaintext size and the data
+	// key it is sealed with.
+	Size  int64
+	KeyID domain.ID
+	// Updated is when State or Progress was last written.
+	Updated time.Time
+}
+
+// ExportFilter selects exports by every field set; the zero filter
+// selects all.
+type ExportFilter struct {
+	Account domain.ID
+	Camera  domain.ID
+	HomeID  domain.ID
+	State   string
+	// CreatedBefore selects exports created before it.
+	CreatedBefore time.Time
 }
 
 // AnyGeneration in a SegmentFilter selects every generation.

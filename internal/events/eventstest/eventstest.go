@@ -19,6 +19,11 @@ func Run(t *testing.T, newBus func(t *testing.T) events.Bus, synchronous bool) {
 	revoked := events.Event{Kind: events.AccessRevoked, Account: domain.NewID()}
 	ended := events.Event{Kind: events.CameraEnded, Camera: domain.NewID(), Generation: 3}
 	unlinked := events.Event{Kind: events.LinkRevoked, Link: domain.NewID()}
+	// Times as the index keeps them (UTC, microseconds), which every
+	// bus carries unchanged.
+	from := time.Now().UTC().Truncate(time.Microsecond)
+	deleted := events.Event{Kind: events.RecordingsDeleted, Camera: domain.NewID(), Generation: 2, Since: from.Add(-time.Hour), Until: from}
+	deletedAll := events.Event{Kind: events.RecordingsDeleted, Camera: domain.NewID(), Generation: 1}
 
 	t.Run("every subscriber hears every event in order", func(t *testing.T) {
 		b := newBus(t)
@@ -27,15 +32,18 @@ func Run(t *testing.T, newBus func(t *testing.T) events.Bus, synchronous bool) {
 			got[i] = &recorder{}
 			t.Cleanup(b.Subscribe(got[i].add))
 		}
-		for _, e := range []events.Event{revoked, ended, unlinked, revoked} {
+		sent := []events.Event{revoked, ended, unlinked, deleted, deletedAll, revoked}
+		for _, e := range sent {
 			if err := b.Publish(ctx, e); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for i, r := range got {
-			evs := r.wait(t, 4, synchronous)
-			if evs[0] != revoked || evs[1] != ended || evs[2] != unlinked || evs[3] != revoked {
-				t.Fatalf("subscriber %d heard %+v", i, evs)
+			evs := r.wait(t, len(sent), synchronous)
+			for j := range sent {
+				if evs[j] != sent[j] {
+					t.Fatalf("subscriber %d heard %+v", i, evs)
+				}
 			}
 		}
 	})
@@ -56,7 +64,10 @@ func Run(t *testing.T, newBus func(t *testing.T) events.Bus, synchronous bool) {
 	})
 	t.Run("invalid events are refused", func(t *testing.T) {
 		b := newBus(t)
-		for _, e := range []events.Event{{}, {Kind: events.AccessRevoked}, {Kind: events.CameraEnded, Account: "x", Camera: "y"}, {Kind: "other", Account: "x"}, {Kind: events.LinkRevoked}, {Kind: events.LinkRevoked, Link: "x", Account: "y"}} {
+		for _, e := range []events.Event{{}, {Kind: events.AccessRevoked}, {Kind: events.CameraEnded, Account: "x", Camera: "y"}, {Kind: "other", Account: "x"}, {Kind: events.LinkRevoked}, {Kind: events.LinkRevoked, Link: "x", Account: "y"},
+			{Kind: events.RecordingsDeleted, Generation: 1}, {Kind: events.RecordingsDeleted, Camera: "x", Generation: -1}, {Kind: events.RecordingsDeleted, Camera: "x", Generation: 1, Account: "y"},
+			{Kind: events.RecordingsDeleted, Camera: "x", Generation: 1, Since: from, Until: from.Add(-time.Second)},
+			{Kind: events.AccessRevoked, Account: "x", Since: from}, {Kind: events.CameraEnded, Camera: "x", Until: from}} {
 			if err := b.Publish(ctx, e); err == nil {
 				t.Fatalf("%+v was published", e)
 			}

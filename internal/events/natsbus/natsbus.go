@@ -76,7 +76,11 @@ type wire struct {
 	Camera     string      `json:"camera,omitempty"`
 	Generation int64       `json:"generation,omitempty"`
 	Link       string      `json:"link,omitempty"`
-	Seq        int64       `json:"seq,omitempty"`
+	// Since and Until are microseconds since the Unix epoch; 0 is the
+	// zero time.
+	Since int64 `json:"since,omitempty"`
+	Until int64 `json:"until,omitempty"`
+	Seq   int64 `json:"seq,omitempty"`
 }
 
 // Publish sends e and waits until the server has it.
@@ -84,7 +88,8 @@ func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 	if !e.Valid() {
 		return events.ErrInvalid
 	}
-	data, err := json.Marshal(wire{Kind: e.Kind, Account: string(e.Account), Camera: string(e.Camera), Generation: e.Generation, Link: string(e.Link), Seq: e.Seq})
+	data, err := json.Marshal(wire{Kind: e.Kind, Account: string(e.Account), Camera: string(e.Camera), Generation: e.Generation, Link: string(e.Link),
+		Since: toMicros(e.Since), Until: toMicros(e.Until), Seq: e.Seq})
 	if err != nil {
 		return err
 	}
@@ -107,7 +112,8 @@ func (b *Bus) deliver(m *nats.Msg) {
 		b.log.Warn("dropped a malformed event", "subject", m.Subject, "bytes", len(m.Data))
 		return
 	}
-	e := events.Event{Kind: w.Kind, Account: domainID(w.Account), Camera: domainID(w.Camera), Generation: w.Generation, Link: domainID(w.Link), Seq: w.Seq}
+	e := events.Event{Kind: w.Kind, Account: domainID(w.Account), Camera: domainID(w.Camera), Generation: w.Generation, Link: domainID(w.Link),
+		Since: fromMicros(w.Since), Until: fromMicros(w.Until), Seq: w.Seq}
 	if !e.Valid() {
 		b.log.Warn("dropped an invalid event", "kind", string(w.Kind))
 		return

@@ -60,7 +60,9 @@ func TestAcrossServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	for _, junk := range []string{"", "{", `{"kind":"access.revoked"}`, `{"kind":"access.revoked","account":"../x"}`, `{"kind":"access.revoked","account":"abcdefghijklmnopqrstuvwxyz","extra":1}`, string(make([]byte, 10000))} {
+	for _, junk := range []string{"", "{", `{"kind":"access.revoked"}`, `{"kind":"access.revoked","account":"../x"}`, `{"kind":"access.revoked","account":"abcdefghijklmnopqrstuvwxyz","extra":1}`,
+		`{"kind":"recordings.deleted","camera":"abcdefghijklmnopqrstuvwxyz","generation":1,"since":-1}`,
+		`{"kind":"recordings.deleted","camera":"abcdefghijklmnopqrstuvwxyz","generation":1,"since":20,"until":10}`, string(make([]byte, 10000))} {
 		nc.Publish(subject, []byte(junk))
 	}
 	nc.Flush()

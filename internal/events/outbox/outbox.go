@@ -1,7 +1,8 @@
-// Package outbox makes withdrawals of live access reach every node that
-// serves video even when the bus does not. Each withdrawal is kept in the
-// store's outbox before it is published; every node polls the outbox
-// every PollEvery and applies what it has not heard on the bus. A node
+// Package outbox makes withdrawals of live access (and deletions of
+// recordings) reach every node that serves video even when the bus does
+// not. Each event is kept in the store's outbox before it is published;
+// every node polls the outbox every PollEvery and applies what it has
+// not heard on the bus. A node
 // that has heard neither the bus nor the outbox for DeafAfter fails
 // closed: it ends its streams and opens none until it hears again.
 //
@@ -104,7 +105,7 @@ func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 		return events.ErrInvalid
 	}
 	seq, kerr := b.cfg.Log.AppendOutbox(ctx, store.OutboxEntry{Kind: string(e.Kind), Account: e.Account, Camera: e.Camera,
-		Generation: e.Generation, Link: e.Link, At: b.cfg.Now()})
+		Generation: e.Generation, Link: e.Link, Since: e.Since, Until: e.Until, At: b.cfg.Now()})
 	if kerr != nil {
 		b.cfg.Logger.Error("withdrawal not kept in the outbox; it travels on the bus only", "kind", e.Kind, "err", kerr)
 	} else {
@@ -205,7 +206,7 @@ func (b *Bus) Poll(ctx context.Context) {
 		for _, en := range entries {
 			if b.claimLocked(en.Seq, now) {
 				fresh = append(fresh, events.Event{Kind: events.Kind(en.Kind), Account: en.Account, Camera: en.Camera,
-					Generation: en.Generation, Link: en.Link, Seq: en.Seq})
+					Generation: en.Generation, Link: en.Link, Since: en.Since, Until: en.Until, Seq: en.Seq})
 			}
 		}
 	}

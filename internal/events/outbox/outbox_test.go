@@ -246,3 +246,28 @@ func TestFailsClosed(t *testing.T) {
 		t.Fatalf("calls %v, want open again", c)
 	}
 }
+
+// TestDeletionByOutbox: a deletion of recordings that the bus lost
+// arrives from the outbox with the times it covers.
+func TestDeletionByOutbox(t *testing.T) {
+	log, inner := &memLog{}, &cutBus{}
+	a := outbox.New(outbox.Config{Inner: inner, Log: log})
+	defer a.Close()
+	var h heard
+	defer a.Subscribe(h.add)()
+	inner.setCut(true)
+	until := time.Now().UTC().Truncate(time.Microsecond)
+	e := events.Event{Kind: events.RecordingsDeleted, Camera: domain.NewID(), Generation: 3, Since: until.Add(-time.Hour), Until: until}
+	if err := a.Publish(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	a.Poll(ctx)
+	got := h.list()
+	if len(got) != 1 {
+		t.Fatalf("heard %d events, want 1", len(got))
+	}
+	got[0].Seq = 0
+	if got[0] != e {
+		t.Fatalf("heard %+v, want %+v", got[0], e)
+	}
+}

@@ -11,20 +11,21 @@ import (
 // AppendOutbox implements store.Store.
 func (s *Store) AppendOutbox(ctx context.Context, e store.OutboxEntry) (int64, error) {
 	var seq int64
-	err := s.pool.QueryRowContext(ctx, s.q(`INSERT INTO outbox (kind, account_id, camera_id, generation, link_id, at) VALUES (?, ?, ?, ?, ?, ?)
-		RETURNING seq`), e.Kind, e.Account, e.Camera, e.Generation, e.Link, micros(e.At)).Scan(&seq)
+	err := s.pool.QueryRowContext(ctx, s.q(`INSERT INTO outbox (kind, account_id, camera_id, generation, link_id, since_us, until_us, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`), e.Kind, e.Account, e.Camera, e.Generation, e.Link, micros(e.Since), micros(e.Until),
+		micros(e.At)).Scan(&seq)
 	return seq, s.classify(err)
 }
 
 // OutboxAfter implements store.Store.
 func (s *Store) OutboxAfter(ctx context.Context, after int64, limit int) ([]store.OutboxEntry, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT seq, kind, account_id, camera_id, generation, link_id, at
+	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT seq, kind, account_id, camera_id, generation, link_id, since_us, until_us, at
 		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
 	return collect(rows, s.classify(err), func(row scanner) (store.OutboxEntry, error) {
 		var e store.OutboxEntry
-		var at sql.NullInt64
-		err := row.Scan(&e.Seq, &e.Kind, &e.Account, &e.Camera, &e.Generation, &e.Link, &at)
-		e.At = fromMicros(at)
+		var since, until, at sql.NullInt64
+		err := row.Scan(&e.Seq, &e.Kind, &e.Account, &e.Camera, &e.Generation, &e.Link, &since, &until, &at)
+		e.Since, e.Until, e.At = fromMicros(since), fromMicros(until), fromMicros(at)
 		return e, err
 	})
 }

@@ -84,6 +84,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Recordings", testRecordings},
 		{"UploadState", testUploadState},
 		{"Outbox", testOutbox},
+		{"Exports", testExports},
+		{"ExportLimit", testExportLimit},
 		{"Rekey", testRekey},
 		{"RekeyBatches", testRekeyBatches},
 		{"DeleteHomeAndAccount", testDeleteHomeAndAccount},
