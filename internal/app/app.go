@@ -183,7 +183,7 @@ func newService(cfg config.Config, key *serverkey.Ring, st store.Store, log *slo
 		Recordings: ar,
 		Store:      st, Logger: log, BaseURL: base, ServerKeys: key,
 		SessionIdle: time.Duration(cfg.Auth.SessionIdle), SessionMax: time.Duration(cfg.Auth.SessionMax),
-		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Video: hub != nil, Stills: stills(hub, log), Live: live, Withdrawn: withdrawn,
+		OpenSignup: cfg.Auth.OpenSignup, Events: onEvent, WebAuthn: passkeys, Bus: bus, Devices: devices, Video: hub != nil, Stills: stills(hub, log), Live: live, Withdrawn: withdrawn, Node: nodeID(cfg),
 		PullNetworks: pullNets, FetchSnapshot: ingest.FetchSnapshot,
 	})
 	if err != nil {

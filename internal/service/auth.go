@@ -16,10 +16,11 @@ import (
 const SetupTTL = time.Hour
 
 // PrepareSetup returns a fresh one-time setup URL when the store has no
-// account, replacing any earlier one of this node; ok is false once an
-// account exists. The token is kept in the store (kind onceSetup), so the
-// URL works at any node of a cluster; the links of several nodes each work
-// until one of them creates the first account.
+// account, replacing any earlier one of this node, also one it printed
+// before it restarted; ok is false once an account exists. The token is
+// kept in the store (kind onceSetup, owned by the node), so the URL works
+// at any node of a cluster; the links of several nodes each work until
+// one of them creates the first account.
 func (s *Service) PrepareSetup(ctx context.Context) (url string, ok bool, err error) {
 	n, err := s.st.CountAccounts(ctx)
 	if err != nil {
@@ -29,16 +30,11 @@ func (s *Service) PrepareSetup(ctx context.Context) (url string, ok bool, err er
 		return "", false, nil
 	}
 	tok, hash := authn.NewToken(authn.KindSetup)
-	s.mu.Lock()
-	prev := s.setup
-	s.setup = hash
-	s.mu.Unlock()
-	if prev != nil {
-		if _, _, err := s.takeOnce(ctx, onceSetup, prev, nil); err != nil {
-			return "", false, internal("drop setup token", err)
-		}
+	node := domain.ID("node:" + s.cfg.Node)
+	if _, err := s.st.DropOnce(ctx, onceSetup, node); err != nil {
+		return "", false, internal("drop setup token", err)
 	}
-	if err := s.putOnce(ctx, onceSetup, hash, "", nil, s.now().Add(SetupTTL)); err != nil {
+	if err := s.putOnce(ctx, onceSetup, hash, node, nil, s.now().Add(SetupTTL)); err != nil {
 		return "", false, internal("store setup token", err)
 	}
 	return s.cfg.BaseURL + "/setup#" + tok, true, nil

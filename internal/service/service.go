@@ -49,7 +49,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/authn"
@@ -110,6 +109,9 @@ type Config struct {
 	// the bus fails, and for link revocations found in the store. The
 	// wiring sets it to package live's subscriber.
 	Withdrawn func(events.Event)
+	// Node names this process among the nodes sharing the store (its
+	// setup link replaces only its own); empty on a single server.
+	Node string
 	// PullNetworks are the networks the server may connect to for
 	// pulled IP cameras; the zero policy allows none.
 	PullNetworks netguard.Policy
@@ -149,9 +151,6 @@ type Service struct {
 	rec         recordings
 	auditLim    auditLimits
 	pull        *rates // pulled-camera additions per account and home
-
-	mu    sync.Mutex // guards setup
-	setup []byte     // hash of the setup token this node made last
 }
 
 // New returns a Service.

@@ -364,6 +364,9 @@ type Store interface {
 	// owner (every one of kind when owner is empty), and returns the
 	// soonest expiry among them (zero for none).
 	CountOnce(ctx context.Context, kind string, owner domain.ID, now time.Time) (n int, soonest time.Time, err error)
+	// DropOnce drops every single-use secret of kind held by owner and
+	// returns how many.
+	DropOnce(ctx context.Context, kind string, owner domain.ID) (int, error)
 	// PurgeOnce drops single-use secrets expired at now and returns how
 	// many.
 	PurgeOnce(ctx context.Context, now time.Time) (int, error)

@@ -55,6 +55,12 @@ func (s *Store) CountOnce(ctx context.Context, kind string, owner domain.ID, now
 	return n, time.UnixMicro(*soonest).UTC(), nil
 }
 
+// DropOnce implements store.Store.
+func (s *Store) DropOnce(ctx context.Context, kind string, owner domain.ID) (int, error) {
+	n, err := s.exec(ctx, s.pool, `DELETE FROM single_use WHERE kind = ? AND owner = ?`, kind, owner)
+	return int(n), err
+}
+
 // PurgeOnce implements store.Store.
 func (s *Store) PurgeOnce(ctx context.Context, now time.Time) (int, error) {
 	n, err := s.exec(ctx, s.pool, `DELETE FROM single_use WHERE expires_at <= ?`, now.UnixMicro())

@@ -95,6 +95,17 @@ func testOnce(t *testing.T, s store.Store) {
 	equal(t, "stream rows left", n, 2)
 	_, err = s.TakeOnce(ctx, "stream", onceKey("a"), at(0))
 	must(t, "an unexpired row survives the purge", err)
+
+	// Dropping one owner's rows of a kind leaves the others.
+	must(t, "put", s.PutOnce(ctx, store.Once{Kind: "setup", KeyHash: onceKey("s1"), Owner: "node-a", Expires: at(time.Hour)}))
+	must(t, "put", s.PutOnce(ctx, store.Once{Kind: "setup", KeyHash: onceKey("s2"), Owner: "node-b", Expires: at(time.Hour)}))
+	dropped, err := s.DropOnce(ctx, "setup", "node-a")
+	must(t, "drop", err)
+	equal(t, "dropped", dropped, 1)
+	_, err = s.TakeOnce(ctx, "setup", onceKey("s1"), at(0))
+	mustErr(t, "a dropped row", err, store.ErrNotFound)
+	_, err = s.TakeOnce(ctx, "setup", onceKey("s2"), at(0))
+	must(t, "another owner's row survives the drop", err)
 }
 
 // testOnceRace: of many racing takers of one row, exactly one gets it.
