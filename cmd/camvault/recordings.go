@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/camvault/camvault/internal/app"
+	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/record"
 )
 
@@ -48,26 +49,20 @@ func adminRecordingsCheck(args []string, stdout, stderr io.Writer, env []string,
 }
 
 func adminRotateKey(args []string, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
-	fs := flag.NewFlagSet("admin rotate-key", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { usage(stderr); fmt.Fprint(stderr, "\nFlags:\n"); fs.PrintDefaults() }
-	cfg, _, err := loadConfig(fs, args, env)
-	if err != nil {
-		return err
-	}
-	if err := adminInstallation(cfg, stderr); err != nil {
-		return err
-	}
-	n, err := app.RotateServerKey(context.Background(), cfg)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "server key rotated: %d wrapped keys and sealed secrets rewritten\n", n)
-	return nil
+	return adminRewrite("rotate-key", app.RotateServerKey, "server key rotated: %d wrapped keys and sealed secrets rewritten\n",
+		args, stdout, stderr, env, usage)
 }
 
 func adminRekey(args []string, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
-	fs := flag.NewFlagSet("admin rekey", flag.ContinueOnError)
+	return adminRewrite("rekey", app.Rekey, "rekeyed: %d wrapped keys and sealed secrets rewritten under the current server key\n",
+		args, stdout, stderr, env, usage)
+}
+
+// adminRewrite runs one of the commands that rewrite wrapped keys and
+// sealed secrets on an installation, and says how many it rewrote.
+func adminRewrite(name string, rewrite func(context.Context, config.Config) (int, error), done string,
+	args []string, stdout, stderr io.Writer, env []string, usage func(io.Writer)) error {
+	fs := flag.NewFlagSet("admin "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(stderr); fmt.Fprint(stderr, "\nFlags:\n"); fs.PrintDefaults() }
 	cfg, _, err := loadConfig(fs, args, env)
@@ -77,10 +72,10 @@ func adminRekey(args []string, stdout, stderr io.Writer, env []string, usage fun
 	if err := adminInstallation(cfg, stderr); err != nil {
 		return err
 	}
-	n, err := app.Rekey(context.Background(), cfg)
+	n, err := rewrite(context.Background(), cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "rekeyed: %d wrapped keys and sealed secrets rewritten under the current server key\n", n)
+	fmt.Fprintf(stdout, done, n)
 	return nil
 }

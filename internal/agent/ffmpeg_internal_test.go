@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image/jpeg"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/camvault/camvault/internal/bitstream"
 	"github.com/camvault/camvault/internal/clips"
+	"github.com/camvault/camvault/internal/ffmpeg"
 )
 
 // needFFmpeg skips the test when ffmpeg is not installed.
@@ -24,34 +23,9 @@ func needFFmpeg(t *testing.T) {
 	}
 }
 
-// ffmpegChildren returns the IDs of the ffmpeg processes this test binary
-// started that still exist (zombies included: they were not reaped).
-func ffmpegChildren() []int {
-	var pids []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	me := os.Getpid()
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces.
-		s := string(b)
-		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closing < open {
-			continue
-		}
-		fields := strings.Fields(s[closing+1:])
-		if len(fields) < 2 || s[open+1:closing] != "ffmpeg" {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == me {
-			pid, _ := strconv.Atoi(strings.TrimSpace(s[:open]))
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+// ffmpegChildren returns the ffmpeg processes this test binary started
+// that still exist.
+func ffmpegChildren() []int { return ffmpeg.Children() }
 
 // TestKeyframeCache: a kept keyframe stands for the camera's picture only
 // for the generation it was pushed for, and only while it is fresh.

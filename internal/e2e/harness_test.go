@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/camvault/camvault/internal/app"
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/service"
 )
@@ -333,31 +333,6 @@ func (s *server) openLive(ctx context.Context, c service.Caller, camera domain.I
 	return s.parts.Media.AddReader(g)
 }
 
-// ffmpegChildren returns the IDs of the ffmpeg processes this test binary
-// started that still exist (zombies included: they were not reaped).
-func ffmpegChildren() []int {
-	var pids []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	me := os.Getpid()
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces.
-		s := string(b)
-		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closing < open {
-			continue
-		}
-		fields := strings.Fields(s[closing+1:])
-		if len(fields) < 2 || s[open+1:closing] != "ffmpeg" {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == me {
-			pid, _ := strconv.Atoi(strings.TrimSpace(s[:open]))
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+// ffmpegChildren returns the ffmpeg processes this test binary started
+// that still exist.
+func ffmpegChildren() []int { return ffmpeg.Children() }
