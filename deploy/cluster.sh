@@ -65,19 +65,26 @@ if [ -z "$bin" ]; then
 	(cd "$here" && go build -o "$bin" ./cmd/camvault)
 fi
 
-# freeport prints a loopback TCP port nobody listens on now. Another
+# freeport sets port to a loopback TCP port nobody listens on now. Another
 # process may take it before a node binds it; the node then fails to start
 # and this script says so.
 freeport() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		# Below the kernel's ephemeral range (32768 and up), so that no
+		# process binding port 0 or connecting out takes it meanwhile
+		# (camvault's own cluster tests use 20000 to 25999); never one
+		# this script chose already.
+		p=$((26000 + RANDOM % 6000))
+		case " ${chosen[*]-} " in *" $p "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
+			chosen+=("$p")
+			port=$p
 			return
 		fi
 	done
 }
+chosen=()
 
 pids=()
 id="$(date +%s)_$$"
@@ -95,7 +102,8 @@ trap 'exit 0' INT TERM
 psql -q -v ON_ERROR_STOP=1 "$pg" -c "CREATE SCHEMA $schema" >/dev/null
 case "$pg" in *\?*) store="$pg&search_path=$schema" ;; *) store="$pg?search_path=$schema" ;; esac
 
-s3port="$(freeport)"
+freeport
+s3port=$port
 access="camvault$RANDOM$RANDOM"
 secret="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 mkdir -p "$dir/s3/camvault"
@@ -110,7 +118,10 @@ pids+=($!)
 http=() dev=() ing=() rtsp=()
 media=""
 for i in $(seq 0 $((nodes - 1))); do
-	http+=("$(freeport)") dev+=("$(freeport)") ing+=("$(freeport)") rtsp+=("$(freeport)")
+	freeport; http+=("$port")
+	freeport; dev+=("$port")
+	freeport; ing+=("$port")
+	freeport; rtsp+=("$port")
 	if [ -z "$media" ] && [ "${role[$i]}" != api ]; then media=$i; fi
 done
 media="${media:-0}"

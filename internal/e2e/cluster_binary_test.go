@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -72,17 +73,41 @@ func (b *balancer) pass(in net.Conn) {
 	in.Close()
 }
 
-// freeAddr returns a loopback address nothing listens on now. Another
-// process may take it before the node binds it; the node then fails to
-// start and the test says so.
+// Ports for the nodes of binary clusters come from below the kernel's
+// ephemeral range (32768 and up), so that no test binding port 0 or
+// connecting out takes one between its choice and the node binding it;
+// deploy/cluster.sh uses 26000 and up, these tests the ports below.
+const (
+	firstNodePort = 20000
+	nodePorts     = 6000
+)
+
+var (
+	portsMu sync.Mutex
+	chosen  = map[int]bool{}
+)
+
+// freeAddr returns a loopback address nothing listens on now, one this
+// test binary has not handed out before.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := firstNodePort + rand.IntN(nodePorts)
+		if chosen[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		chosen[p] = true
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port for a node")
+	return ""
 }
 
 // binNode is one `camvault serve` process of a binary cluster.
