@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"database/sql"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
 // balancer is a round-robin TCP balancer in front of a cluster's nodes,
@@ -123,6 +126,7 @@ type binNode struct {
 // schema, NATS subject and S3 bucket, behind a balancer for the API and
 // one for devices.
 type binCluster struct {
+	env      clusterEnv
 	api, dev *balancer
 	nodes    []*binNode
 }
@@ -130,7 +134,7 @@ type binCluster struct {
 func startBinCluster(t *testing.T, n int) *binCluster {
 	t.Helper()
 	env := newClusterEnv(t)
-	c := &binCluster{api: newBalancer(t), dev: newBalancer(t)}
+	c := &binCluster{env: env, api: newBalancer(t), dev: newBalancer(t)}
 	for i := range n {
 		httpAddr, devAddr := freeAddr(t), freeAddr(t)
 		dir := t.TempDir()
@@ -141,7 +145,7 @@ func startBinCluster(t *testing.T, n int) *binCluster {
 			"--store", env.store, "--bus-nats", env.nats, "--bus-subject", env.subject,
 			"--blob-s3-endpoint", env.bucket.Endpoint, "--blob-s3-insecure", "--blob-s3-bucket", env.bucket.Bucket,
 			"--blob-s3-access-key", env.bucket.AccessKey, "--blob-s3-secret-key-file", filepath.Join(env.secrets, "s3-secret"),
-			"--cluster-enabled", "--cluster-node-id", node.name,
+			"--cluster-enabled", "--cluster-node-id", node.name, "--cluster-public-url", node.url,
 			"--cluster-server-key-file", filepath.Join(env.secrets, "server.key"),
 			"--cluster-oauth-key-file", filepath.Join(env.secrets, "oauth.key"),
 			"--cluster-device-ca-dir", filepath.Join(env.secrets, "devices"),
@@ -350,4 +354,140 @@ func TestClusterRecordings(t *testing.T) {
 			t.Fatalf("after restarting %s: %d segments listed before, %d now", c.nodes[i].name, want, got)
 		}
 	}
+}
+
+// owner returns the index of the node whose device listener holds
+// camera's control connection now, or -1, as the nodes' logs say.
+func (c *binCluster) owner(camera string) int {
+	for i, n := range c.nodes {
+		if n.s.cmd.ProcessState != nil {
+			continue
+		}
+		held := false
+		for _, line := range strings.Split(n.s.stderr.String(), "\n") {
+			if !strings.Contains(line, "camera="+camera) {
+				continue
+			}
+			switch {
+			case strings.Contains(line, `msg="device connected"`):
+				held = true
+			case strings.Contains(line, `msg="device disconnected"`), strings.Contains(line, "device connected again elsewhere"):
+				held = false
+			}
+		}
+		if held {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestClusterOwnerKilled: the node holding a recording camera is killed.
+// The agent reconnects through the balancer to another node, which then
+// holds the camera: it is online, a new viewer gets its frames, recording
+// resumes with a gap of about the reconnection, and once the killed node
+// is back no segment of it stays "uploading".
+func TestClusterOwnerKilled(t *testing.T) {
+	c := startBinCluster(t, 3)
+	var setup string
+	for _, n := range c.nodes {
+		if n.s.setup != "" {
+			setup = n.s.setup
+			break
+		}
+	}
+	_, token, _ := strings.Cut(setup, "#")
+	o := setupOwner(t, c.nodes[0].url, token, "ana@example.org", "Casa")
+	stateDir := filepath.Join(t.TempDir(), "agent")
+	claim := runAgentBinary(t, c.lb(), stateDir, "builtin:porch").claimCode(t, time.Now().Add(time.Minute))
+	code, cam := post(t, c.lb()+"/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Porch"}, o.token)
+	if code != http.StatusCreated {
+		t.Fatalf("claim: %d %v", code, cam)
+	}
+	camera := cam["id"].(string)
+	if code, body := send(t, "PUT", c.lb()+"/api/v1/cameras/"+camera+"/recording", map[string]any{"mode": "continuous"}, o.token); code != 200 {
+		t.Fatalf("recording on: %d %v", code, body)
+	}
+	since := time.Now().Add(-time.Minute)
+	waitFor(t, "three recorded segments", func() bool {
+		return segmentsAt(t, c.lb(), o.token, camera, since, time.Now().Add(time.Minute)) >= 3
+	})
+	k := c.owner(camera)
+	if k < 0 {
+		t.Fatal("no node logs holding the camera")
+	}
+	other := c.nodes[(k+1)%3]
+	killed := time.Now()
+	c.kill(k)
+	online := func() bool {
+		code, body := getJSON(t, other.url+"/api/v1/cameras/"+camera, o.token)
+		return code == 200 && body["online"] == true && c.owner(camera) >= 0
+	}
+	waitFor(t, "the camera online at another node", online)
+	reconnect := time.Since(killed)
+	t.Logf("node %s killed: the camera is online at %s after %v", c.nodes[k].name, c.nodes[c.owner(camera)].name, reconnect.Round(time.Millisecond))
+
+	pool, _ := agentTrust(t, stateDir)
+	streamURL := post2URL(t, other.url+"/api/v1/cameras/"+camera+"/streams", o.token)
+	var got sync.WaitGroup
+	got.Add(1)
+	var once sync.Once
+	_, _, err := rtspViewer(t, streamURL, pool, func([][]byte) { once.Do(got.Done) })
+	if err != nil {
+		t.Fatalf("a viewer after the kill: %v", err)
+	}
+	frames := make(chan struct{})
+	go func() { got.Wait(); close(frames) }()
+	select {
+	case <-frames:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a new viewer got no frame 30 s after the camera came back")
+	}
+
+	// Recording resumes at the new owner.
+	resumed := time.Now()
+	waitFor(t, "recording to resume", func() bool {
+		return segmentsAt(t, c.lb(), o.token, camera, resumed, time.Now().Add(time.Minute)) >= 2
+	})
+	q := "?since=" + since.UTC().Format(time.RFC3339Nano) + "&until=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	_, body := getJSON(t, c.lb()+"/api/v1/cameras/"+camera+"/recordings"+q, o.token)
+	spans, _ := body["spans"].([]any)
+	var gap time.Duration
+	for i := 1; i < len(spans); i++ {
+		end, _ := time.Parse(time.RFC3339Nano, spans[i-1].(map[string]any)["end"].(string))
+		start, _ := time.Parse(time.RFC3339Nano, spans[i].(map[string]any)["start"].(string))
+		gap = max(gap, start.Sub(end))
+	}
+	// At most the segment in progress at the kill (2 s, cut at a
+	// keyframe 2 s apart), the reconnection, and the new owner's
+	// recorder finding the camera at its next rescan (5 s).
+	t.Logf("recording gap across the kill: %v", gap.Round(time.Millisecond))
+	if limit := 4*time.Second + reconnect + 5*time.Second; gap > limit {
+		t.Errorf("recording gap %v, more than a segment, the reconnection and a rescan (%v)", gap, limit)
+	}
+
+	// The killed node comes back and clears what it was storing.
+	c.start(t, k)
+	db, err := sql.Open("pgx", c.env.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var left int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM segments WHERE uploading_by = $1`, c.nodes[k].name).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d segments of the killed node still uploading after it came back", left)
+	}
+}
+
+// post2URL asks for an RTSPS stream of a camera and returns its URL.
+func post2URL(t *testing.T, url, token string) string {
+	t.Helper()
+	code, body := post(t, url, map[string]any{"protocol": "rtsp"}, token)
+	if code != http.StatusCreated {
+		t.Fatalf("stream: %d %v", code, body)
+	}
+	return body["url"].(string)
 }
