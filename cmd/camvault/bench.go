@@ -31,6 +31,15 @@ time to first frame. Prints JSON: server CPU seconds per stream-second,
 peak memory, delivered bytes and frames, loss, publish-to-receive delay
 p50/p99 and time to first frame.
 
+With --cluster, it measures a cluster instead: two nodes of this binary
+sharing a fresh PostgreSQL schema, a NATS subject and a bucket in a
+versitygw of its own, with a simulated camera at node A. It prints JSON:
+how long a viewer at A runs on after its member is removed (or its session
+revoked) at B, p50/p99; the time to the first frame of a stream asked of B
+and served by A, p50/p99; and the server CPU per camera-second of cameras
+recording continuously to S3 at one node against one node recording to
+local disk, as cameras per core and their ratio.
+
 With --peer-binary, the same RTSP scenarios run against that MediaMTX
 binary in the same run (RTSPS over TCP on loopback, publishers and viewers
 in this process) and the output adds its figures and the ratios
@@ -48,6 +57,17 @@ Flags:
 	peerName := fs.String("peer", "mediamtx", "which peer --peer-binary is (only mediamtx)")
 	profileDir := fs.String("cpu-profile-dir", "", "write CPU and allocation profiles of the server per scenario into `DIR` (created if missing)")
 	only := fs.String("scenarios", "", "comma-separated scenario names to run (default: all)")
+	clustered := fs.Bool("cluster", false, "measure a two-node cluster instead (needs PostgreSQL, NATS and versitygw)")
+	pg := os.Getenv("CAMVAULT_TEST_POSTGRES")
+	if pg == "" {
+		pg = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	postgres := fs.String("postgres", pg, "with --cluster: the PostgreSQL `URL` (a schema is made in it and dropped after)")
+	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "with --cluster: the NATS server's `URL`")
+	versitygw := fs.String("versitygw", bench.VersityGW(), "with --cluster: the versitygw binary")
+	rounds := fs.Int("rounds", 20, "with --cluster: viewers each latency is measured over")
+	cameras := fs.Int("cameras", 4, "with --cluster: cameras recording in the throughput comparison")
+	record := fs.Duration("record", 20*time.Second, "with --cluster: how long they record")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,6 +101,19 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *clustered {
+		rep, err := bench.RunCluster(ctx, bench.ClusterConfig{Binary: self, Postgres: *postgres, NATS: *natsURL, VersityGW: *versitygw,
+			Rounds: *rounds, Cameras: *cameras, Record: *record})
+		if err != nil {
+			return err
+		}
+		for _, line := range rep.Summary {
+			fmt.Fprintln(stderr, line)
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
 	src, err := agent.ParseSource(*source)
 	if err != nil {
 		return err

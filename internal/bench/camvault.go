@@ -36,6 +36,7 @@ type server struct {
 	feed  *feed
 
 	agents sync.WaitGroup
+	added  int // agents started, naming their state directories
 	ca     *x509.CertPool
 }
 
@@ -61,14 +62,31 @@ func startServer(ctx context.Context, binary string, f *feed, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "serve", "--data-dir", dir, "--listen", freeAddr(),
-		"--devices-listen", freeAddr(), "--devices-ingest-listen", freeAddr(), "--live-rtsp-listen", freeAddr())
+	args := []string{"serve", "--data-dir", dir, "--listen", freeAddr(),
+		"--devices-listen", freeAddr(), "--devices-ingest-listen", freeAddr(), "--live-rtsp-listen", freeAddr()}
 	if profile != "" {
-		cmd.Args = append(cmd.Args, "--cpu-profile", profile+".cpu", "--mem-profile", profile+".mem")
+		args = append(args, "--cpu-profile", profile+".cpu", "--mem-profile", profile+".mem")
 	}
+	s, setup, err := launch(binary, dir, args, f, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.setup(setup); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch runs the binary with args (a `serve` of dir, which stop
+// removes) and waits until it serves. It returns the setup token the
+// server printed, if any.
+func launch(binary, dir string, args []string, f *feed, log *slog.Logger) (*server, string, error) {
+	cmd := exec.Command(binary, args...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		os.RemoveAll(dir)
+		return nil, "", err
 	}
 	s := &server{cmd: cmd, dir: dir, feed: f, log: log}
 	sc := bufio.NewScanner(stderr)
@@ -86,25 +104,29 @@ func startServer(ctx context.Context, binary string, f *feed, log *slog.Logger, 
 	go io.Copy(io.Discard, stderr)
 	if s.url == "" {
 		s.stop()
-		return nil, errors.New("the server did not start")
+		return nil, "", errors.New("the server did not start")
 	}
+	return s, setup, nil
+}
+
+// setup makes the first account and its home with the setup token, and
+// signs it in.
+func (s *server) setup(token string) error {
 	var out struct {
 		Home struct{ ID string } `json:"home"`
 	}
-	if err := s.call("", "POST", "/api/v1/setup", map[string]any{"setup_token": setup, "email": "bench@example.org", "password": password, "home_name": "Bench"}, &out); err != nil {
-		s.stop()
-		return nil, err
+	if err := s.call("", "POST", "/api/v1/setup", map[string]any{"setup_token": token, "email": "bench@example.org", "password": password, "home_name": "Bench"}, &out); err != nil {
+		return err
 	}
 	s.home = out.Home.ID
 	var login struct {
 		Token string `json:"session_token"`
 	}
 	if err := s.call("", "POST", "/api/v1/login", map[string]any{"email": "bench@example.org", "password": password}, &login); err != nil {
-		s.stop()
-		return nil, err
+		return err
 	}
 	s.token = login.Token
-	return s, nil
+	return nil
 }
 
 func (s *server) name() string         { return "camvault" }
@@ -120,7 +142,8 @@ func (s *server) addCameras(ctx context.Context, n int) ([]string, error) {
 	}
 	cams := make([]string, n)
 	for i := range n {
-		dir := filepath.Join(s.dir, "agents", fmt.Sprint(i))
+		dir := filepath.Join(s.dir, "agents", fmt.Sprint(s.added))
+		s.added++
 		a, err := agent.New(agent.Config{Server: s.url, StateDir: dir, Source: agent.Source{Kind: "rtsp", Location: feedURL},
 			Version: "bench", ClaimPoll: 100 * time.Millisecond, Logger: s.log})
 		if err != nil {
