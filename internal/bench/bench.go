@@ -5,7 +5,10 @@
 // bytes, loss, publish-to-receive delay and time to first frame, as JSON.
 // Given another media server's binary (MediaMTX), it runs the same RTSP
 // scenarios against it in the same run, so the two can be compared as
-// ratios.
+// ratios. RunCluster measures two nodes sharing PostgreSQL, NATS and an
+// S3 bucket: revocation across them, the first frame of a stream asked
+// of the node not holding the camera, and recording to S3 against local
+// disk.
 package bench
 
 import (
