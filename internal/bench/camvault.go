@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -42,14 +43,34 @@ type server struct {
 
 const password = "bench-Harbor-97-kettle-tulip"
 
+// freeAddr returns a loopback address for a server's listener: a port
+// below the kernel's ephemeral range (32768 and up), so that no process
+// binding port 0 or connecting out takes it before the server binds it,
+// and in a band of its own (camvault's cluster tests and deploy script use
+// 20000 to 31999); never one handed out before.
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := 32000 + rand.IntN(768)
+		if chosen[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		chosen[p] = true
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:0"
 }
+
+var (
+	portsMu sync.Mutex
+	chosen  = map[int]bool{}
+)
 
 var (
 	setupRE = regexp.MustCompile(`(cvsetup_[A-Za-z0-9_-]+)`)
