@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"io"
@@ -417,6 +418,33 @@ func TestClusterOwnerKilled(t *testing.T) {
 		t.Fatal("no node logs holding the camera")
 	}
 	other := c.nodes[(k+1)%3]
+
+	// A stream credential made at one node and spent at the two others
+	// at once works once.
+	third := c.nodes[(k+2)%3]
+	code, hls := post(t, third.url+"/api/v1/cameras/"+camera+"/streams", map[string]any{"protocol": "hls"}, o.token)
+	if code != http.StatusCreated {
+		t.Fatalf("stream: %d %v", code, hls)
+	}
+	_, query, _ := strings.Cut(hls["url"].(string), "?")
+	codes := make([]int, 2)
+	var spend sync.WaitGroup
+	for i, n := range []*binNode{c.nodes[k], other} {
+		spend.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", n.url+"/hls/cameras/"+camera+"/index.m3u8?"+query, nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				codes[i] = resp.StatusCode
+				resp.Body.Close()
+			}
+		})
+	}
+	spend.Wait()
+	if refused := (codes[0] == http.StatusUnauthorized) != (codes[1] == http.StatusUnauthorized); !refused {
+		t.Errorf("one HLS credential made at a third node, spent at two nodes at once: %v, want exactly one refusal (401)", codes)
+	}
+
 	killed := time.Now()
 	c.kill(k)
 	online := func() bool {
@@ -490,4 +518,52 @@ func post2URL(t *testing.T, url, token string) string {
 		t.Fatalf("stream: %d %v", code, body)
 	}
 	return body["url"].(string)
+}
+
+// TestClusterDrain: a node told to drain (SIGUSR1) ends its agents'
+// control sessions and refuses new ones; the agent reconnects through the
+// balancer to another node, where the camera is online and plays.
+func TestClusterDrain(t *testing.T) {
+	c := startBinCluster(t, 3)
+	var setup string
+	for _, n := range c.nodes {
+		if n.s.setup != "" {
+			setup = n.s.setup
+			break
+		}
+	}
+	_, token, _ := strings.Cut(setup, "#")
+	o := setupOwner(t, c.nodes[0].url, token, "ana@example.org", "Casa")
+	stateDir := filepath.Join(t.TempDir(), "agent")
+	claim := runAgentBinary(t, c.lb(), stateDir, "builtin:porch").claimCode(t, time.Now().Add(time.Minute))
+	code, cam := post(t, c.lb()+"/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Porch"}, o.token)
+	if code != http.StatusCreated {
+		t.Fatalf("claim: %d %v", code, cam)
+	}
+	camera := cam["id"].(string)
+	waitFor(t, "a node to hold the camera", func() bool { return c.owner(camera) >= 0 })
+	k := c.owner(camera)
+	drained := time.Now()
+	c.nodes[k].s.cmd.Process.Signal(syscall.SIGUSR1)
+	waitFor(t, "the camera at another node", func() bool {
+		j := c.owner(camera)
+		return j >= 0 && j != k
+	})
+	j := c.owner(camera)
+	t.Logf("%s drained: the camera is held by %s after %v", c.nodes[k].name, c.nodes[j].name, time.Since(drained).Round(time.Millisecond))
+	waitFor(t, "the camera online", func() bool {
+		code, body := getJSON(t, c.nodes[k].url+"/api/v1/cameras/"+camera, o.token)
+		return code == 200 && body["online"] == true
+	})
+	pool, _ := agentTrust(t, stateDir)
+	frames := make(chan struct{})
+	var once sync.Once
+	if _, _, err := rtspViewer(t, post2URL(t, c.nodes[k].url+"/api/v1/cameras/"+camera+"/streams", o.token), pool, func([][]byte) { once.Do(func() { close(frames) }) }); err != nil {
+		t.Fatalf("a viewer after the drain: %v", err)
+	}
+	select {
+	case <-frames:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no frame 30 s after the camera moved")
+	}
 }

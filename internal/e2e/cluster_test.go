@@ -117,6 +117,23 @@ func TestClusterRevocation(t *testing.T) {
 		}
 	}
 
+	// The camera removed at B: its stream at A ends.
+	streamURL := a.must(o.token, "POST", "/api/v1/cameras/"+cam+"/streams", map[string]any{"protocol": "rtsp"}, 201)["url"].(string)
+	var got atomic.Int64
+	_, done, err := rtspViewer(t, streamURL, pool, func([][]byte) { got.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "frames at node A", func() bool { return got.Load() > 3 })
+	at := time.Now()
+	b.must(o.token, "DELETE", "/api/v1/cameras/"+cam, nil, 204)
+	select {
+	case <-done:
+		t.Logf("camera removed at node B: the stream at node A ended after %v", time.Since(at).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Fatal("camera removed at node B: the stream at node A still runs 10 s later")
+	}
+
 	// Wrong passwords spread over the nodes count as on one node: two at
 	// each, and the fifth attempt is throttled (the pair's fourth failure
 	// blocks it; a minute's base wait keeps a slow machine from
@@ -141,7 +158,7 @@ func TestClusterRevocation(t *testing.T) {
 	other.Cluster.ServerKeyFile = wrong
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := app.Run(ctx, app.Options{Config: other})
+	err = app.Run(ctx, app.Options{Config: other})
 	if err == nil || !strings.Contains(err.Error(), "server keys are not the installation's") {
 		t.Fatalf("a node with another server key: %v", err)
 	}
