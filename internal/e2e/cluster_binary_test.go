@@ -172,6 +172,41 @@ func (c *binCluster) kill(i int) {
 	s.cmd.Wait()
 }
 
+// firstOwner creates the first account and home through a setup link a
+// node printed, at node n, and signs it in.
+func (c *binCluster) firstOwner(t *testing.T, n *binNode) owner {
+	t.Helper()
+	for _, m := range c.nodes {
+		if m.s.setup != "" {
+			_, token, _ := strings.Cut(m.s.setup, "#")
+			return setupOwner(t, n.url, token, "ana@example.org", "Casa")
+		}
+	}
+	t.Fatal("no node printed a setup link")
+	return owner{}
+}
+
+// camera makes the first owner, runs an agent through the balancers and
+// claims its camera, recording continuously when record is set. It
+// returns the owner, the camera's ID and the agent's state dir.
+func (c *binCluster) camera(t *testing.T, record bool) (owner, string, string) {
+	t.Helper()
+	o := c.firstOwner(t, c.nodes[0])
+	stateDir := filepath.Join(t.TempDir(), "agent")
+	claim := runAgentBinary(t, c.lb(), stateDir, "builtin:porch").claimCode(t, time.Now().Add(time.Minute))
+	code, cam := post(t, c.lb()+"/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Porch"}, o.token)
+	if code != http.StatusCreated {
+		t.Fatalf("claim: %d %v", code, cam)
+	}
+	camera := cam["id"].(string)
+	if record {
+		if code, body := send(t, "PUT", c.lb()+"/api/v1/cameras/"+camera+"/recording", map[string]any{"mode": "continuous"}, o.token); code != 200 {
+			t.Fatalf("recording on: %d %v", code, body)
+		}
+	}
+	return o, camera, stateDir
+}
+
 // lb is the URL of the API balancer.
 func (c *binCluster) lb() string { return "http://" + c.api.addr() }
 
@@ -183,15 +218,7 @@ func TestClusterNodes(t *testing.T) {
 
 	// Signed up at A, signed in at B, signed out at C: refused at every
 	// node at the next request.
-	var setup string
-	for _, n := range c.nodes {
-		if n.s.setup != "" {
-			setup = n.s.setup
-			break
-		}
-	}
-	_, token, _ := strings.Cut(setup, "#")
-	o := setupOwner(t, a.url, token, "ana@example.org", "Casa")
+	o := c.firstOwner(t, a)
 	session := signIn(t, b.url, "ana@example.org")
 	if code, _ := post(t, cc.url+"/api/v1/logout", nil, session); code/100 != 2 {
 		t.Fatalf("sign-out at C: %d", code)
@@ -294,24 +321,7 @@ func segmentsAt(t *testing.T, url, token, camera string, since, until time.Time)
 // another, loses none of them.
 func TestClusterRecordings(t *testing.T) {
 	c := startBinCluster(t, 3)
-	var setup string
-	for _, n := range c.nodes {
-		if n.s.setup != "" {
-			setup = n.s.setup
-			break
-		}
-	}
-	_, token, _ := strings.Cut(setup, "#")
-	o := setupOwner(t, c.nodes[0].url, token, "ana@example.org", "Casa")
-	claim := startAgentBinary(t, c.lb(), "builtin:porch")
-	code, cam := post(t, c.lb()+"/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Porch"}, o.token)
-	if code != http.StatusCreated {
-		t.Fatalf("claim: %d %v", code, cam)
-	}
-	camera := cam["id"].(string)
-	if code, body := send(t, "PUT", c.lb()+"/api/v1/cameras/"+camera+"/recording", map[string]any{"mode": "continuous"}, o.token); code != 200 {
-		t.Fatalf("recording on: %d %v", code, body)
-	}
+	o, camera, _ := c.camera(t, true)
 	since := time.Now().Add(-time.Minute)
 	for deadline := time.Now().Add(3 * time.Minute); segmentsAt(t, c.lb(), o.token, camera, since, time.Now().Add(time.Minute)) < 8; time.Sleep(time.Second) {
 		if time.Now().After(deadline) {
@@ -390,25 +400,7 @@ func (c *binCluster) owner(camera string) int {
 // is back no segment of it stays "uploading".
 func TestClusterOwnerKilled(t *testing.T) {
 	c := startBinCluster(t, 3)
-	var setup string
-	for _, n := range c.nodes {
-		if n.s.setup != "" {
-			setup = n.s.setup
-			break
-		}
-	}
-	_, token, _ := strings.Cut(setup, "#")
-	o := setupOwner(t, c.nodes[0].url, token, "ana@example.org", "Casa")
-	stateDir := filepath.Join(t.TempDir(), "agent")
-	claim := runAgentBinary(t, c.lb(), stateDir, "builtin:porch").claimCode(t, time.Now().Add(time.Minute))
-	code, cam := post(t, c.lb()+"/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Porch"}, o.token)
-	if code != http.StatusCreated {
-		t.Fatalf("claim: %d %v", code, cam)
-	}
-	camera := cam["id"].(string)
-	if code, body := send(t, "PUT", c.lb()+"/api/v1/cameras/"+camera+"/recording", map[string]any{"mode": "continuous"}, o.token); code != 200 {
-		t.Fatalf("recording on: %d %v", code, body)
-	}
+	o, camera, stateDir := c.camera(t, true)
 	since := time.Now().Add(-time.Minute)
 	waitFor(t, "three recorded segments", func() bool {
 		return segmentsAt(t, c.lb(), o.token, camera, since, time.Now().Add(time.Minute)) >= 3
@@ -525,22 +517,7 @@ func post2URL(t *testing.T, url, token string) string {
 // balancer to another node, where the camera is online and plays.
 func TestClusterDrain(t *testing.T) {
 	c := startBinCluster(t, 3)
-	var setup string
-	for _, n := range c.nodes {
-		if n.s.setup != "" {
-			setup = n.s.setup
-			break
-		}
-	}
-	_, token, _ := strings.Cut(setup, "#")
-	o := setupOwner(t, c.nodes[0].url, token, "ana@example.org", "Casa")
-	stateDir := filepath.Join(t.TempDir(), "agent")
-	claim := runAgentBinary(t, c.lb(), stateDir, "builtin:porch").claimCode(t, time.Now().Add(time.Minute))
-	code, cam := post(t, c.lb()+"/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claim, "name": "Porch"}, o.token)
-	if code != http.StatusCreated {
-		t.Fatalf("claim: %d %v", code, cam)
-	}
-	camera := cam["id"].(string)
+	o, camera, stateDir := c.camera(t, false)
 	waitFor(t, "a node to hold the camera", func() bool { return c.owner(camera) >= 0 })
 	k := c.owner(camera)
 	drained := time.Now()
