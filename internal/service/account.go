@@ -9,6 +9,7 @@ import (
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -88,12 +89,7 @@ func (s *Service) recheckFailed(ctx context.Context, c Caller, keys []authn.Key)
 // and registered a passkey (the reason to change a password) loses it,
 // while passkeys registered long ago, or by the session making the
 // change, stay.
-func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next string) (err error) {
-	defer func() {
-		if err == nil {
-			s.revokeLive(c.Account.ID) // other sessions ended: so do their streams
-		}
-	}()
+func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next string) error {
 	if err := s.self(c); err != nil {
 		return err
 	}
@@ -110,16 +106,24 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next st
 	if a.PasswordHash, err = authn.HashPassword(next, s.cfg.Password); err != nil {
 		return internal("hash password", err)
 	}
-	if err := s.st.UpdateAccount(ctx, a); err != nil {
-		return internal("update account", err)
-	}
-	n, err := s.st.DeleteOtherSessions(ctx, a.ID, c.SessionID)
+	var n int
+	var gone []domain.Credential
+	// Other sessions end: so do their streams.
+	err = s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		if err := s.st.UpdateAccount(ctx, a); err != nil {
+			return nil, internal("update account", err)
+		}
+		var err error
+		if n, err = s.st.DeleteOtherSessions(ctx, a.ID, c.SessionID); err != nil {
+			return nil, internal("end sessions", err)
+		}
+		if gone, err = s.st.DeleteCredentialsAddedSince(ctx, a.ID, c.SessionID, s.now().Add(-PasskeySweep)); err != nil {
+			return nil, internal("remove passkeys", err)
+		}
+		return []events.Event{accessRevoked(a.ID)}, nil
+	})
 	if err != nil {
-		return internal("end sessions", err)
-	}
-	gone, err := s.st.DeleteCredentialsAddedSince(ctx, a.ID, c.SessionID, s.now().Add(-PasskeySweep))
-	if err != nil {
-		return internal("remove passkeys", err)
+		return err
 	}
 	s.audit(ctx, c, domain.AuditEvent{Action: "password.change", Result: domain.ResultOK,
 		Detail: plural(n, "other session ended") + ", " + plural(len(gone), "passkey") + " of other sessions removed"})
@@ -139,23 +143,24 @@ func (s *Service) Sessions(ctx context.Context, c Caller) ([]domain.Session, err
 }
 
 // RevokeSession ends one of the caller's sessions or API tokens.
-func (s *Service) RevokeSession(ctx context.Context, c Caller, id domain.ID) (err error) {
-	defer func() {
-		if err == nil {
-			s.revokeLive(c.Account.ID)
-		}
-	}()
+func (s *Service) RevokeSession(ctx context.Context, c Caller, id domain.ID) error {
 	if err := s.self(c); err != nil {
 		return err
 	}
 	if !domain.ValidID(string(id)) {
 		return notFound()
 	}
-	if err := s.st.DeleteSession(ctx, c.Account.ID, id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound()
+	err := s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		if err := s.st.DeleteSession(ctx, c.Account.ID, id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, notFound()
+			}
+			return nil, internal("delete session", err)
 		}
-		return internal("delete session", err)
+		return []events.Event{accessRevoked(c.Account.ID)}, nil
+	})
+	if err != nil {
+		return err
 	}
 	s.audit(ctx, c, domain.AuditEvent{Action: "session.revoke", Result: domain.ResultOK, Detail: string(id)})
 	return nil

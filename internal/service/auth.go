@@ -9,6 +9,7 @@ import (
 
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -317,17 +318,20 @@ func (s *Service) Authenticate(ctx context.Context, token, addr, userAgent strin
 }
 
 // Logout ends the caller's current session.
-func (s *Service) Logout(ctx context.Context, c Caller) (err error) {
-	defer func() {
-		if err == nil {
-			s.revokeLive(c.Account.ID)
-		}
-	}()
-	if c.Anonymous() || c.SessionID == "" {
+func (s *Service) Logout(ctx context.Context, c Caller) error {
+	if c.Anonymous() {
 		return nil
 	}
-	if err := s.st.DeleteSession(ctx, c.Account.ID, c.SessionID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return internal("delete session", err)
+	err := s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		if c.SessionID != "" {
+			if err := s.st.DeleteSession(ctx, c.Account.ID, c.SessionID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, internal("delete session", err)
+			}
+		}
+		return []events.Event{accessRevoked(c.Account.ID)}, nil
+	})
+	if err != nil || c.SessionID == "" {
+		return err
 	}
 	s.audit(ctx, c, domain.AuditEvent{Action: "logout", Result: domain.ResultOK})
 	return nil

@@ -135,14 +135,10 @@ func (s *Service) DeleteCamera(ctx context.Context, c Caller, id domain.ID) erro
 	if acc.camera.DeviceBacked() {
 		return s.release(ctx, c, acc.camera, "camera.remove")
 	}
-	if err := s.st.DeleteCamera(ctx, id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound()
-		}
-		return internal("delete camera", err)
+	if err := s.deleteCamera(ctx, id); err != nil {
+		return err
 	}
 	s.audit(ctx, c, domain.AuditEvent{HomeID: acc.camera.HomeID, CameraID: id, Action: "camera.remove", Result: domain.ResultOK})
-	s.endCamera(id, 0)
 	s.scheduleShred(ctx, acc.camera, false)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -29,20 +30,12 @@ func (s *Service) deleteHome(ctx context.Context, c Caller, h domain.Home) error
 	}
 	for _, cam := range cams {
 		if cam.DeviceBacked() {
-			rel, err := s.st.ReleaseCamera(ctx, cam.ID, cam.Generation, domain.CameraStateReset, true)
-			switch {
-			case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-				return conflict("a camera changed meanwhile; try again")
-			case err != nil:
-				return internal("release camera", err)
+			if _, err := s.releaseCamera(ctx, cam); err != nil {
+				return err
 			}
 			s.presence().Released(cam.ID)
-			s.endCamera(cam.ID, rel.Generation)
-		} else {
-			if err := s.st.DeleteCamera(ctx, cam.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return internal("delete camera", err)
-			}
-			s.endCamera(cam.ID, 0)
+		} else if err := s.deleteCamera(ctx, cam.ID); err != nil && KindOf(err) != KindNotFound {
+			return err
 		}
 		s.scheduleShred(ctx, cam, true)
 	}
@@ -58,23 +51,31 @@ func (s *Service) deleteHome(ctx context.Context, c Caller, h domain.Home) error
 			return internal("schedule purge", err)
 		}
 	}
-	links, err := s.st.RevokeLinks(ctx, store.LinkFilter{HomeID: h.ID}, s.now())
-	if err != nil {
-		return internal("revoke links", err)
-	}
-	s.revokeLinks(links)
-	members, err := s.st.Members(ctx, h.ID)
-	if err != nil {
-		return internal("list members", err)
-	}
-	if err := s.st.DeleteHome(ctx, h.ID); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return conflict("a camera joined the home meanwhile; try again")
+	// The home's links, members and the home itself go together, and so
+	// do their streams.
+	err = s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		links, err := s.st.RevokeLinks(ctx, store.LinkFilter{HomeID: h.ID}, s.now())
+		if err != nil {
+			return nil, internal("revoke links", err)
 		}
-		return internal("delete home", err)
-	}
-	for _, m := range members {
-		s.revokeLive(m.AccountID)
+		members, err := s.st.Members(ctx, h.ID)
+		if err != nil {
+			return nil, internal("list members", err)
+		}
+		if err := s.st.DeleteHome(ctx, h.ID); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return nil, conflict("a camera joined the home meanwhile; try again")
+			}
+			return nil, internal("delete home", err)
+		}
+		ws := linksRevoked(links)
+		for _, m := range members {
+			ws = append(ws, accessRevoked(m.AccountID))
+		}
+		return ws, nil
+	})
+	if err != nil {
+		return err
 	}
 	s.dropExports(ctx, store.ExportFilter{HomeID: h.ID})
 	s.audit(ctx, c, domain.AuditEvent{HomeID: h.ID, Action: string(domain.ActionHomeDelete), Result: domain.ResultOK,
@@ -119,13 +120,18 @@ func (s *Service) DeleteAccount(ctx context.Context, c Caller, password string) 
 			}
 		}
 	}
-	if err := s.st.DeleteAccount(ctx, c.Account.ID); err != nil {
-		if errors.Is(err, store.ErrLastOwner) {
-			return conflict("you became the only owner of a home meanwhile; try again")
+	err = s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		if err := s.st.DeleteAccount(ctx, c.Account.ID); err != nil {
+			if errors.Is(err, store.ErrLastOwner) {
+				return nil, conflict("you became the only owner of a home meanwhile; try again")
+			}
+			return nil, internal("delete account", err)
 		}
-		return internal("delete account", err)
+		return []events.Event{accessRevoked(c.Account.ID)}, nil
+	})
+	if err != nil {
+		return err
 	}
-	s.revokeLive(c.Account.ID)
 	s.dropExports(ctx, store.ExportFilter{Account: c.Account.ID})
 	s.audit(ctx, c, domain.AuditEvent{Action: "account.delete", Result: domain.ResultOK})
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/deviceca"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -401,19 +402,47 @@ func (s *Service) TransferCamera(ctx context.Context, c Caller, id domain.ID) er
 // key, as a new camera. A key that outlives its home would let whoever
 // copied it get a certificate for the next owner's generation.
 func (s *Service) release(ctx context.Context, c Caller, cam domain.Camera, action string) error {
-	rel, err := s.st.ReleaseCamera(ctx, cam.ID, cam.Generation, domain.CameraStateReset, true)
-	switch {
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-		return conflict("the camera changed meanwhile; reload and try again")
-	case err != nil:
-		return internal("release camera", err)
+	rel, err := s.releaseCamera(ctx, cam)
+	if err != nil {
+		return err
 	}
 	s.audit(ctx, c, domain.AuditEvent{HomeID: cam.HomeID, CameraID: cam.ID, Action: action, Result: domain.ResultOK,
 		Detail: "generation " + itoa(cam.Generation) + " ended; now " + itoa(rel.Generation)})
 	s.presence().Released(cam.ID)
-	s.endCamera(cam.ID, rel.Generation) // every live stream of the old generation ends now
-	s.scheduleShred(ctx, cam, false)    // the old home's recordings, after its export window
+	s.scheduleShred(ctx, cam, false) // the old home's recordings, after its export window
 	return nil
+}
+
+// releaseCamera ends cam's generation in the store (state reset, device
+// key retired) and, with it, every live stream of that generation.
+func (s *Service) releaseCamera(ctx context.Context, cam domain.Camera) (domain.Camera, error) {
+	var rel domain.Camera
+	err := s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		var err error
+		rel, err = s.st.ReleaseCamera(ctx, cam.ID, cam.Generation, domain.CameraStateReset, true)
+		switch {
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+			return nil, conflict("the camera changed meanwhile; reload and try again")
+		case err != nil:
+			return nil, internal("release camera", err)
+		}
+		return []events.Event{cameraEnded(cam.ID, rel.Generation)}, nil
+	})
+	return rel, err
+}
+
+// deleteCamera deletes a camera without a device and ends its live
+// streams.
+func (s *Service) deleteCamera(ctx context.Context, id domain.ID) error {
+	return s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		if err := s.st.DeleteCamera(ctx, id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, notFound()
+			}
+			return nil, internal("delete camera", err)
+		}
+		return []events.Event{cameraEnded(id, 0)}, nil
+	})
 }
 
 // DeviceReset is a device's factory reset, asked over its authenticated

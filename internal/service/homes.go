@@ -9,6 +9,7 @@ import (
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -263,12 +264,7 @@ type MemberPatch struct {
 }
 
 // UpdateMember changes a member's role or guest limits.
-func (s *Service) UpdateMember(ctx context.Context, c Caller, home, account domain.ID, p MemberPatch) (_ domain.Membership, err error) {
-	defer func() {
-		if err == nil {
-			s.revokeLive(account) // narrowed access takes effect on live streams now
-		}
-	}()
+func (s *Service) UpdateMember(ctx context.Context, c Caller, home, account domain.ID, p MemberPatch) (domain.Membership, error) {
 	target, err := s.targetMembership(ctx, c, home, account)
 	if err != nil {
 		return domain.Membership{}, err
@@ -308,11 +304,18 @@ func (s *Service) UpdateMember(ctx context.Context, c Caller, home, account doma
 	// guests to it, and a guest made member and guest again must not see
 	// what was recorded before it first joined.
 	next.Cameras, next.Actions, next.Until = refs, sc.Actions, sc.AccessUntil
-	if err := s.st.UpdateMembership(ctx, next); err != nil {
-		if errors.Is(err, store.ErrLastOwner) {
-			return domain.Membership{}, conflict("a home needs at least one owner")
+	// Narrowed access takes effect on live streams now.
+	err = s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		if err := s.st.UpdateMembership(ctx, next); err != nil {
+			if errors.Is(err, store.ErrLastOwner) {
+				return nil, conflict("a home needs at least one owner")
+			}
+			return nil, internal("update membership", err)
 		}
-		return domain.Membership{}, internal("update membership", err)
+		return []events.Event{accessRevoked(account)}, nil
+	})
+	if err != nil {
+		return domain.Membership{}, err
 	}
 	s.audit(ctx, c, domain.AuditEvent{HomeID: home, Action: "member.update", Result: domain.ResultOK,
 		Detail: string(account) + ": " + string(target.Role) + " -> " + string(next.Role)})
@@ -321,12 +324,8 @@ func (s *Service) UpdateMember(ctx context.Context, c Caller, home, account doma
 
 // RemoveMember removes a member, or lets the caller leave the home. The
 // removed member's access ends on their next request.
-func (s *Service) RemoveMember(ctx context.Context, c Caller, home, account domain.ID) (err error) {
-	defer func() {
-		if err == nil {
-			s.revokeLive(account)
-		}
-	}()
+func (s *Service) RemoveMember(ctx context.Context, c Caller, home, account domain.ID) error {
+	var err error
 	if account == c.Account.ID {
 		_, _, err = s.authorizeHome(ctx, c, home, domain.ActionHomeLeave, "")
 	} else {
@@ -335,14 +334,20 @@ func (s *Service) RemoveMember(ctx context.Context, c Caller, home, account doma
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteMembership(ctx, home, account); err != nil {
-		switch {
-		case errors.Is(err, store.ErrLastOwner):
-			return conflict("a home needs at least one owner")
-		case errors.Is(err, store.ErrNotFound):
-			return notFound()
+	err = s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		if err := s.st.DeleteMembership(ctx, home, account); err != nil {
+			switch {
+			case errors.Is(err, store.ErrLastOwner):
+				return nil, conflict("a home needs at least one owner")
+			case errors.Is(err, store.ErrNotFound):
+				return nil, notFound()
+			}
+			return nil, internal("delete membership", err)
 		}
-		return internal("delete membership", err)
+		return []events.Event{accessRevoked(account)}, nil
+	})
+	if err != nil {
+		return err
 	}
 	s.audit(ctx, c, domain.AuditEvent{HomeID: home, Action: "member.remove", Result: domain.ResultOK, Detail: string(account)})
 	return nil

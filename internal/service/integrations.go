@@ -11,6 +11,7 @@ import (
 	"github.com/camvault/camvault/internal/authn"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -121,16 +122,22 @@ func (s *Service) SetIntegrationEnabled(ctx context.Context, name string, enable
 }
 
 func (s *Service) setIntegrationEnabled(ctx context.Context, c Caller, in domain.Integration, enabled bool) (int, error) {
-	revoked, err := s.st.SetIntegrationEnabled(ctx, in.ID, enabled, s.now())
+	var revoked []domain.Link
+	err := s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		var err error
+		if revoked, err = s.st.SetIntegrationEnabled(ctx, in.ID, enabled, s.now()); err != nil {
+			return nil, internal("set integration", err)
+		}
+		return linksRevoked(revoked), nil
+	})
 	if err != nil {
-		return 0, internal("set integration", err)
+		return 0, err
 	}
 	action := "integration.enable"
 	if !enabled {
 		action = "integration.disable"
 	}
 	s.audit(ctx, c, domain.AuditEvent{Action: action, Result: domain.ResultOK, Detail: in.Name})
-	s.revokeLinks(revoked)
 	for _, l := range revoked {
 		s.audit(ctx, c, domain.AuditEvent{HomeID: l.HomeID, Principal: l.AccountID, Action: "link.revoke", Result: domain.ResultOK,
 			Detail: "integration " + in.Name + " disabled"})

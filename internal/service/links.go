@@ -126,14 +126,19 @@ func (s *Service) CreateLink(ctx context.Context, c Caller, integration, home do
 		}
 	}
 	now := s.now()
-	old, err := s.st.RevokeLinks(ctx, store.LinkFilter{IntegrationID: in.ID, HomeID: home, AccountID: c.Account.ID}, now)
-	if err != nil {
-		return domain.Link{}, internal("replace link", err)
-	}
-	s.revokeLinks(old)
 	l := domain.Link{ID: domain.NewID(), IntegrationID: in.ID, HomeID: home, AccountID: c.Account.ID, Cameras: refs, Actions: acts, CreatedAt: now}
-	if err := s.st.CreateLink(ctx, l); err != nil {
-		return domain.Link{}, internal("create link", err)
+	err = s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		old, err := s.st.RevokeLinks(ctx, store.LinkFilter{IntegrationID: in.ID, HomeID: home, AccountID: c.Account.ID}, now)
+		if err != nil {
+			return nil, internal("replace link", err)
+		}
+		if err := s.st.CreateLink(ctx, l); err != nil {
+			return nil, internal("create link", err)
+		}
+		return linksRevoked(old), nil
+	})
+	if err != nil {
+		return domain.Link{}, err
 	}
 	s.audit(ctx, c, domain.AuditEvent{HomeID: home, Action: "link.create", Result: domain.ResultOK,
 		Detail: in.Name + ": " + plural(len(refs), "camera") + ", " + joinActions(acts)})
@@ -342,11 +347,16 @@ func (s *Service) RevokeLink(ctx context.Context, c Caller, id domain.ID) error 
 	if !allowed {
 		return notFound()
 	}
-	revoked, err := s.st.RevokeLinks(ctx, store.LinkFilter{ID: id}, s.now())
+	err = s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		revoked, err := s.st.RevokeLinks(ctx, store.LinkFilter{ID: id}, s.now())
+		if err != nil {
+			return nil, internal("revoke link", err)
+		}
+		return linksRevoked(revoked), nil
+	})
 	if err != nil {
-		return internal("revoke link", err)
+		return err
 	}
-	s.revokeLinks(revoked)
 	detail := "revoked by the account"
 	if c.Link != "" {
 		detail = "disconnected by the integration"
@@ -363,11 +373,17 @@ func (s *Service) DisconnectHome(ctx context.Context, c Caller, home domain.ID) 
 	if _, _, err := s.authorizeHome(ctx, c, home, domain.ActionLinkManage, ""); err != nil {
 		return 0, err
 	}
-	revoked, err := s.st.RevokeLinks(ctx, store.LinkFilter{HomeID: home}, s.now())
+	var revoked []domain.Link
+	err := s.withdrawing(ctx, func(ctx context.Context) ([]events.Event, error) {
+		var err error
+		if revoked, err = s.st.RevokeLinks(ctx, store.LinkFilter{HomeID: home}, s.now()); err != nil {
+			return nil, internal("revoke links", err)
+		}
+		return linksRevoked(revoked), nil
+	})
 	if err != nil {
-		return 0, internal("revoke links", err)
+		return 0, err
 	}
-	s.revokeLinks(revoked)
 	s.audit(ctx, c, domain.AuditEvent{HomeID: home, Action: "link.disconnect_home", Result: domain.ResultOK,
 		Detail: plural(len(revoked), "link") + " revoked"})
 	return len(revoked), nil

@@ -35,24 +35,63 @@ func (s *Service) ProvenanceAlarm(ctx context.Context, principal domain.ID, want
 		Result: domain.ResultDenied, Detail: "stopped a frame of camera " + string(got.Camera) + " generation " + itoa(got.Generation)})
 }
 
-// revokeLive ends the account's live readers, in every process serving
-// video. Viewers re-ask the policy through Regrant, which checks the
-// session too, so only what is no longer allowed stays closed.
-func (s *Service) revokeLive(account domain.ID) {
-	s.withdraw(events.Event{Kind: events.AccessRevoked, Account: account})
+// accessRevoked ends the account's live readers, in every process
+// serving video. Viewers re-ask the policy through Regrant, which checks
+// the session too, so only what is no longer allowed stays closed.
+func accessRevoked(account domain.ID) events.Event {
+	return events.Event{Kind: events.AccessRevoked, Account: account}
 }
 
-// endCamera ends every live stream of the camera's generations below
+// cameraEnded ends every live stream of the camera's generations below
 // current (all of them when current is 0), in every process.
-func (s *Service) endCamera(camera domain.ID, current int64) {
-	s.withdraw(events.Event{Kind: events.CameraEnded, Camera: camera, Generation: current})
+func cameraEnded(camera domain.ID, current int64) events.Event {
+	return events.Event{Kind: events.CameraEnded, Camera: camera, Generation: current}
 }
 
-// revokeLinks ends every stream started through the links.
-func (s *Service) revokeLinks(links []domain.Link) {
+// linksRevoked ends every stream started through the links.
+func linksRevoked(links []domain.Link) []events.Event {
+	var ws []events.Event
 	for _, l := range links {
-		s.withdraw(events.Event{Kind: events.LinkRevoked, Link: l.ID})
+		ws = append(ws, events.Event{Kind: events.LinkRevoked, Link: l.ID})
 	}
+	return ws
+}
+
+// keeper is a bus that keeps events in the store's outbox (package
+// outbox): Keep writes e's entry through the store with ctx, so within
+// the transaction ctx carries, and returns e with its entry's number.
+type keeper interface {
+	Keep(ctx context.Context, e events.Event) (events.Event, error)
+}
+
+// withdrawing makes a change that takes live access away. change runs in
+// one store transaction with the outbox entries of the withdrawals it
+// returns, so that no node keeps the change without them (a node that
+// misses the bus polls the outbox); once committed, they are published.
+// change must make its changes through the store with the context it is
+// given, and do nothing else that is not undone when it is run again.
+func (s *Service) withdrawing(ctx context.Context, change func(ctx context.Context) ([]events.Event, error)) error {
+	k, _ := s.cfg.Bus.(keeper)
+	var ws []events.Event
+	err := s.st.Atomically(ctx, func(ctx context.Context) error {
+		var err error
+		if ws, err = change(ctx); err != nil || k == nil {
+			return err
+		}
+		for i := range ws {
+			if ws[i], err = k.Keep(ctx, ws[i]); err != nil {
+				return internal("keep withdrawal", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		s.withdraw(w)
+	}
+	return nil
 }
 
 // withdraw publishes e; should the bus fail, this process at least acts

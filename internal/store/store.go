@@ -63,6 +63,14 @@ const (
 
 // Store is the metadata store.
 type Store interface {
+	// Atomically runs fn in one transaction: every change fn makes
+	// through the store with the context it is given commits together,
+	// or none does when fn returns an error. fn may run more than once
+	// (the backend retries after a serialization conflict), so it must
+	// do nothing but store calls and pure computation. Calls within fn
+	// see its changes; Atomically within fn joins the same transaction.
+	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
+
 	// CreateFirstAccount atomically creates the first account of an empty
 	// store, its home and its owner membership. It returns ErrNotEmpty if
 	// any account exists.

@@ -97,19 +97,36 @@ func New(cfg Config) *Bus {
 // Close stops listening to the inner bus.
 func (b *Bus) Close() { b.unsub() }
 
-// Publish keeps e in the outbox, then publishes it with its number. It
-// fails only when the event reached neither: kept but not published, it
-// is still polled by every node within PollEvery.
+// Keep writes e's entry in the outbox and returns e with its number.
+// The entry is written through the store with ctx: a change that causes
+// e keeps it in the same transaction (store.Atomically), then publishes
+// what Keep returned.
+func (b *Bus) Keep(ctx context.Context, e events.Event) (events.Event, error) {
+	if !e.Valid() {
+		return e, events.ErrInvalid
+	}
+	seq, err := b.cfg.Log.AppendOutbox(ctx, store.OutboxEntry{Kind: string(e.Kind), Account: e.Account, Camera: e.Camera,
+		Generation: e.Generation, Link: e.Link, Since: e.Since, Until: e.Until, At: b.cfg.Now()})
+	if err != nil {
+		return e, err
+	}
+	e.Seq = seq
+	return e, nil
+}
+
+// Publish keeps e in the outbox unless Keep numbered it already, then
+// publishes it with its number. It fails only when the event reached
+// neither: kept but not published, it is still polled by every node
+// within PollEvery.
 func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 	if !e.Valid() {
 		return events.ErrInvalid
 	}
-	seq, kerr := b.cfg.Log.AppendOutbox(ctx, store.OutboxEntry{Kind: string(e.Kind), Account: e.Account, Camera: e.Camera,
-		Generation: e.Generation, Link: e.Link, Since: e.Since, Until: e.Until, At: b.cfg.Now()})
-	if kerr != nil {
-		b.cfg.Logger.Error("withdrawal not kept in the outbox; it travels on the bus only", "kind", e.Kind, "err", kerr)
-	} else {
-		e.Seq = seq
+	var kerr error
+	if e.Seq == 0 {
+		if e, kerr = b.Keep(ctx, e); kerr != nil {
+			b.cfg.Logger.Error("withdrawal not kept in the outbox; it travels on the bus only", "kind", e.Kind, "err", kerr)
+		}
 	}
 	perr := b.cfg.Inner.Publish(ctx, e)
 	if perr != nil && kerr != nil {

@@ -171,6 +171,38 @@ func TestHeardOnce(t *testing.T) {
 	}
 }
 
+// TestKeptThenPublished: an event kept beforehand (within the
+// transaction of the change that caused it) is published with its number
+// and not kept a second time; it is heard once.
+func TestKeptThenPublished(t *testing.T) {
+	log, inner := &memLog{}, &cutBus{}
+	a := outbox.New(outbox.Config{Inner: inner, Log: log})
+	defer a.Close()
+	var h heard
+	defer a.Subscribe(h.add)()
+
+	kept, err := a.Keep(ctx, revoked())
+	if err != nil || kept.Seq == 0 {
+		t.Fatalf("keep: %+v, %v", kept, err)
+	}
+	if got := h.list(); len(got) != 0 {
+		t.Fatalf("heard %+v before it was published", got)
+	}
+	if err := a.Publish(ctx, kept); err != nil {
+		t.Fatal(err)
+	}
+	a.Poll(ctx)
+	if entries, _ := log.OutboxAfter(ctx, 0, 10); len(entries) != 1 || entries[0].Seq != kept.Seq {
+		t.Fatalf("outbox %+v, want the one kept entry", entries)
+	}
+	if got := h.list(); len(got) != 1 || got[0].Seq != kept.Seq {
+		t.Fatalf("heard %+v, want the kept event once", got)
+	}
+	if _, err := a.Keep(ctx, events.Event{Kind: events.AccessRevoked}); err == nil {
+		t.Fatal("kept an event that names nothing")
+	}
+}
+
 // TestLateEntries: an entry numbered before one already heard, but
 // visible only later (its transaction committed later), is still applied.
 func TestLateEntries(t *testing.T) {

@@ -53,30 +53,30 @@ func (s *Store) CreateFirstAccount(ctx context.Context, a domain.Account, h doma
 // CountAccounts implements store.Store.
 func (s *Store) CountAccounts(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM accounts`)).Scan(&n)
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM accounts`)).Scan(&n)
 	return n, s.classify(err)
 }
 
 // CreateAccount implements store.Store.
 func (s *Store) CreateAccount(ctx context.Context, a domain.Account) error {
-	return s.insertAccount(ctx, s.pool, a)
+	return s.insertAccount(ctx, s.on(ctx), a)
 }
 
 // Account implements store.Store.
 func (s *Store) Account(ctx context.Context, id domain.ID) (domain.Account, error) {
-	a, err := scanAccount(s.pool.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE id = ?`), id))
+	a, err := scanAccount(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE id = ?`), id))
 	return a, s.classify(err)
 }
 
 // AccountByEmail implements store.Store.
 func (s *Store) AccountByEmail(ctx context.Context, email string) (domain.Account, error) {
-	a, err := scanAccount(s.pool.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE email = ?`), domain.NormalizeEmail(email)))
+	a, err := scanAccount(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts WHERE email = ?`), domain.NormalizeEmail(email)))
 	return a, s.classify(err)
 }
 
 // UpdateAccount implements store.Store.
 func (s *Store) UpdateAccount(ctx context.Context, a domain.Account) error {
-	return s.execOne(ctx, s.pool, `UPDATE accounts SET email = ?, password_hash = ?, instance_admin = ?, disabled = ?, totp_secret = ?, totp_enabled = ? WHERE id = ?`,
+	return s.execOne(ctx, s.on(ctx), `UPDATE accounts SET email = ?, password_hash = ?, instance_admin = ?, disabled = ?, totp_secret = ?, totp_enabled = ? WHERE id = ?`,
 		domain.NormalizeEmail(a.Email), a.PasswordHash, b2i(a.InstanceAdmin), b2i(a.Disabled), a.TOTPSecret, b2i(a.TOTPEnabled), a.ID)
 }
 
@@ -98,20 +98,20 @@ func (s *Store) SetRecoveryCodes(ctx context.Context, account domain.ID, hashes 
 // UseRecoveryCode implements store.Store: one DELETE, so a code is used at
 // most once however many callers race.
 func (s *Store) UseRecoveryCode(ctx context.Context, account domain.ID, hash []byte) error {
-	return s.execOne(ctx, s.pool, `DELETE FROM recovery_codes WHERE account_id = ? AND hash = ?`, account, hash)
+	return s.execOne(ctx, s.on(ctx), `DELETE FROM recovery_codes WHERE account_id = ? AND hash = ?`, account, hash)
 }
 
 // CountRecoveryCodes implements store.Store.
 func (s *Store) CountRecoveryCodes(ctx context.Context, account domain.ID) (int, error) {
 	var n int
-	err := s.pool.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM recovery_codes WHERE account_id = ?`), account).Scan(&n)
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM recovery_codes WHERE account_id = ?`), account).Scan(&n)
 	return n, s.classify(err)
 }
 
 // UseTOTPStep implements store.Store: one conditional UPDATE, so of racing
 // uses of a step exactly one moves it forward.
 func (s *Store) UseTOTPStep(ctx context.Context, account domain.ID, step int64) error {
-	n, err := s.exec(ctx, s.pool, `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, account, step)
+	n, err := s.exec(ctx, s.on(ctx), `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, account, step)
 	if err != nil {
 		return err
 	}

@@ -50,12 +50,12 @@ func (s *Store) insertCamera(ctx context.Context, q querier, c domain.Camera) er
 
 // CreateCamera implements store.Store.
 func (s *Store) CreateCamera(ctx context.Context, c domain.Camera) error {
-	return s.insertCamera(ctx, s.pool, c)
+	return s.insertCamera(ctx, s.on(ctx), c)
 }
 
 // Camera implements store.Store.
 func (s *Store) Camera(ctx context.Context, id domain.ID) (domain.Camera, error) {
-	return s.camera(ctx, s.pool, `id = ?`, id)
+	return s.camera(ctx, s.on(ctx), `id = ?`, id)
 }
 
 func (s *Store) camera(ctx context.Context, q querier, where string, arg any) (domain.Camera, error) {
@@ -65,18 +65,18 @@ func (s *Store) camera(ctx context.Context, q querier, where string, arg any) (d
 
 // Cameras implements store.Store, ordered by name.
 func (s *Store) Cameras(ctx context.Context, home domain.ID) ([]domain.Camera, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+cameraCols+` FROM cameras WHERE home_id = ? ORDER BY name, id`), home)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+cameraCols+` FROM cameras WHERE home_id = ? ORDER BY name, id`), home)
 	return collect(rows, s.classify(err), scanCamera)
 }
 
 // RenameCamera implements store.Store.
 func (s *Store) RenameCamera(ctx context.Context, id domain.ID, name string) error {
-	return s.execOne(ctx, s.pool, `UPDATE cameras SET name = ? WHERE id = ?`, name, id)
+	return s.execOne(ctx, s.on(ctx), `UPDATE cameras SET name = ? WHERE id = ?`, name, id)
 }
 
 // DeleteCamera implements store.Store.
 func (s *Store) DeleteCamera(ctx context.Context, id domain.ID) error {
-	return s.execOne(ctx, s.pool, `DELETE FROM cameras WHERE id = ?`, id)
+	return s.execOne(ctx, s.on(ctx), `DELETE FROM cameras WHERE id = ?`, id)
 }
 
 // EnrollDevice implements store.Store.
@@ -111,7 +111,7 @@ func (s *Store) CameraByDeviceKey(ctx context.Context, key []byte) (domain.Camer
 	if len(key) == 0 {
 		return domain.Camera{}, store.ErrNotFound
 	}
-	return s.camera(ctx, s.pool, `device_key = ?`, key)
+	return s.camera(ctx, s.on(ctx), `device_key = ?`, key)
 }
 
 // SetClaimCode implements store.Store.
@@ -197,7 +197,7 @@ const unclaimedCameras = `home_id IS NULL AND state = 'unclaimed' AND generation
 // CountUnclaimedCameras implements store.Store.
 func (s *Store) CountUnclaimedCameras(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM cameras WHERE `+unclaimedCameras)).Scan(&n)
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM cameras WHERE `+unclaimedCameras)).Scan(&n)
 	return n, s.classify(err)
 }
 
@@ -218,5 +218,5 @@ func (s *Store) PurgeUnclaimedCameras(ctx context.Context, enrolledBefore time.T
 
 // TouchCamera implements store.Store.
 func (s *Store) TouchCamera(ctx context.Context, id domain.ID, t time.Time, agentVersion string) error {
-	return s.execOne(ctx, s.pool, `UPDATE cameras SET last_seen = ?, agent_version = ? WHERE id = ?`, micros(t), agentVersion, id)
+	return s.execOne(ctx, s.on(ctx), `UPDATE cameras SET last_seen = ?, agent_version = ? WHERE id = ?`, micros(t), agentVersion, id)
 }

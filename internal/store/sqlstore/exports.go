@@ -42,7 +42,7 @@ func (s *Store) CreateExport(ctx context.Context, e store.Export, max int) error
 
 // Export implements store.Store.
 func (s *Store) Export(ctx context.Context, id domain.ID) (store.Export, error) {
-	e, err := scanExport(s.pool.QueryRowContext(ctx, s.q(`SELECT `+exportCols+` FROM exports WHERE id = ?`), id))
+	e, err := scanExport(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+exportCols+` FROM exports WHERE id = ?`), id))
 	return e, s.classify(err)
 }
 
@@ -73,17 +73,17 @@ func (s *Store) Exports(ctx context.Context, f store.ExportFilter) ([]store.Expo
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	rows, err := s.pool.QueryContext(ctx, s.q(q+` ORDER BY created_at DESC, id`), args...)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(q+` ORDER BY created_at DESC, id`), args...)
 	return collect(rows, s.classify(err), scanExport)
 }
 
 // UpdateExport implements store.Store.
 func (s *Store) UpdateExport(ctx context.Context, e store.Export, from string) error {
-	return s.execOne(ctx, s.pool, `UPDATE exports SET state = ?, progress = ?, size = ?, key_id = ?, updated_at = ? WHERE id = ? AND state = ?`,
+	return s.execOne(ctx, s.on(ctx), `UPDATE exports SET state = ?, progress = ?, size = ?, key_id = ?, updated_at = ? WHERE id = ? AND state = ?`,
 		e.State, e.Progress, e.Size, e.KeyID, micros(e.Updated), e.ID, from)
 }
 
 // DeleteExport implements store.Store.
 func (s *Store) DeleteExport(ctx context.Context, id domain.ID) error {
-	return s.execOne(ctx, s.pool, `DELETE FROM exports WHERE id = ?`, id)
+	return s.execOne(ctx, s.on(ctx), `DELETE FROM exports WHERE id = ?`, id)
 }

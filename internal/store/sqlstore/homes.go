@@ -26,14 +26,14 @@ func (s *Store) CreateHome(ctx context.Context, h domain.Home, owner domain.ID) 
 func (s *Store) Home(ctx context.Context, id domain.ID) (domain.Home, error) {
 	var h domain.Home
 	var created sql.NullInt64
-	err := s.pool.QueryRowContext(ctx, s.q(`SELECT id, name, created_at FROM homes WHERE id = ?`), id).Scan(&h.ID, &h.Name, &created)
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`SELECT id, name, created_at FROM homes WHERE id = ?`), id).Scan(&h.ID, &h.Name, &created)
 	h.CreatedAt = fromMicros(created)
 	return h, s.classify(err)
 }
 
 // Homes implements store.Store, ordered by name.
 func (s *Store) Homes(ctx context.Context, account domain.ID) ([]domain.HomeView, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT h.id, h.name, h.created_at, m.role FROM homes h
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT h.id, h.name, h.created_at, m.role FROM homes h
 		JOIN memberships m ON m.home_id = h.id WHERE m.account_id = ? ORDER BY h.name, h.id`), account)
 	return collect(rows, s.classify(err), func(row scanner) (domain.HomeView, error) {
 		var v domain.HomeView
@@ -78,13 +78,13 @@ func nonNil[T any](s []T) []T {
 
 // Membership implements store.Store.
 func (s *Store) Membership(ctx context.Context, home, account domain.ID) (domain.Membership, error) {
-	m, err := scanMembership(s.pool.QueryRowContext(ctx, s.q(`SELECT `+membershipCols+` FROM memberships WHERE home_id = ? AND account_id = ?`), home, account))
+	m, err := scanMembership(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+membershipCols+` FROM memberships WHERE home_id = ? AND account_id = ?`), home, account))
 	return m, s.classify(err)
 }
 
 // Members implements store.Store, ordered by role then email.
 func (s *Store) Members(ctx context.Context, home domain.ID) ([]domain.MemberView, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT m.home_id, m.account_id, m.role, m.cameras, m.actions, m.access_until, m.history_from, m.created_at, a.email
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT m.home_id, m.account_id, m.role, m.cameras, m.actions, m.access_until, m.history_from, m.created_at, a.email
 		FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.home_id = ?
 		ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'member' THEN 2 ELSE 3 END, a.email`), home)
 	return collect(rows, s.classify(err), func(row scanner) (domain.MemberView, error) {
@@ -160,7 +160,7 @@ func scanInvite(row scanner) (domain.Invite, error) {
 
 // CreateInvite implements store.Store.
 func (s *Store) CreateInvite(ctx context.Context, inv domain.Invite) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO invites (`+inviteCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO invites (`+inviteCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		inv.ID, inv.TokenHash, inv.HomeID, inv.Role, jsonText(nonNil(inv.Cameras)), jsonText(nonNil(inv.Actions)), micros(inv.AccessUntil),
 		b2i(inv.NoHistory), micros(inv.ExpiresAt), inv.CreatedBy, micros(inv.CreatedAt), micros(inv.UsedAt), inv.UsedBy)
 	return err
@@ -168,7 +168,7 @@ func (s *Store) CreateInvite(ctx context.Context, inv domain.Invite) error {
 
 // InviteByTokenHash implements store.Store.
 func (s *Store) InviteByTokenHash(ctx context.Context, hash []byte) (domain.Invite, error) {
-	inv, err := scanInvite(s.pool.QueryRowContext(ctx, s.q(`SELECT `+inviteCols+` FROM invites WHERE token_hash = ?`), hash))
+	inv, err := scanInvite(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+inviteCols+` FROM invites WHERE token_hash = ?`), hash))
 	return inv, s.classify(err)
 }
 

@@ -30,13 +30,13 @@ func scanIntegration(row scanner) (domain.Integration, error) {
 
 // CreateIntegration implements store.Store.
 func (s *Store) CreateIntegration(ctx context.Context, in domain.Integration) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.ID, in.Name, in.ClientID, in.SecretHash, jsonText(nonNil(in.RedirectURIs)), b2i(in.Enabled), micros(in.CreatedAt), micros(in.ChangedAt), in.NotifyURL)
 	return err
 }
 
 func (s *Store) integrationWhere(ctx context.Context, where string, arg any) (domain.Integration, error) {
-	in, err := scanIntegration(s.pool.QueryRowContext(ctx, s.q(`SELECT `+integrationCols+` FROM integrations WHERE `+where+` = ?`), arg))
+	in, err := scanIntegration(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+integrationCols+` FROM integrations WHERE `+where+` = ?`), arg))
 	return in, s.classify(err)
 }
 
@@ -57,7 +57,7 @@ func (s *Store) IntegrationByName(ctx context.Context, name string) (domain.Inte
 
 // Integrations implements store.Store.
 func (s *Store) Integrations(ctx context.Context) ([]domain.Integration, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+integrationCols+` FROM integrations ORDER BY name, id`))
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+integrationCols+` FROM integrations ORDER BY name, id`))
 	return collect(rows, s.classify(err), scanIntegration)
 }
 
@@ -99,7 +99,7 @@ func scanLink(row scanner) (domain.Link, error) {
 
 // CreateLink implements store.Store.
 func (s *Store) CreateLink(ctx context.Context, l domain.Link) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO links (`+linkCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO links (`+linkCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.ID, l.IntegrationID, l.HomeID, l.AccountID, jsonText(nonNil(l.Cameras)), jsonText(nonNil(l.Actions)),
 		micros(l.CreatedAt), micros(l.RevokedAt), micros(l.LastUsedAt))
 	return err
@@ -107,7 +107,7 @@ func (s *Store) CreateLink(ctx context.Context, l domain.Link) error {
 
 // Link implements store.Store.
 func (s *Store) Link(ctx context.Context, id domain.ID) (domain.Link, error) {
-	l, err := scanLink(s.pool.QueryRowContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE id = ?`), id))
+	l, err := scanLink(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE id = ?`), id))
 	return l, s.classify(err)
 }
 
@@ -140,7 +140,7 @@ func linkWhere(f store.LinkFilter) (string, []any) {
 // Links implements store.Store.
 func (s *Store) Links(ctx context.Context, f store.LinkFilter) ([]domain.Link, error) {
 	where, args := linkWhere(f)
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE `+where+` ORDER BY created_at DESC, id`), args...)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+linkCols+` FROM links WHERE `+where+` ORDER BY created_at DESC, id`), args...)
 	return collect(rows, s.classify(err), scanLink)
 }
 
@@ -177,5 +177,5 @@ func (s *Store) revokeLinks(ctx context.Context, tx querier, f store.LinkFilter,
 
 // TouchLink implements store.Store.
 func (s *Store) TouchLink(ctx context.Context, id domain.ID, at time.Time) error {
-	return s.execOne(ctx, s.pool, `UPDATE links SET last_used_at = ? WHERE id = ?`, micros(at), id)
+	return s.execOne(ctx, s.on(ctx), `UPDATE links SET last_used_at = ? WHERE id = ?`, micros(at), id)
 }

@@ -25,14 +25,14 @@ func scanOAuthToken(row scanner) (domain.OAuthToken, error) {
 
 // CreateOAuthToken implements store.Store.
 func (s *Store) CreateOAuthToken(ctx context.Context, t domain.OAuthToken) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO oauth_tokens (`+oauthCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO oauth_tokens (`+oauthCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.Kind, t.Signature, t.RequestID, t.LinkID, b2i(t.Active), micros(t.ExpiresAt), string(t.Data))
 	return err
 }
 
 // OAuthToken implements store.Store.
 func (s *Store) OAuthToken(ctx context.Context, kind domain.OAuthTokenKind, signature string) (domain.OAuthToken, error) {
-	t, err := scanOAuthToken(s.pool.QueryRowContext(ctx, s.q(`SELECT `+oauthCols+` FROM oauth_tokens WHERE kind = ? AND signature = ?`), kind, signature))
+	t, err := scanOAuthToken(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+oauthCols+` FROM oauth_tokens WHERE kind = ? AND signature = ?`), kind, signature))
 	return t, s.classify(err)
 }
 
@@ -65,7 +65,7 @@ func (s *Store) DeactivateOAuthTokens(ctx context.Context, f store.OAuthTokenFil
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.exec(ctx, s.pool, `UPDATE oauth_tokens SET active = 0 WHERE active = 1 AND `+where, args...)
+	n, err := s.exec(ctx, s.on(ctx), `UPDATE oauth_tokens SET active = 0 WHERE active = 1 AND `+where, args...)
 	return int(n), err
 }
 
@@ -75,6 +75,6 @@ func (s *Store) DeleteOAuthTokens(ctx context.Context, f store.OAuthTokenFilter)
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.exec(ctx, s.pool, `DELETE FROM oauth_tokens WHERE `+where, args...)
+	n, err := s.exec(ctx, s.on(ctx), `DELETE FROM oauth_tokens WHERE `+where, args...)
 	return int(n), err
 }

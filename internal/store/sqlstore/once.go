@@ -14,7 +14,7 @@ func (s *Store) PutOnce(ctx context.Context, o store.Once) error {
 	if payload == nil {
 		payload = []byte{}
 	}
-	_, err := s.exec(ctx, s.pool, `INSERT INTO single_use (kind, key_hash, owner, payload, expires_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO single_use (kind, key_hash, owner, payload, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		o.Kind, o.KeyHash, string(o.Owner), payload, o.Expires.UnixMicro())
 	return err
 }
@@ -26,7 +26,7 @@ func (s *Store) TakeOnce(ctx context.Context, kind string, keyHash []byte, now t
 	o := store.Once{Kind: kind, KeyHash: keyHash}
 	var owner string
 	var exp int64
-	err := s.pool.QueryRowContext(ctx, s.q(`DELETE FROM single_use WHERE kind = ? AND key_hash = ? RETURNING owner, payload, expires_at`),
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`DELETE FROM single_use WHERE kind = ? AND key_hash = ? RETURNING owner, payload, expires_at`),
 		kind, keyHash).Scan(&owner, &o.Payload, &exp)
 	if err != nil {
 		return store.Once{}, s.classify(err)
@@ -46,7 +46,7 @@ func (s *Store) CountOnce(ctx context.Context, kind string, owner domain.ID, now
 	}
 	var n int
 	var soonest *int64
-	if err := s.pool.QueryRowContext(ctx, s.q(query), args...).Scan(&n, &soonest); err != nil {
+	if err := s.on(ctx).QueryRowContext(ctx, s.q(query), args...).Scan(&n, &soonest); err != nil {
 		return 0, time.Time{}, s.classify(err)
 	}
 	if soonest == nil {
@@ -57,12 +57,12 @@ func (s *Store) CountOnce(ctx context.Context, kind string, owner domain.ID, now
 
 // DropOnce implements store.Store.
 func (s *Store) DropOnce(ctx context.Context, kind string, owner domain.ID) (int, error) {
-	n, err := s.exec(ctx, s.pool, `DELETE FROM single_use WHERE kind = ? AND owner = ?`, kind, owner)
+	n, err := s.exec(ctx, s.on(ctx), `DELETE FROM single_use WHERE kind = ? AND owner = ?`, kind, owner)
 	return int(n), err
 }
 
 // PurgeOnce implements store.Store.
 func (s *Store) PurgeOnce(ctx context.Context, now time.Time) (int, error) {
-	n, err := s.exec(ctx, s.pool, `DELETE FROM single_use WHERE expires_at <= ?`, now.UnixMicro())
+	n, err := s.exec(ctx, s.on(ctx), `DELETE FROM single_use WHERE expires_at <= ?`, now.UnixMicro())
 	return int(n), err
 }

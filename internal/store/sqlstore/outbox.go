@@ -11,7 +11,7 @@ import (
 // AppendOutbox implements store.Store.
 func (s *Store) AppendOutbox(ctx context.Context, e store.OutboxEntry) (int64, error) {
 	var seq int64
-	err := s.pool.QueryRowContext(ctx, s.q(`INSERT INTO outbox (kind, account_id, camera_id, generation, link_id, since_us, until_us, at)
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`INSERT INTO outbox (kind, account_id, camera_id, generation, link_id, since_us, until_us, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`), e.Kind, e.Account, e.Camera, e.Generation, e.Link, micros(e.Since), micros(e.Until),
 		micros(e.At)).Scan(&seq)
 	return seq, s.classify(err)
@@ -19,7 +19,7 @@ func (s *Store) AppendOutbox(ctx context.Context, e store.OutboxEntry) (int64, e
 
 // OutboxAfter implements store.Store.
 func (s *Store) OutboxAfter(ctx context.Context, after int64, limit int) ([]store.OutboxEntry, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT seq, kind, account_id, camera_id, generation, link_id, since_us, until_us, at
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT seq, kind, account_id, camera_id, generation, link_id, since_us, until_us, at
 		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
 	return collect(rows, s.classify(err), func(row scanner) (store.OutboxEntry, error) {
 		var e store.OutboxEntry
@@ -33,12 +33,12 @@ func (s *Store) OutboxAfter(ctx context.Context, after int64, limit int) ([]stor
 // OutboxHead implements store.Store.
 func (s *Store) OutboxHead(ctx context.Context) (int64, error) {
 	var head int64
-	err := s.pool.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&head)
+	err := s.on(ctx).QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&head)
 	return head, s.classify(err)
 }
 
 // PruneOutbox implements store.Store.
 func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int, error) {
-	n, err := s.exec(ctx, s.pool, `DELETE FROM outbox WHERE at < ?`, micros(before))
+	n, err := s.exec(ctx, s.on(ctx), `DELETE FROM outbox WHERE at < ?`, micros(before))
 	return int(n), err
 }

@@ -26,13 +26,13 @@ func scanRecording(row scanner) (domain.RecordingSettings, error) {
 
 // RecordingSettings implements store.Store.
 func (s *Store) RecordingSettings(ctx context.Context, camera domain.ID) (domain.RecordingSettings, error) {
-	r, err := scanRecording(s.pool.QueryRowContext(ctx, s.q(`SELECT `+recordingCols+` FROM recording_settings WHERE camera_id = ?`), camera))
+	r, err := scanRecording(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+recordingCols+` FROM recording_settings WHERE camera_id = ?`), camera))
 	return r, s.classify(err)
 }
 
 // SetRecordingSettings implements store.Store.
 func (s *Store) SetRecordingSettings(ctx context.Context, r domain.RecordingSettings) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO recording_settings (`+recordingCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO recording_settings (`+recordingCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (camera_id) DO UPDATE SET mode = excluded.mode, pre_roll_ms = excluded.pre_roll_ms,
 		post_roll_ms = excluded.post_roll_ms, retain_days = excluded.retain_days, retain_bytes = excluded.retain_bytes,
 		updated_at = excluded.updated_at`,
@@ -42,7 +42,7 @@ func (s *Store) SetRecordingSettings(ctx context.Context, r domain.RecordingSett
 
 // RecordingCameras implements store.Store.
 func (s *Store) RecordingCameras(ctx context.Context) ([]domain.RecordingSettings, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+recordingCols+` FROM recording_settings WHERE mode <> ? ORDER BY camera_id`), string(domain.RecordOff))
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+recordingCols+` FROM recording_settings WHERE mode <> ? ORDER BY camera_id`), string(domain.RecordOff))
 	return collect(rows, s.classify(err), scanRecording)
 }
 
@@ -53,7 +53,7 @@ func (s *Store) HomeRecording(ctx context.Context, home domain.ID) (domain.HomeR
 	var h domain.HomeRecording
 	var window int64
 	var updated sql.NullInt64
-	err := s.pool.QueryRowContext(ctx, s.q(`SELECT `+homeRecordingCols+` FROM home_recording WHERE home_id = ?`), home).
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+homeRecordingCols+` FROM home_recording WHERE home_id = ?`), home).
 		Scan(&h.HomeID, &h.RetainDays, &h.RetainBytes, &window, &updated)
 	h.ExportWindow, h.UpdatedAt = time.Duration(window)*time.Millisecond, fromMicros(updated)
 	return h, s.classify(err)
@@ -61,7 +61,7 @@ func (s *Store) HomeRecording(ctx context.Context, home domain.ID) (domain.HomeR
 
 // SetHomeRecording implements store.Store.
 func (s *Store) SetHomeRecording(ctx context.Context, h domain.HomeRecording) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO home_recording (`+homeRecordingCols+`) VALUES (?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO home_recording (`+homeRecordingCols+`) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (home_id) DO UPDATE SET retain_days = excluded.retain_days, retain_bytes = excluded.retain_bytes,
 		export_window_ms = excluded.export_window_ms, updated_at = excluded.updated_at`,
 		h.HomeID, h.RetainDays, h.RetainBytes, h.ExportWindow.Milliseconds(), micros(h.UpdatedAt))
@@ -87,7 +87,7 @@ func scanSegment(row scanner) (domain.Segment, error) {
 
 // CreateSegment implements store.Store.
 func (s *Store) CreateSegment(ctx context.Context, g domain.Segment) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO segments (`+segmentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO segments (`+segmentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.Camera.Camera, g.Camera.Generation, g.HomeID, g.Start.UnixMicro(), g.End.UnixMicro(), g.Size, g.InitSize,
 		g.KeyID, g.BlobKey, micros(g.CreatedAt), sql.NullString{String: g.UploadingBy, Valid: g.UploadingBy != ""})
 	return err
@@ -95,12 +95,12 @@ func (s *Store) CreateSegment(ctx context.Context, g domain.Segment) error {
 
 // MarkSegmentStored implements store.Store.
 func (s *Store) MarkSegmentStored(ctx context.Context, id domain.ID) error {
-	return s.execOne(ctx, s.pool, `UPDATE segments SET uploading_by = NULL WHERE id = ?`, id)
+	return s.execOne(ctx, s.on(ctx), `UPDATE segments SET uploading_by = NULL WHERE id = ?`, id)
 }
 
 // Segment implements store.Store.
 func (s *Store) Segment(ctx context.Context, id domain.ID) (domain.Segment, error) {
-	g, err := scanSegment(s.pool.QueryRowContext(ctx, s.q(`SELECT `+segmentCols+` FROM segments WHERE id = ? AND uploading_by IS NULL`), id))
+	g, err := scanSegment(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+segmentCols+` FROM segments WHERE id = ? AND uploading_by IS NULL`), id))
 	return g, s.classify(err)
 }
 
@@ -142,18 +142,18 @@ func (s *Store) Segments(ctx context.Context, f store.SegmentFilter) ([]domain.S
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := s.pool.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(q), args...)
 	return collect(rows, s.classify(err), scanSegment)
 }
 
 // DeleteSegment implements store.Store.
 func (s *Store) DeleteSegment(ctx context.Context, id domain.ID) error {
-	return s.execOne(ctx, s.pool, `DELETE FROM segments WHERE id = ?`, id)
+	return s.execOne(ctx, s.on(ctx), `DELETE FROM segments WHERE id = ?`, id)
 }
 
 // SegmentUsage implements store.Store.
 func (s *Store) SegmentUsage(ctx context.Context) ([]store.SegmentUsage, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT camera_id, generation, home_id, COUNT(*), SUM(size), MIN(start_us)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT camera_id, generation, home_id, COUNT(*), SUM(size), MIN(start_us)
 		FROM segments WHERE uploading_by IS NULL GROUP BY camera_id, generation, home_id ORDER BY camera_id, generation`))
 	return collect(rows, s.classify(err), func(row scanner) (store.SegmentUsage, error) {
 		var u store.SegmentUsage
@@ -177,7 +177,7 @@ func scanPurge(row scanner) (domain.Purge, error) {
 
 // SchedulePurge implements store.Store.
 func (s *Store) SchedulePurge(ctx context.Context, p domain.Purge) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO recording_purges (`+purgeCols+`) VALUES (?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO recording_purges (`+purgeCols+`) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (camera_id, generation) DO UPDATE SET due_at = excluded.due_at
 		WHERE excluded.due_at < recording_purges.due_at`,
 		p.Camera.Camera, p.Camera.Generation, p.HomeID, p.DueAt.UnixMicro(), micros(p.CreatedAt))
@@ -186,17 +186,17 @@ func (s *Store) SchedulePurge(ctx context.Context, p domain.Purge) error {
 
 // DuePurges implements store.Store.
 func (s *Store) DuePurges(ctx context.Context, now time.Time) ([]domain.Purge, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+purgeCols+` FROM recording_purges WHERE due_at <= ? ORDER BY due_at, camera_id`), now.UnixMicro())
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+purgeCols+` FROM recording_purges WHERE due_at <= ? ORDER BY due_at, camera_id`), now.UnixMicro())
 	return collect(rows, s.classify(err), scanPurge)
 }
 
 // Purges implements store.Store.
 func (s *Store) Purges(ctx context.Context, home domain.ID) ([]domain.Purge, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+purgeCols+` FROM recording_purges WHERE home_id = ? ORDER BY due_at, camera_id`), home)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+purgeCols+` FROM recording_purges WHERE home_id = ? ORDER BY due_at, camera_id`), home)
 	return collect(rows, s.classify(err), scanPurge)
 }
 
 // DeletePurge implements store.Store.
 func (s *Store) DeletePurge(ctx context.Context, camera domain.CameraRef) error {
-	return s.execOne(ctx, s.pool, `DELETE FROM recording_purges WHERE camera_id = ? AND generation = ?`, camera.Camera, camera.Generation)
+	return s.execOne(ctx, s.on(ctx), `DELETE FROM recording_purges WHERE camera_id = ? AND generation = ?`, camera.Camera, camera.Generation)
 }

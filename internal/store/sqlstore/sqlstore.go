@@ -146,8 +146,33 @@ func (s *Store) execOne(ctx context.Context, q querier, query string, args ...an
 // conflicts.
 const maxAttempts = 10
 
-// tx runs fn in a transaction, retrying on serialization conflicts.
+// txKey marks a context that carries a transaction of the store s
+// (Atomically).
+type txKey struct{ s *Store }
+
+// on returns what a query made with ctx runs on: the transaction ctx
+// carries, if Atomically opened one, else the pool.
+func (s *Store) on(ctx context.Context) querier {
+	if q, ok := ctx.Value(txKey{s}).(querier); ok {
+		return q
+	}
+	return s.pool
+}
+
+// Atomically implements store.Store.
+func (s *Store) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{s}).(querier); ok {
+		return fn(ctx)
+	}
+	return s.tx(ctx, func(q querier) error { return fn(context.WithValue(ctx, txKey{s}, q)) })
+}
+
+// tx runs fn in a transaction, retrying on serialization conflicts. Within
+// Atomically, fn runs in its transaction, and a conflict is retried there.
 func (s *Store) tx(ctx context.Context, fn func(tx querier) error) error {
+	if q, ok := ctx.Value(txKey{s}).(querier); ok {
+		return fn(q)
+	}
 	var err error
 	for attempt := range maxAttempts {
 		if attempt > 0 {

@@ -24,41 +24,41 @@ func scanSession(row scanner) (domain.Session, error) {
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, x domain.Session) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		x.ID, x.TokenHash, x.AccountID, x.Kind, x.Name, micros(x.CreatedAt), micros(x.LastSeen), micros(x.ExpiresAt), x.Client, x.UserAgent, micros(x.ReauthAt))
 	return err
 }
 
 // SessionByTokenHash implements store.Store.
 func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (domain.Session, error) {
-	x, err := scanSession(s.pool.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`), hash))
+	x, err := scanSession(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`), hash))
 	return x, s.classify(err)
 }
 
 // TouchSession implements store.Store.
 func (s *Store) TouchSession(ctx context.Context, id domain.ID, t time.Time) error {
-	return s.execOne(ctx, s.pool, `UPDATE sessions SET last_seen = ? WHERE id = ?`, micros(t), id)
+	return s.execOne(ctx, s.on(ctx), `UPDATE sessions SET last_seen = ? WHERE id = ?`, micros(t), id)
 }
 
 // MarkReauth implements store.Store.
 func (s *Store) MarkReauth(ctx context.Context, account, id domain.ID, t time.Time) error {
-	return s.execOne(ctx, s.pool, `UPDATE sessions SET reauth_at = ? WHERE account_id = ? AND id = ?`, micros(t), account, id)
+	return s.execOne(ctx, s.on(ctx), `UPDATE sessions SET reauth_at = ? WHERE account_id = ? AND id = ?`, micros(t), account, id)
 }
 
 // Sessions implements store.Store, newest first.
 func (s *Store) Sessions(ctx context.Context, account domain.ID) ([]domain.Session, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE account_id = ? ORDER BY created_at DESC, id`), account)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE account_id = ? ORDER BY created_at DESC, id`), account)
 	return collect(rows, s.classify(err), scanSession)
 }
 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, account, id domain.ID) error {
-	return s.execOne(ctx, s.pool, `DELETE FROM sessions WHERE account_id = ? AND id = ?`, account, id)
+	return s.execOne(ctx, s.on(ctx), `DELETE FROM sessions WHERE account_id = ? AND id = ?`, account, id)
 }
 
 // DeleteOtherSessions implements store.Store.
 func (s *Store) DeleteOtherSessions(ctx context.Context, account, keep domain.ID) (int, error) {
-	n, err := s.exec(ctx, s.pool, `DELETE FROM sessions WHERE account_id = ? AND id <> ?`, account, keep)
+	n, err := s.exec(ctx, s.on(ctx), `DELETE FROM sessions WHERE account_id = ? AND id <> ?`, account, keep)
 	return int(n), err
 }
 
@@ -74,32 +74,32 @@ func scanCredential(row scanner) (domain.Credential, error) {
 
 // AddCredential implements store.Store.
 func (s *Store) AddCredential(ctx context.Context, c domain.Credential) error {
-	_, err := s.exec(ctx, s.pool, `INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.AccountID, c.Name, c.Data, micros(c.CreatedAt), micros(c.LastUsed), c.AddedBy)
 	return err
 }
 
 // Credentials implements store.Store, oldest first.
 func (s *Store) Credentials(ctx context.Context, account domain.ID) ([]domain.Credential, error) {
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+credentialCols+` FROM credentials WHERE account_id = ? ORDER BY created_at, id`), account)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+credentialCols+` FROM credentials WHERE account_id = ? ORDER BY created_at, id`), account)
 	return collect(rows, s.classify(err), scanCredential)
 }
 
 // CredentialByID implements store.Store.
 func (s *Store) CredentialByID(ctx context.Context, id []byte) (domain.Credential, error) {
-	c, err := scanCredential(s.pool.QueryRowContext(ctx, s.q(`SELECT `+credentialCols+` FROM credentials WHERE id = ?`), id))
+	c, err := scanCredential(s.on(ctx).QueryRowContext(ctx, s.q(`SELECT `+credentialCols+` FROM credentials WHERE id = ?`), id))
 	return c, s.classify(err)
 }
 
 // UpdateCredential implements store.Store.
 func (s *Store) UpdateCredential(ctx context.Context, c domain.Credential) error {
-	return s.execOne(ctx, s.pool, `UPDATE credentials SET data = ?, last_used = ? WHERE id = ? AND account_id = ?`,
+	return s.execOne(ctx, s.on(ctx), `UPDATE credentials SET data = ?, last_used = ? WHERE id = ? AND account_id = ?`,
 		c.Data, micros(c.LastUsed), c.ID, c.AccountID)
 }
 
 // DeleteCredential implements store.Store.
 func (s *Store) DeleteCredential(ctx context.Context, account domain.ID, id []byte) error {
-	return s.execOne(ctx, s.pool, `DELETE FROM credentials WHERE account_id = ? AND id = ?`, account, id)
+	return s.execOne(ctx, s.on(ctx), `DELETE FROM credentials WHERE account_id = ? AND id = ?`, account, id)
 }
 
 // DeleteCredentialsAddedSince implements store.Store in one transaction.
@@ -128,7 +128,7 @@ func (s *Store) AppendAudit(ctx context.Context, e domain.AuditEvent) error {
 	if e.ID == "" {
 		e.ID = domain.NewID()
 	}
-	_, err := s.exec(ctx, s.pool, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.on(ctx), `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Time.UnixMicro(), e.HomeID, e.CameraID, e.Principal, e.Action, e.Result, e.Client, e.Detail)
 	return err
 }
@@ -163,7 +163,7 @@ func (s *Store) Audit(ctx context.Context, f domain.AuditFilter) ([]domain.Audit
 	}
 	limit = min(limit, store.MaxAuditLimit)
 	args = append(args, limit)
-	rows, err := s.pool.QueryContext(ctx, s.q(`SELECT `+auditCols+` FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY at DESC, seq DESC LIMIT ?`), args...)
+	rows, err := s.on(ctx).QueryContext(ctx, s.q(`SELECT `+auditCols+` FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY at DESC, seq DESC LIMIT ?`), args...)
 	return collect(rows, s.classify(err), func(row scanner) (domain.AuditEvent, error) {
 		var e domain.AuditEvent
 		var t int64

@@ -9,7 +9,7 @@ import (
 // ThrottleFail implements store.Store.
 func (s *Store) ThrottleFail(ctx context.Context, key string, now time.Time, forget time.Duration) (int, error) {
 	var fails int
-	err := s.pool.QueryRowContext(ctx, s.q(`INSERT INTO throttle (key, fails, last_at, until_at) VALUES (?, 1, ?, 0)
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`INSERT INTO throttle (key, fails, last_at, until_at) VALUES (?, 1, ?, 0)
 		ON CONFLICT (key) DO UPDATE SET
 			fails = CASE WHEN throttle.last_at < ? THEN 1 ELSE throttle.fails + 1 END,
 			until_at = CASE WHEN throttle.last_at < ? THEN 0 ELSE throttle.until_at END,
@@ -20,7 +20,7 @@ func (s *Store) ThrottleFail(ctx context.Context, key string, now time.Time, for
 
 // ThrottleBlock implements store.Store.
 func (s *Store) ThrottleBlock(ctx context.Context, key string, until time.Time) error {
-	_, err := s.exec(ctx, s.pool, `UPDATE throttle SET until_at = ? WHERE key = ? AND until_at < ?`, micros(until), key, micros(until))
+	_, err := s.exec(ctx, s.on(ctx), `UPDATE throttle SET until_at = ? WHERE key = ? AND until_at < ?`, micros(until), key, micros(until))
 	return err
 }
 
@@ -34,7 +34,7 @@ func (s *Store) ThrottleUntil(ctx context.Context, keys []string) (time.Time, er
 		args[i] = k
 	}
 	var until *int64
-	err := s.pool.QueryRowContext(ctx, s.q(`SELECT MAX(until_at) FROM throttle WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`), args...).Scan(&until)
+	err := s.on(ctx).QueryRowContext(ctx, s.q(`SELECT MAX(until_at) FROM throttle WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`), args...).Scan(&until)
 	if err != nil || until == nil || *until == 0 {
 		return time.Time{}, s.classify(err)
 	}
@@ -50,12 +50,12 @@ func (s *Store) ThrottleForget(ctx context.Context, keys []string) error {
 	for i, k := range keys {
 		args[i] = k
 	}
-	_, err := s.exec(ctx, s.pool, `DELETE FROM throttle WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
+	_, err := s.exec(ctx, s.on(ctx), `DELETE FROM throttle WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
 	return err
 }
 
 // PruneThrottle implements store.Store.
 func (s *Store) PruneThrottle(ctx context.Context, before time.Time) (int, error) {
-	n, err := s.exec(ctx, s.pool, `DELETE FROM throttle WHERE last_at < ? AND until_at < ?`, micros(before), micros(before))
+	n, err := s.exec(ctx, s.on(ctx), `DELETE FROM throttle WHERE last_at < ? AND until_at < ?`, micros(before), micros(before))
 	return int(n), err
 }

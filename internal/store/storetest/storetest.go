@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Recordings", testRecordings},
 		{"UploadState", testUploadState},
 		{"Outbox", testOutbox},
+		{"Atomically", testAtomically},
 		{"Exports", testExports},
 		{"ExportLimit", testExportLimit},
 		{"Rekey", testRekey},
