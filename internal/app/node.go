@@ -43,6 +43,7 @@ var (
 	_ ingest.Devices            = (*devicehub.Hub)(nil)
 	_ service.DevicePresence    = (*devicehub.Hub)(nil)
 	_ service.SnapshotRequester = (*devicehub.Hub)(nil)
+	_ service.RemoteRecorders   = devicehub.Recorders{}
 	_ smarthome.Service         = (*service.Service)(nil)
 	_ smarthome.Targets         = (*service.Service)(nil)
 )
@@ -158,6 +159,10 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 		return nil, err
 	}
 	obs.svc = n.svc
+	if cfg.ClusterMode() {
+		// Triggers go to the recorder of the camera's node.
+		n.svc.SetRemoteRecorders(devicehub.Recorders{Placement: dir, Node: n.node})
+	}
 	// A deletion of recordings at any node bars what this node's
 	// recorder had begun of them.
 	n.onClose(bus.Subscribe(n.svc.ForgetDeleted))
@@ -300,7 +305,7 @@ func (n *node) deviceListener(dem *ingest.Demand) (*devicehub.Hub, string, error
 	cfg, devices, log := n.cfg, n.devices, n.log
 	dlog := log.With("component", "devices")
 	hub := devicehub.New(devicehub.Config{Service: n.svc, Logger: dlog, Sessions: n.metrics.DeviceSessions, Hello: dem.Hello,
-		Placement: n.dir, Node: n.node, Snapshot: n.svc.HeldSnapshot})
+		Placement: n.dir, Node: n.node, Snapshot: n.svc.HeldSnapshot, Trigger: n.svc.HeldTrigger})
 	n.onClose(hub.Close)
 	if err := hub.Serve(); err != nil {
 		return nil, "", err

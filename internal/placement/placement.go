@@ -4,8 +4,8 @@
 // connection's holder hears that it was superseded and closes it. Nodes
 // report their load every ReportEvery and count as gone when they have not
 // reported for AliveFor; a claim held by a gone node is no claim.
-// Commands for a camera (start or stop its stream, a snapshot) travel to
-// its owner node.
+// Commands for a camera (a control message, a snapshot, a recording
+// trigger) travel to its owner node.
 //
 // One node uses Local; a cluster uses natsplacement, over NATS JetStream's
 // key-value store and request/reply. placementtest is the suite both pass.
@@ -50,7 +50,7 @@ type Claim struct {
 // Command is a request for a camera's owner node.
 type Command struct {
 	Camera domain.ID `json:"camera"`
-	Op     string    `json:"op"` // e.g. "stream.start", "snapshot"
+	Op     string    `json:"op"` // e.g. "snapshot", "recording.trigger"
 	Body   []byte    `json:"body,omitempty"`
 }
 
