@@ -76,10 +76,12 @@ type node struct {
 	closers []func() // run in reverse order by close
 
 	// dir says which node holds which camera; node is this one's name
-	// in it, hub the device hub (nil without a device listener).
-	dir  placement.Directory
-	node string
-	hub  *devicehub.Hub
+	// in it and instance this process's, hub the device hub (nil without
+	// a device listener).
+	dir      placement.Directory
+	node     string
+	instance string
+	hub      *devicehub.Hub
 }
 
 // onClose adds f to what close runs.
@@ -149,8 +151,11 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 		return nil, err
 	}
 	n.onClose(closeDir)
-	n.dir, n.node = dir, placementNode(cfg)
+	n.dir, n.node, n.instance = dir, placementNode(cfg), newInstance()
 	if cfg.ClusterMode() {
+		if err := checkNodeID(ctx, cfg, dir, n.node, n.instance); err != nil {
+			return nil, err
+		}
 		n.live.Elsewhere = liveElsewhere(dir, n.node) // viewers go to the camera's node
 	}
 	n.viewers = live.New(live.Config{Hub: n.media, Bus: bus, Logger: log.With("component", "live")})
@@ -399,7 +404,7 @@ func (n *node) serve(ctx context.Context) error {
 	background.Go(func() { svc.WatchRevokedLinks(ctx, 250*time.Millisecond) })
 	// Other nodes learn that this one is alive, where viewers reach it
 	// and whether it drains (on SIGUSR1).
-	background.Go(func() { reportNode(ctx, n.dir, n.report, log) })
+	background.Go(func() { reportNode(ctx, n.dir, n.report, n.instance, log) })
 	background.Go(func() { onDrainSignal(ctx, n.drain) })
 	// Cameras no home claimed within a day go; the anonymous audit
 	// summary is written.
@@ -448,7 +453,7 @@ func (n *node) serve(ctx context.Context) error {
 
 // report is this node's state for the placement directory.
 func (n *node) report() placement.Node {
-	r := placement.Node{ID: n.node, PublicURL: n.cfg.NodePublicURL(), RTSPURL: n.live.RTSPURL, Streams: n.media.Stats().Readers}
+	r := placement.Node{ID: n.node, Instance: n.instance, PublicURL: n.cfg.NodePublicURL(), RTSPURL: n.live.RTSPURL, Streams: n.media.Stats().Readers}
 	if n.hub != nil {
 		r.Cameras, r.Draining = n.hub.Sessions(), n.hub.Draining()
 	}
