@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -284,15 +285,51 @@ func recordsHere(dir placement.Directory, self string) func(domain.ID) bool {
 	}
 }
 
+// newInstance names this process in the placement directory, anew at
+// each start.
+func newInstance() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// checkNodeID refuses to start a node under an ID another running node
+// reports under (placement.CheckID): both would claim cameras and
+// answer commands under it.
+func checkNodeID(ctx context.Context, cfg config.Config, dir placement.Directory, id, instance string) error {
+	err := placement.CheckID(ctx, dir, id, instance)
+	var inUse *placement.InUseError
+	if errors.As(err, &inUse) {
+		how := "--cluster-node-id"
+		if cfg.Cluster.NodeID == "" {
+			how += " (the default is the host name)"
+		}
+		return fmt.Errorf("cluster node ID %q is in use by another running node (last report %s ago); give each node its own %s", id, inUse.Last, how)
+	}
+	return err
+}
+
 // reportNode tells the directory about this node every
-// placement.ReportEvery, until ctx ends.
-func reportNode(ctx context.Context, dir placement.Directory, state func() placement.Node, log *slog.Logger) {
+// placement.ReportEvery, until ctx ends. Before each report but the
+// first it reads the one under its ID: when another process wrote it
+// since, two nodes run under one ID, and it says so, each time.
+func reportNode(ctx context.Context, dir placement.Directory, state func() placement.Node, instance string, log *slog.Logger) {
 	t := time.NewTicker(placement.ReportEvery)
 	defer t.Stop()
+	reported := false
 	for {
-		if err := dir.Report(ctx, state()); err != nil && ctx.Err() == nil {
+		n := state()
+		if reported {
+			if cur, ok, err := dir.Node(ctx, n.ID); err == nil && ok && cur.Instance != instance {
+				log.Error("another running node reports under this node's ID: give each node its own --cluster-node-id; cameras and commands under this ID go to either node",
+					"node", n.ID, "other_instance", cur.Instance, "instance", instance)
+			}
+		}
+		err := dir.Report(ctx, n)
+		if err != nil && ctx.Err() == nil {
 			log.Warn("placement report", "err", err)
 		}
+		reported = reported || err == nil
 		select {
 		case <-ctx.Done():
 			return

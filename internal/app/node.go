@@ -43,6 +43,7 @@ var (
 	_ ingest.Devices            = (*devicehub.Hub)(nil)
 	_ service.DevicePresence    = (*devicehub.Hub)(nil)
 	_ service.SnapshotRequester = (*devicehub.Hub)(nil)
+	_ service.RemoteRecorders   = devicehub.Recorders{}
 	_ smarthome.Service         = (*service.Service)(nil)
 	_ smarthome.Targets         = (*service.Service)(nil)
 )
@@ -75,10 +76,12 @@ type node struct {
 	closers []func() // run in reverse order by close
 
 	// dir says which node holds which camera; node is this one's name
-	// in it, hub the device hub (nil without a device listener).
-	dir  placement.Directory
-	node string
-	hub  *devicehub.Hub
+	// in it and instance this process's, hub the device hub (nil without
+	// a device listener).
+	dir      placement.Directory
+	node     string
+	instance string
+	hub      *devicehub.Hub
 }
 
 // onClose adds f to what close runs.
@@ -148,8 +151,11 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 		return nil, err
 	}
 	n.onClose(closeDir)
-	n.dir, n.node = dir, placementNode(cfg)
+	n.dir, n.node, n.instance = dir, placementNode(cfg), newInstance()
 	if cfg.ClusterMode() {
+		if err := checkNodeID(ctx, cfg, dir, n.node, n.instance); err != nil {
+			return nil, err
+		}
 		n.live.Elsewhere = liveElsewhere(dir, n.node) // viewers go to the camera's node
 	}
 	n.viewers = live.New(live.Config{Hub: n.media, Bus: bus, Logger: log.With("component", "live")})
@@ -158,6 +164,10 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 		return nil, err
 	}
 	obs.svc = n.svc
+	if cfg.ClusterMode() {
+		// Triggers go to the recorder of the camera's node.
+		n.svc.SetRemoteRecorders(devicehub.Recorders{Placement: dir, Node: n.node})
+	}
 	// A deletion of recordings at any node bars what this node's
 	// recorder had begun of them.
 	n.onClose(bus.Subscribe(n.svc.ForgetDeleted))
@@ -300,7 +310,7 @@ func (n *node) deviceListener(dem *ingest.Demand) (*devicehub.Hub, string, error
 	cfg, devices, log := n.cfg, n.devices, n.log
 	dlog := log.With("component", "devices")
 	hub := devicehub.New(devicehub.Config{Service: n.svc, Logger: dlog, Sessions: n.metrics.DeviceSessions, Hello: dem.Hello,
-		Placement: n.dir, Node: n.node, Snapshot: n.svc.HeldSnapshot})
+		Placement: n.dir, Node: n.node, Snapshot: n.svc.HeldSnapshot, Trigger: n.svc.HeldTrigger})
 	n.onClose(hub.Close)
 	if err := hub.Serve(); err != nil {
 		return nil, "", err
@@ -394,7 +404,7 @@ func (n *node) serve(ctx context.Context) error {
 	background.Go(func() { svc.WatchRevokedLinks(ctx, 250*time.Millisecond) })
 	// Other nodes learn that this one is alive, where viewers reach it
 	// and whether it drains (on SIGUSR1).
-	background.Go(func() { reportNode(ctx, n.dir, n.report, log) })
+	background.Go(func() { reportNode(ctx, n.dir, n.report, n.instance, log) })
 	background.Go(func() { onDrainSignal(ctx, n.drain) })
 	// Cameras no home claimed within a day go; the anonymous audit
 	// summary is written.
@@ -443,7 +453,7 @@ func (n *node) serve(ctx context.Context) error {
 
 // report is this node's state for the placement directory.
 func (n *node) report() placement.Node {
-	r := placement.Node{ID: n.node, PublicURL: n.cfg.NodePublicURL(), RTSPURL: n.live.RTSPURL, Streams: n.media.Stats().Readers}
+	r := placement.Node{ID: n.node, Instance: n.instance, PublicURL: n.cfg.NodePublicURL(), RTSPURL: n.live.RTSPURL, Streams: n.media.Stats().Readers}
 	if n.hub != nil {
 		r.Cameras, r.Draining = n.hub.Sessions(), n.hub.Draining()
 	}

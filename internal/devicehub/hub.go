@@ -80,6 +80,11 @@ type Config struct {
 	// Snapshot, if set, gets a fresh picture from a camera whose session
 	// this hub holds, for another node that asked for it.
 	Snapshot func(ctx context.Context, camera domain.ID) ([]byte, error)
+	// Trigger, if set, marks an event now at this node's recorder on a
+	// camera whose session this hub holds, for another node that asked
+	// (and authorized its caller); it reports whether the camera is
+	// being recorded.
+	Trigger func(camera domain.ID) bool
 }
 
 // Hub holds the control sessions of connected devices.

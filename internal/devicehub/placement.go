@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -14,10 +15,16 @@ import (
 
 // Commands one node's hub sends another's, for a camera the other holds.
 const (
-	opControl  = "control"  // Body: an encoded control message for the device
-	opReleased = "released" // the camera left its home
-	opSnapshot = "snapshot" // answer: a fresh JPEG from the device
+	opControl  = "control"           // Body: an encoded control message for the device
+	opReleased = "released"          // the camera left its home
+	opSnapshot = "snapshot"          // answer: a fresh JPEG from the device
+	opTrigger  = "recording.trigger" // mark an event now; answer: a triggered
 )
+
+// triggered is the answer to opTrigger.
+type triggered struct {
+	Recording bool `json:"recording"` // the node records the camera
+}
 
 // Errors a hub answers other nodes' commands with. They travel as text.
 var (
@@ -146,6 +153,38 @@ func (h *Hub) FetchSnapshot(ctx context.Context, camera domain.ID) (jpeg []byte,
 	return jpeg, true, err
 }
 
+// Recorders passes recording triggers to the node holding a camera's
+// device, whose recorder is the one that records it. It needs no device
+// listener, so that nodes serving only the API pass them too.
+type Recorders struct {
+	Placement placement.Directory
+	Node      string // this node's name in the directory
+}
+
+// TriggerElsewhere implements service.RemoteRecorders: it marks an event
+// now at the recorder of the node holding the camera's device. held is
+// false when no other live node holds it; recording says whether that
+// node records the camera.
+func (r Recorders) TriggerElsewhere(ctx context.Context, camera domain.ID) (recording, held bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, remoteWait)
+	defer cancel()
+	owner, ok, err := r.Placement.Owner(ctx, camera)
+	if err != nil || !ok || owner.Node == r.Node {
+		// A directory that does not answer leaves the trigger to this
+		// node's recorder, as recording itself does.
+		return false, false, nil
+	}
+	b, err := r.Placement.Send(ctx, owner.Node, placement.Command{Camera: camera, Op: opTrigger})
+	if err != nil {
+		return false, true, err
+	}
+	var t triggered
+	if err := json.Unmarshal(b, &t); err != nil {
+		return false, true, errBadCommand
+	}
+	return t.Recording, true, nil
+}
+
 // Serve answers other nodes' commands for the cameras this hub holds,
 // until Close.
 func (h *Hub) Serve() error {
@@ -188,6 +227,14 @@ func (h *Hub) handle(ctx context.Context, c placement.Command) ([]byte, error) {
 			return nil, errNotHere
 		}
 		return h.cfg.Snapshot(ctx, c.Camera)
+	case opTrigger:
+		h.mu.Lock()
+		_, here := h.sessions[c.Camera]
+		h.mu.Unlock()
+		if !here {
+			return nil, errNotHere
+		}
+		return json.Marshal(triggered{Recording: h.cfg.Trigger != nil && h.cfg.Trigger(c.Camera)})
 	}
 	return nil, errBadCommand
 }

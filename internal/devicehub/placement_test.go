@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,9 +30,18 @@ type clusterNode struct {
 // device of cam.
 func newClusterNode(t *testing.T, sh *placement.Shared, name string, cam domain.Camera, snapshot func(context.Context, domain.ID) ([]byte, error)) *clusterNode {
 	t.Helper()
+	return startClusterNode(t, sh, Config{Node: name, Snapshot: snapshot}, cam)
+}
+
+// startClusterNode starts a hub configured by cfg (its Service,
+// Placement and Hello set here) on its own view of sh, for a device of
+// cam.
+func startClusterNode(t *testing.T, sh *placement.Shared, cfg Config, cam domain.Camera) *clusterNode {
+	t.Helper()
 	n := &clusterNode{hello: make(chan domain.Camera, 4)}
-	fake := &fakeService{authenticate: func(context.Context, *x509.Certificate) (domain.Camera, error) { return cam, nil }}
-	n.hub = New(Config{Service: fake, Placement: sh.View(), Node: name, Snapshot: snapshot, Hello: func(c domain.Camera) { n.hello <- c }})
+	cfg.Service = &fakeService{authenticate: func(context.Context, *x509.Certificate) (domain.Camera, error) { return cam, nil }}
+	cfg.Placement, cfg.Hello = sh.View(), func(c domain.Camera) { n.hello <- c }
+	n.hub = New(cfg)
 	t.Cleanup(n.hub.Close)
 	if err := n.hub.Serve(); err != nil {
 		t.Fatal(err)
@@ -220,5 +231,65 @@ func TestDrain(t *testing.T) {
 			code = resp.StatusCode
 		}
 		t.Fatalf("a new session at a draining node: %v, status %d; want 503", err, code)
+	}
+}
+
+// TestPlacementTrigger: a recording trigger made at another node, with a
+// device listener or without one, reaches the recorder of the node
+// holding the camera, which answers whether it records it; a camera no
+// other node holds is left to the asking node's own recorder.
+func TestPlacementTrigger(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
+	sh := placement.NewShared(nil)
+	var mu sync.Mutex
+	var marked []domain.ID
+	recording := true
+	a := startClusterNode(t, sh, Config{Node: "node-a", Trigger: func(id domain.ID) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		marked = append(marked, id)
+		return recording
+	}}, cam)
+	b := newClusterNode(t, sh, "node-b", cam, nil)
+	for name, r := range map[string]Recorders{
+		"a node with a device listener": {Placement: sh.View(), Node: "node-b"},
+		"a node serving only the API":   {Placement: sh.View(), Node: "node-api"},
+	} {
+		if _, held, err := r.TriggerElsewhere(ctx, cam.ID); held || err != nil {
+			t.Fatalf("%s: a trigger for a camera no node holds went elsewhere (%v)", name, err)
+		}
+	}
+	a.connect(t, ctx)
+	for _, name := range []string{"node-b", "node-api"} {
+		r := Recorders{Placement: sh.View(), Node: name}
+		mu.Lock()
+		marked, recording = nil, true
+		mu.Unlock()
+		rec, held, err := r.TriggerElsewhere(ctx, cam.ID)
+		if err != nil || !held || !rec {
+			t.Fatalf("trigger at %s = recording %v, held %v, %v; want node-a's recorder to take it", name, rec, held, err)
+		}
+		mu.Lock()
+		got := slices.Clone(marked)
+		recording = false
+		mu.Unlock()
+		if len(got) != 1 || got[0] != cam.ID {
+			t.Fatalf("trigger at %s: node-a's recorder marked %v, want the camera once", name, got)
+		}
+		if rec, held, err := r.TriggerElsewhere(ctx, cam.ID); err != nil || !held || rec {
+			t.Fatalf("trigger at %s of a camera node-a does not record = recording %v, held %v, %v", name, rec, held, err)
+		}
+	}
+	// The holder's own trigger is its own recorder's.
+	if _, held, err := (Recorders{Placement: sh.View(), Node: "node-a"}).TriggerElsewhere(ctx, cam.ID); held || err != nil {
+		t.Fatalf("node-a's own trigger went elsewhere (%v)", err)
+	}
+	// A node whose hub records nothing answers that it does not record.
+	b.connect(t, ctx)
+	eventually(t, ctx, "the camera to move to node-b", func() bool { return a.hub.Sessions() == 0 })
+	if rec, held, err := (Recorders{Placement: sh.View(), Node: "node-a"}).TriggerElsewhere(ctx, cam.ID); err != nil || !held || rec {
+		t.Fatalf("trigger at node-a after the move = recording %v, held %v, %v; want node-b's answer: not recording", rec, held, err)
 	}
 }

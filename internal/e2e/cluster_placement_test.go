@@ -15,8 +15,9 @@ import (
 
 // TestClusterPlacement: a camera's agent connected to node A is online at
 // node B; a stream asked for at B is a URL at A, and plays; a snapshot
-// asked for at B comes from the device through A; and only A's recorder
-// records the camera.
+// asked for at B comes from the device through A; a recording trigger
+// made at B is marked by A's recorder; and only A's recorder records the
+// camera.
 func TestClusterPlacement(t *testing.T) {
 	env := newClusterEnv(t)
 	// Both nodes run on this host: they need names of their own.
@@ -73,6 +74,39 @@ func TestClusterPlacement(t *testing.T) {
 	if _, err := videosig.VerifySnapshot(jpeg, der, domain.ID(cam), 1); err != nil {
 		t.Fatalf("snapshot at B: %v", err)
 	}
+
+	// A trigger made at B reaches A's recorder: the camera, recording on
+	// events, keeps the time around it. (B records nothing of a camera A
+	// holds, so its own recorder would refuse the trigger with a 409.)
+	b.must(o.token, "PUT", "/api/v1/cameras/"+cam+"/recording", map[string]any{"mode": "events", "pre_roll_seconds": 4, "post_roll_seconds": 4}, 200)
+	var trig time.Time
+	waitFor(t, "node A to record the camera and take a trigger made at B", func() bool {
+		trig = time.Now()
+		code, out := b.call(o.token, "POST", "/api/v1/cameras/"+cam+"/events", map[string]any{"label": "doorbell"})
+		if code == 202 {
+			return true
+		}
+		if code != 409 {
+			t.Fatalf("trigger at B: %d %v", code, out)
+		}
+		time.Sleep(200 * time.Millisecond) // A's recorder has not read the new mode yet
+		return false
+	})
+	t.Logf("trigger at B accepted by A's recorder in %v", time.Since(trig).Round(time.Millisecond))
+	window := func() string {
+		return "?since=" + trig.Add(-time.Minute).UTC().Format(time.RFC3339Nano) + "&until=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	}
+	waitFor(t, "the triggered recording", func() bool {
+		spans, _ := b.must(o.token, "GET", "/api/v1/cameras/"+cam+"/recordings"+window(), nil, 200)["spans"].([]any)
+		if len(spans) == 0 {
+			return false
+		}
+		sp := spans[len(spans)-1].(map[string]any)
+		start, _ := time.Parse(time.RFC3339Nano, sp["start"].(string))
+		end, _ := time.Parse(time.RFC3339Nano, sp["end"].(string))
+		// Nothing is kept on events mode but around an event.
+		return start.Before(trig.Add(4*time.Second)) && end.After(trig)
+	})
 
 	// Recording, switched on at B, happens at A only.
 	b.must(o.token, "PUT", "/api/v1/cameras/"+cam+"/recording", map[string]any{"mode": "continuous"}, 200)

@@ -48,14 +48,15 @@ func newClusterEnv(t *testing.T) clusterEnv {
 	return clusterEnv{store: storeURL, nats: natsURL, subject: "camvault.test." + string(domain.NewID()), bucket: bucket, secrets: secrets}
 }
 
-// node is the configuration of one node of the cluster.
+// node is the configuration of one node of the cluster, under a node ID
+// of its own (all run on this host, whose name is the default ID).
 func (e clusterEnv) node(t *testing.T) config.Config {
 	return testConfig(t, func(c *config.Config) {
 		c.Store = e.store
 		c.Bus = config.Bus{NATS: e.nats, Subject: e.subject}
 		c.Blob.S3 = config.S3{Endpoint: e.bucket.Endpoint, Bucket: e.bucket.Bucket, Insecure: true,
 			AccessKey: e.bucket.AccessKey, SecretKeyFile: filepath.Join(e.secrets, "s3-secret")}
-		c.Cluster = config.Cluster{Enabled: true, ServerKeyFile: filepath.Join(e.secrets, "server.key"),
+		c.Cluster = config.Cluster{Enabled: true, NodeID: "node-" + strings.ToLower(string(domain.NewID())[:8]), ServerKeyFile: filepath.Join(e.secrets, "server.key"),
 			OAuthKeyFile: filepath.Join(e.secrets, "oauth.key"), DeviceCADir: filepath.Join(e.secrets, "devices")}
 	})
 }

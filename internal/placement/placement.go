@@ -4,8 +4,8 @@
 // connection's holder hears that it was superseded and closes it. Nodes
 // report their load every ReportEvery and count as gone when they have not
 // reported for AliveFor; a claim held by a gone node is no claim.
-// Commands for a camera (start or stop its stream, a snapshot) travel to
-// its owner node.
+// Commands for a camera (a control message, a snapshot, a recording
+// trigger) travel to its owner node.
 //
 // One node uses Local; a cluster uses natsplacement, over NATS JetStream's
 // key-value store and request/reply. placementtest is the suite both pass.
@@ -14,6 +14,7 @@ package placement
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -22,15 +23,21 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 )
 
-// Timing of node reports.
+// Timing of node reports. A node starting under an ID that another
+// process reported under waits up to IDWait to see whether that report
+// is renewed (CheckID).
 const (
 	ReportEvery = 2 * time.Second
 	AliveFor    = 5 * time.Second
+	IDWait      = ReportEvery + ReportEvery/2
 )
 
 // Node is a node's report of itself.
 type Node struct {
-	ID        string    `json:"id"`
+	ID string `json:"id"`
+	// Instance names the process reporting, anew at each start: two
+	// processes under one ID are told apart by it.
+	Instance  string    `json:"instance,omitempty"`
 	PublicURL string    `json:"public_url,omitempty"` // where viewers reach it
 	RTSPURL   string    `json:"rtsp_url,omitempty"`   // its viewers' RTSPS listener, if any
 	Cameras   int       `json:"cameras"`              // control connections held
@@ -50,7 +57,7 @@ type Claim struct {
 // Command is a request for a camera's owner node.
 type Command struct {
 	Camera domain.ID `json:"camera"`
-	Op     string    `json:"op"` // e.g. "stream.start", "snapshot"
+	Op     string    `json:"op"` // e.g. "snapshot", "recording.trigger"
 	Body   []byte    `json:"body,omitempty"`
 }
 
@@ -74,6 +81,9 @@ type Directory interface {
 	Report(ctx context.Context, n Node) error
 	// Nodes returns the nodes that reported within AliveFor.
 	Nodes(ctx context.Context) ([]Node, error)
+	// Node returns the report under id when it was made within
+	// AliveFor.
+	Node(ctx context.Context, id string) (Node, bool, error)
 
 	// Handle serves commands sent to node until stop is called.
 	Handle(node string, h Handler) (stop func(), err error)
@@ -90,6 +100,58 @@ var ErrNoNode = errors.New("placement: no such node")
 type CommandError struct{ Msg string }
 
 func (e *CommandError) Error() string { return "placement: command failed: " + e.Msg }
+
+// InUseError is CheckID's answer when a live process reports under the
+// ID already.
+type InUseError struct {
+	ID string
+	// Last is how long ago its last report was made, by this node's
+	// clock and the reporter's.
+	Last time.Duration
+}
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("placement: node ID %q is in use by another running node (last report %s ago)", e.ID, e.Last)
+}
+
+// CheckID makes sure that no other process reports under id, before the
+// process instance starts reporting under it. A report under id from
+// another instance made within AliveFor is a live node's or the last
+// one of a node that stopped (and is being started again at once):
+// CheckID waits up to IDWait, longer than a live node takes to report
+// again, for that report to be renewed. Renewed, it answers
+// *InUseError; else the reporter is gone and it answers nil. Reports are
+// told apart by their instance and time, never by comparing clocks.
+func CheckID(ctx context.Context, d Directory, id, instance string) error {
+	first, ok, err := d.Node(ctx, id)
+	if err != nil {
+		return fmt.Errorf("placement: check node ID: %w", err)
+	}
+	if !ok || first.Instance == instance {
+		return nil
+	}
+	deadline := time.Now().Add(IDWait)
+	t := time.NewTicker(IDWait / 30)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		cur, ok, err := d.Node(ctx, id)
+		if err != nil {
+			return fmt.Errorf("placement: check node ID: %w", err)
+		}
+		if !ok {
+			return nil // its report expired: gone
+		}
+		if cur.Instance != instance && (cur.Instance != first.Instance || !cur.At.Equal(first.At)) {
+			return &InUseError{ID: id, Last: max(time.Since(cur.At), 0).Round(100 * time.Millisecond)}
+		}
+	}
+	return nil
+}
 
 // Local is the directory of a single process. Several Local views made by
 // the same Shared behave as nodes of one cluster, for tests.
@@ -250,6 +312,18 @@ func (l *Local) Nodes(ctx context.Context) ([]Node, error) {
 	}
 	sortNodes(out)
 	return out, nil
+}
+
+// Node implements Directory.
+func (l *Local) Node(ctx context.Context, id string) (Node, bool, error) {
+	s := l.sh
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.nodes[id]
+	if !ok || s.now().Sub(n.At) > AliveFor {
+		return Node{}, false, nil
+	}
+	return n, true, nil
 }
 
 // Handle implements Directory.

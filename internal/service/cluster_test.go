@@ -303,3 +303,113 @@ func TestExportLimitAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// fakeRecorder is a node's recorder: it notes the triggers it gets and
+// answers recording.
+type fakeRecorder struct {
+	mu        sync.Mutex // guards the fields below
+	recording bool
+	marked    []domain.ID
+}
+
+func (r *fakeRecorder) Kick() {}
+
+func (r *fakeRecorder) Trigger(camera domain.ID, _ time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.marked = append(r.marked, camera)
+	return r.recording
+}
+
+// take returns the triggers noted since the last call and sets whether
+// the recorder records from now on.
+func (r *fakeRecorder) take(recording bool) []domain.ID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := r.marked
+	r.marked, r.recording = nil, recording
+	return got
+}
+
+// remoteRecorders are the other nodes' recorders as one node sees them:
+// the camera's node carries a trigger out with its HeldTrigger, as its
+// device hub does for a command from the bus.
+type remoteRecorders struct {
+	mu    sync.Mutex // guards the fields below
+	owner *service.Service
+	err   error
+}
+
+func (r *remoteRecorders) TriggerElsewhere(_ context.Context, camera domain.ID) (recording, held bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return false, true, r.err
+	}
+	if r.owner == nil {
+		return false, false, nil
+	}
+	return r.owner.HeldTrigger(camera), true, nil
+}
+
+func (r *remoteRecorders) set(owner *service.Service, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.owner, r.err = owner, err
+}
+
+// TestTriggerAtAnotherNode: a trigger made at node b for a camera node a
+// records is authorized at b and marked by a's recorder, and answered as
+// on one node: accepted when a records the camera, 409 when it does not,
+// 503 when a does not answer. A camera no other node holds is b's own
+// recorder's.
+func TestTriggerAtAnotherNode(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	recA, recB := &fakeRecorder{recording: true}, &fakeRecorder{}
+	c.svc[0].SetRecorder(recA)
+	c.svc[1].SetRecorder(recB)
+	remote := &remoteRecorders{owner: c.svc[0]}
+	c.svc[1].SetRemoteRecorders(remote)
+	cam := c.camera.ID
+
+	if err := c.svc[1].TriggerEvent(ctx, c.owner, cam, "doorbell"); err != nil {
+		t.Fatalf("trigger at b for a camera a records: %v", err)
+	}
+	if got := recA.take(false); len(got) != 1 || got[0] != cam {
+		t.Fatalf("a's recorder marked %v, want the camera once", got)
+	}
+	if got := recB.take(false); len(got) != 0 {
+		t.Fatalf("b's recorder marked %v, want nothing: a records the camera", got)
+	}
+
+	err := c.svc[1].TriggerEvent(ctx, c.owner, cam, "")
+	if service.KindOf(err) != service.KindConflict {
+		t.Fatalf("trigger at b for a camera a does not record: %v, want a conflict", err)
+	}
+	recA.take(true)
+
+	if err := c.svc[1].TriggerEvent(ctx, service.Caller{Addr: "192.0.2.9"}, cam, ""); err == nil {
+		t.Fatal("an anonymous trigger at b was accepted")
+	}
+	if got := recA.take(true); len(got) != 0 {
+		t.Fatalf("a's recorder marked %v for a trigger b refused", got)
+	}
+
+	remote.set(nil, errors.New("no responders"))
+	if err := c.svc[1].TriggerEvent(ctx, c.owner, cam, ""); service.KindOf(err) != service.KindUnavailable {
+		t.Fatalf("trigger at b when a does not answer: %v, want unavailable", err)
+	}
+
+	remote.set(nil, nil)
+	recB.take(true)
+	if err := c.svc[1].TriggerEvent(ctx, c.owner, cam, ""); err != nil {
+		t.Fatalf("trigger at b for a camera no other node holds, b recording it: %v", err)
+	}
+	if got := recB.take(true); len(got) != 1 || got[0] != cam {
+		t.Fatalf("b's recorder marked %v, want the camera once", got)
+	}
+	if got := recA.take(true); len(got) != 0 {
+		t.Fatalf("a's recorder marked %v for a camera b holds", got)
+	}
+}

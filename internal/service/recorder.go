@@ -21,6 +21,31 @@ type RecordingControl interface {
 	Trigger(camera domain.ID, at time.Time) bool
 }
 
+// RemoteRecorders passes triggers to the node that records a camera, in
+// a cluster: the node holding the camera's device (package devicehub's
+// Recorders).
+type RemoteRecorders interface {
+	// TriggerElsewhere marks an event now at the recorder of the node
+	// holding the camera's device. held is false when no other node
+	// holds it, and this node's recorder takes the trigger; recording
+	// says whether that node records the camera.
+	TriggerElsewhere(ctx context.Context, camera domain.ID) (recording, held bool, err error)
+}
+
+// SetRemoteRecorders connects the other nodes' recorders, on a cluster
+// node. Call it before serving.
+func (s *Service) SetRemoteRecorders(r RemoteRecorders) {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.remote = r
+}
+
+func (s *Service) remoteRecorders() RemoteRecorders {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	return s.rec.remote
+}
+
 // SetRecorder connects the recorder, once it runs.
 func (s *Service) SetRecorder(r RecordingControl) {
 	s.rec.mu.Lock()
@@ -38,6 +63,7 @@ func (s *Service) recorder() RecordingControl {
 type recordings struct {
 	mu      sync.Mutex // guards the fields below
 	control RecordingControl
+	remote  RemoteRecorders // nil outside a cluster
 	// builds stops the exports this node is building.
 	builds map[domain.ID]context.CancelFunc
 }
@@ -77,6 +103,8 @@ func (s *Service) RecordingGrant(ctx context.Context, camera domain.ID) (authz.G
 
 // TriggerEvent marks an event on a camera now (a manual or API trigger):
 // a camera recording on events keeps its pre-roll and post-roll around it.
+// In a cluster the trigger goes to the node that records the camera,
+// which trusts this node's authorization.
 func (s *Service) TriggerEvent(ctx context.Context, c Caller, camera domain.ID, label string) error {
 	label, err := cleanName(label, "label")
 	if err != nil && label != "" {
@@ -86,11 +114,33 @@ func (s *Service) TriggerEvent(ctx context.Context, c Caller, camera domain.ID, 
 	if err != nil {
 		return err
 	}
+	if r := s.remoteRecorders(); r != nil {
+		recording, held, err := r.TriggerElsewhere(ctx, acc.camera.ID)
+		switch {
+		case !held:
+		case err != nil:
+			s.log.Warn("trigger at the camera's node", "camera", acc.camera.ID, "err", err)
+			return &Error{Kind: KindUnavailable, Code: "camera_node_unavailable", Message: "the node recording the camera did not answer; try again"}
+		case !recording:
+			return conflict("the camera is not being recorded")
+		default:
+			return nil
+		}
+	}
 	rc := s.recorder()
 	if rc == nil || !rc.Trigger(acc.camera.ID, s.now()) {
 		return conflict("the camera is not being recorded")
 	}
 	return nil
+}
+
+// HeldTrigger marks an event now on a camera whose device is connected
+// to this node, for another node of the cluster that authorized its
+// caller (the device hub's command handler). It reports whether this
+// node records the camera.
+func (s *Service) HeldTrigger(camera domain.ID) bool {
+	rc := s.recorder()
+	return rc != nil && rc.Trigger(camera, s.now())
 }
 
 // DeviceMotion is motion the camera's own agent reported.

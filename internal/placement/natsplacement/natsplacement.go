@@ -320,6 +320,25 @@ func (d *Directory) Nodes(ctx context.Context) ([]placement.Node, error) {
 	return out, nil
 }
 
+// Node implements placement.Directory.
+func (d *Directory) Node(ctx context.Context, id string) (placement.Node, bool, error) {
+	if id == "" {
+		return placement.Node{}, false, nil
+	}
+	e, err := d.nodes.Get(ctx, nodeKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return placement.Node{}, false, nil
+	}
+	if err != nil {
+		return placement.Node{}, false, fmt.Errorf("placement: node: %w", err)
+	}
+	var n placement.Node
+	if len(e.Value()) > maxMessage || json.Unmarshal(e.Value(), &n) != nil || n.ID != id {
+		return placement.Node{}, false, nil
+	}
+	return n, true, nil
+}
+
 // reply is a command's answer on the wire.
 type reply struct {
 	Body  []byte `json:"body,omitempty"`

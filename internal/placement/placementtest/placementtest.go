@@ -5,6 +5,7 @@ package placementtest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,6 +127,73 @@ func Run(t *testing.T, newPair func(t *testing.T) (a, b placement.Directory)) {
 		if len(nodes) != 2 || nodes[0].ID != "node-a" || !nodes[0].Draining || nodes[1].PublicURL != "https://b.example" || nodes[1].Streams != 7 {
 			t.Fatalf("Nodes = %+v", nodes)
 		}
+	})
+
+	t.Run("a node's report is found by its ID", func(t *testing.T) {
+		a, b := newPair(t)
+		if err := a.Report(ctx, placement.Node{ID: "node-a", Instance: "i1", Cameras: 2}); err != nil {
+			t.Fatal(err)
+		}
+		n, ok, err := b.Node(ctx, "node-a")
+		if err != nil || !ok || n.ID != "node-a" || n.Instance != "i1" || n.Cameras != 2 || n.At.IsZero() {
+			t.Fatalf("Node(node-a) = %+v, %v, %v", n, ok, err)
+		}
+		if _, ok, err := b.Node(ctx, "node-nobody"); ok || err != nil {
+			t.Fatalf("Node of a node that never reported = %v, %v", ok, err)
+		}
+	})
+
+	t.Run("an ID a live node reports under is refused to another process", func(t *testing.T) {
+		a, b := newPair(t)
+		live, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { // node-x, instance i1, reports on and on
+			defer close(done)
+			for live.Err() == nil {
+				a.Report(live, placement.Node{ID: "node-x", Instance: "i1"})
+				select {
+				case <-live.Done():
+				case <-time.After(placement.ReportEvery / 4):
+				}
+			}
+		}()
+		defer func() { cancel(); <-done }()
+		deadline := time.Now().Add(wait)
+		for {
+			if _, ok, _ := b.Node(ctx, "node-x"); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("node-x's report never showed")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		start := time.Now()
+		err := placement.CheckID(ctx, b, "node-x", "i2")
+		var inUse *placement.InUseError
+		if !errors.As(err, &inUse) || inUse.ID != "node-x" || !strings.Contains(err.Error(), `"node-x"`) {
+			t.Fatalf("CheckID of an ID a live node reports under = %v, want an InUseError naming node-x", err)
+		}
+		t.Logf("refused after %v: %v", time.Since(start).Round(time.Millisecond), err)
+		if err := placement.CheckID(ctx, b, "node-x", "i1"); err != nil {
+			t.Fatalf("CheckID by the reporting instance itself = %v", err)
+		}
+		if err := placement.CheckID(ctx, b, "node-other", "i2"); err != nil {
+			t.Fatalf("CheckID of an ID nobody reports under = %v", err)
+		}
+	})
+
+	t.Run("an ID whose last report is not renewed is free", func(t *testing.T) {
+		a, b := newPair(t)
+		// A node that stopped right after reporting, being started again.
+		if err := a.Report(ctx, placement.Node{ID: "node-y", Instance: "i1"}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := placement.CheckID(ctx, b, "node-y", "i2"); err != nil {
+			t.Fatalf("CheckID of an ID whose reporter stopped = %v", err)
+		}
+		t.Logf("free after %v", time.Since(start).Round(time.Millisecond))
 	})
 
 	t.Run("commands reach the named node", func(t *testing.T) {
