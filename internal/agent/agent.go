@@ -223,7 +223,13 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("the server refused this device's certificate; asking for a new one")
 			dropCert(a.cfg.StateDir)
 		}
-		if time.Since(began) > 30*time.Second {
+		switch {
+		case errors.Is(err, errMoved):
+			// The node drains and another takes the camera: connect
+			// again at once, and soon again should the balancer send
+			// us back to the draining node.
+			backoff = min(a.cfg.MinBackoff, movedBackoff)
+		case time.Since(began) > 30*time.Second:
 			backoff = a.cfg.MinBackoff // it worked for a while: start over
 		}
 		backoff = a.wait(ctx, err, backoff)
@@ -232,6 +238,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent stopped")
 	return nil
 }
+
+// movedBackoff is the first reconnect delay after a draining server
+// asked the agent to connect again: short, since the camera's viewers
+// wait, and jittered like every delay, so that a node's agents do not all
+// land on the others at once.
+const movedBackoff = 200 * time.Millisecond
 
 // wait logs err, sleeps about d (with jitter), and returns the next delay.
 func (a *Agent) wait(ctx context.Context, err error, d time.Duration) time.Duration {

@@ -29,6 +29,9 @@ var (
 	errRefused = errors.New("certificate refused by the server")
 	// errRenew: the certificate is due for renewal.
 	errRenew = errors.New("certificate due for renewal")
+	// errMoved: the server, draining, asked the agent to connect again
+	// at once (to another node behind the same name).
+	errMoved = errors.New("the server asked to connect again")
 )
 
 // tlsConfig is the mutual-TLS configuration for the device listener: the
@@ -124,6 +127,9 @@ func (a *Agent) session(ctx context.Context, cert *deviceCert) error {
 		case err := <-readErr:
 			if errors.Is(err, errReleased) {
 				return err
+			}
+			if websocket.CloseStatus(err) == websocket.StatusServiceRestart {
+				return errMoved
 			}
 			return fmt.Errorf("connection lost: %w", err)
 		case <-renew.C:

@@ -58,6 +58,8 @@ type Parts struct {
 	Media   *media.Hub
 	// DataDir is the data directory the server runs on.
 	DataDir string
+	// Drain drains the node as SIGUSR1 does.
+	Drain func()
 }
 
 // The service redeems viewers' stream credentials for package live.

@@ -310,7 +310,12 @@ func (n *node) deviceListener(dem *ingest.Demand) (*devicehub.Hub, string, error
 	cfg, devices, log := n.cfg, n.devices, n.log
 	dlog := log.With("component", "devices")
 	hub := devicehub.New(devicehub.Config{Service: n.svc, Logger: dlog, Sessions: n.metrics.DeviceSessions, Hello: dem.Hello,
-		Placement: n.dir, Node: n.node, Snapshot: n.svc.HeldSnapshot, Trigger: n.svc.HeldTrigger})
+		Placement: n.dir, Node: n.node, Snapshot: n.svc.HeldSnapshot, Trigger: n.svc.HeldTrigger,
+		// A camera that goes to another node takes its viewers here
+		// along: that node starts its stream, and they ask again.
+		Watched: func(c domain.Camera) bool { return n.media.Wanted(c.Ref()) },
+		Warm:    func(c domain.Camera) { n.media.Warm(c.Ref()) },
+		Moved:   func(c domain.ID) { n.media.Move(c) }})
 	n.onClose(hub.Close)
 	if err := hub.Serve(); err != nil {
 		return nil, "", err
@@ -429,7 +434,7 @@ func (n *node) serve(ctx context.Context) error {
 		}
 	}
 	if n.o.Started != nil {
-		n.o.Started(Parts{Service: svc, Media: n.media, DataDir: cfg.DataDir})
+		n.o.Started(Parts{Service: svc, Media: n.media, DataDir: cfg.DataDir, Drain: n.drain})
 	}
 	log.Info("camvault serving", "url", cfg.PublicURL(), "store", storeKind(cfg.StoreURL()))
 	if n.o.Ready != nil {

@@ -85,6 +85,16 @@ type Config struct {
 	// (and authorized its caller); it reports whether the camera is
 	// being recorded.
 	Trigger func(camera domain.ID) bool
+	// When a camera's session here ends because the camera went to
+	// another node (this node drains, or it connected again elsewhere),
+	// its viewers here follow it: once the other node holds the camera,
+	// that node is asked to start its stream if Watched says viewers
+	// watch it here, and then Moved tells those viewers to ask again for
+	// a stream. Warm is how this node starts the stream of a camera it
+	// holds when another node asks. None may block for long.
+	Watched func(camera domain.Camera) bool
+	Warm    func(camera domain.Camera)
+	Moved   func(camera domain.ID)
 }
 
 // Hub holds the control sessions of connected devices.
@@ -103,7 +113,9 @@ type Hub struct {
 	closed   bool
 	// stopHandle stops serving other nodes' commands; nil when not.
 	stopHandle func()
-	wg         sync.WaitGroup // running sessions
+	wg         sync.WaitGroup // running sessions, and cameras being followed
+	// quit is closed by Close: following cameras stops.
+	quit chan struct{}
 }
 
 // New returns a hub.
@@ -120,7 +132,16 @@ func New(cfg Config) *Hub {
 	if cfg.Hello == nil {
 		cfg.Hello = func(domain.Camera) {}
 	}
-	h := &Hub{svc: cfg.Service, log: cfg.Logger, cfg: cfg, dir: cfg.Placement, sessions: map[domain.ID]*session{}}
+	if cfg.Watched == nil {
+		cfg.Watched = func(domain.Camera) bool { return false }
+	}
+	if cfg.Warm == nil {
+		cfg.Warm = func(domain.Camera) {}
+	}
+	if cfg.Moved == nil {
+		cfg.Moved = func(domain.ID) {}
+	}
+	h := &Hub{svc: cfg.Service, log: cfg.Logger, cfg: cfg, dir: cfg.Placement, sessions: map[domain.ID]*session{}, quit: make(chan struct{})}
 	if h.dir == nil {
 		h.dir = placement.NewLocal()
 	}
@@ -137,6 +158,11 @@ type session struct {
 	send   chan control.Message
 	cancel context.CancelFunc
 	seq    atomic.Int64
+	// moving is set, and move closed, when the session ends because
+	// this node drains: the device is told to connect again at once, to
+	// another node.
+	moving atomic.Bool
+	move   chan struct{}
 }
 
 // Routes returns the device listener's routes.
@@ -235,7 +261,7 @@ func (h *Hub) control(w http.ResponseWriter, r *http.Request, c service.Caller) 
 	conn.SetReadLimit(control.MaxMessageBytes)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	s := &session{camera: cam, cert: r.TLS.PeerCertificates[0], conn: conn, send: make(chan control.Message, 16), cancel: cancel,
-		claim: newConnID()}
+		claim: newConnID(), move: make(chan struct{})}
 	if !h.register(s) {
 		cancel()
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
@@ -255,10 +281,18 @@ func (h *Hub) control(w http.ResponseWriter, r *http.Request, c service.Caller) 
 	} else {
 		reason = h.run(ctx, s, log)
 	}
+	status := websocket.StatusNormalClosure
+	if s.moving.Load() {
+		// Said first, while the session's reader still runs to hear
+		// the device's answer: ending ctx would cut the connection
+		// without a word.
+		status, reason = websocket.StatusServiceRestart, "this node is draining; connect again"
+		conn.Close(status, reason)
+	}
 	h.unregister(s)
 	cancel()
 	h.release(s)
-	conn.Close(websocket.StatusNormalClosure, reason)
+	conn.Close(status, reason)
 	log.Info("device disconnected", "reason", reason)
 	h.svc.DeviceEvent(context.WithoutCancel(ctx), cam, c.Addr, "device.disconnect", reason)
 }
@@ -323,6 +357,8 @@ func (h *Hub) run(ctx context.Context, s *session, log *slog.Logger) string {
 			return "connection lost"
 		case <-idle.C:
 			return "no heartbeat"
+		case <-s.move:
+			return "node draining"
 		case m := <-s.send:
 			if err := h.write(ctx, s, m); err != nil {
 				return "write failed"
@@ -471,6 +507,9 @@ func (h *Hub) Sessions() int {
 // claims are released) and waits for them.
 func (h *Hub) Close() {
 	h.mu.Lock()
+	if !h.closed {
+		close(h.quit)
+	}
 	h.closed = true
 	stop := h.stopHandle
 	h.stopHandle = nil

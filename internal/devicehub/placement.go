@@ -19,6 +19,7 @@ const (
 	opReleased = "released"          // the camera left its home
 	opSnapshot = "snapshot"          // answer: a fresh JPEG from the device
 	opTrigger  = "recording.trigger" // mark an event now; answer: a triggered
+	opWarm     = "warm"              // viewers of the camera are on their way: start its stream
 )
 
 // triggered is the answer to opTrigger.
@@ -36,6 +37,13 @@ var (
 // callers' paths (a viewer joining, a rename), which must not hang on a
 // node that went away.
 const remoteWait = 5 * time.Second
+
+// How a node follows a camera that went to another node: it looks for
+// the new owner every followPoll, for at most followFor.
+const (
+	followPoll = 50 * time.Millisecond
+	followFor  = 30 * time.Second
+)
 
 // newConnID names a control connection in the directory: unique per
 // connection, so that the newest one's claim is told from an older one's.
@@ -77,7 +85,55 @@ func (h *Hub) superseded(old placement.Claim) {
 	if ok {
 		h.log.Info("device connected again elsewhere; ending this session", "camera", old.Camera)
 		s.cancel()
+		if !s.moving.Load() { // a draining session follows its camera already
+			h.follow(s.camera)
+		}
 	}
+}
+
+// follow sends the viewers this node has of cam, whose session here
+// ended, to the node that holds it next: once another node holds the
+// camera, that node is asked to start its stream, and then the viewers
+// here are told to ask again for a stream (which sends them there). A
+// camera nobody watches here needs no following. A draining node that
+// sees no other node take the camera within followFor tells its viewers
+// anyway: it will not serve them again.
+func (h *Hub) follow(cam domain.Camera) {
+	if !h.cfg.Watched(cam) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.wg.Go(func() {
+		log := h.log.With("camera", cam.ID)
+		giveUp := time.NewTimer(followFor)
+		defer giveUp.Stop()
+		poll := time.NewTicker(followPoll)
+		defer poll.Stop()
+		for {
+			if owner, ok := h.remoteOwner(cam.ID); ok {
+				if h.command(owner, placement.Command{Camera: cam.ID, Op: opWarm}) == nil {
+					log.Info("the camera's viewers here go to its new node", "node", owner.Node)
+				}
+				h.cfg.Moved(cam.ID)
+				return
+			}
+			select {
+			case <-h.quit:
+				return
+			case <-giveUp.C:
+				log.Warn("no other node took the camera; its viewers here stay", "draining", h.Draining())
+				if h.Draining() {
+					h.cfg.Moved(cam.ID)
+				}
+				return
+			case <-poll.C:
+			}
+		}
+	})
 }
 
 // remoteOwner returns the claim of a camera held by another live node.
@@ -219,6 +275,15 @@ func (h *Hub) handle(ctx context.Context, c placement.Command) ([]byte, error) {
 			return nil, errNotHere
 		}
 		return nil, nil
+	case opWarm:
+		h.mu.Lock()
+		s, here := h.sessions[c.Camera]
+		h.mu.Unlock()
+		if !here {
+			return nil, errNotHere
+		}
+		h.cfg.Warm(s.camera)
+		return nil, nil
 	case opSnapshot:
 		h.mu.Lock()
 		_, here := h.sessions[c.Camera]
@@ -240,15 +305,23 @@ func (h *Hub) handle(ctx context.Context, c placement.Command) ([]byte, error) {
 }
 
 // Drain makes the node take no new control sessions and ends those it
-// holds: their agents connect again, through the same name, and land on
-// another node.
+// holds, telling their agents to connect again at once: through the same
+// name, they land on another node. The viewers of those cameras here
+// follow them there (see follow).
 func (h *Hub) Drain() {
 	h.draining.Store(true)
 	h.mu.Lock()
+	ended := make([]*session, 0, len(h.sessions))
 	for _, s := range h.sessions {
-		s.cancel()
+		if s.moving.CompareAndSwap(false, true) {
+			close(s.move)
+			ended = append(ended, s)
+		}
 	}
 	h.mu.Unlock()
+	for _, s := range ended {
+		h.follow(s.camera)
+	}
 }
 
 // Draining reports whether Drain was called.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,10 @@ type clusterNode struct {
 	srv    *httptest.Server
 	client *http.Client
 	hello  chan domain.Camera
+	// What the node's viewers see: watched says whether viewers watch
+	// the camera here; warm and moved hear the hub's calls, in order.
+	watched atomic.Bool
+	calls   chan string
 }
 
 // newClusterNode starts a hub named name on its own view of sh, for a
@@ -34,13 +39,17 @@ func newClusterNode(t *testing.T, sh *placement.Shared, name string, cam domain.
 }
 
 // startClusterNode starts a hub configured by cfg (its Service,
-// Placement and Hello set here) on its own view of sh, for a device of
-// cam.
+// Placement, Hello and viewers' calls set here) on its own view of sh,
+// for a device of cam.
 func startClusterNode(t *testing.T, sh *placement.Shared, cfg Config, cam domain.Camera) *clusterNode {
 	t.Helper()
-	n := &clusterNode{hello: make(chan domain.Camera, 4)}
+	n := &clusterNode{hello: make(chan domain.Camera, 4), calls: make(chan string, 8)}
+	name := cfg.Node
 	cfg.Service = &fakeService{authenticate: func(context.Context, *x509.Certificate) (domain.Camera, error) { return cam, nil }}
 	cfg.Placement, cfg.Hello = sh.View(), func(c domain.Camera) { n.hello <- c }
+	cfg.Watched = func(domain.Camera) bool { return n.watched.Load() }
+	cfg.Warm = func(c domain.Camera) { n.calls <- name + " warm " + string(c.ID) }
+	cfg.Moved = func(c domain.ID) { n.calls <- name + " moved " + string(c) }
 	n.hub = New(cfg)
 	t.Cleanup(n.hub.Close)
 	if err := n.hub.Serve(); err != nil {
@@ -291,5 +300,85 @@ func TestPlacementTrigger(t *testing.T) {
 	eventually(t, ctx, "the camera to move to node-b", func() bool { return a.hub.Sessions() == 0 })
 	if rec, held, err := (Recorders{Placement: sh.View(), Node: "node-a"}).TriggerElsewhere(ctx, cam.ID); err != nil || !held || rec {
 		t.Fatalf("trigger at node-a after the move = recording %v, held %v, %v; want node-b's answer: not recording", rec, held, err)
+	}
+}
+
+// call returns the next call a node's viewers heard.
+func (n *clusterNode) call(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	select {
+	case c := <-n.calls:
+		return c
+	case <-ctx.Done():
+		t.Fatal("no call came")
+		return ""
+	}
+}
+
+// TestDrainViewersFollow: a draining node tells its device to connect
+// again at once (close status 1012); when the device is held at another
+// node, that node is asked to start the stream, and then the draining
+// node's viewers are told to ask again. A node without viewers of the
+// camera asks nothing.
+func TestDrainViewersFollow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
+	sh := placement.NewShared(nil)
+	a := newClusterNode(t, sh, "node-a", cam, nil)
+	b := newClusterNode(t, sh, "node-b", cam, nil)
+	a.watched.Store(true)
+	dev := a.connect(t, ctx)
+	a.hub.Drain()
+	_, _, err := dev.conn.Read(ctx)
+	if got := websocket.CloseStatus(err); got != websocket.StatusServiceRestart {
+		t.Fatalf("the drained session closed with %v (%v), want %v", got, err, websocket.StatusServiceRestart)
+	}
+	select {
+	case c := <-a.calls:
+		t.Fatalf("%q before another node held the camera", c)
+	default:
+	}
+	b.connect(t, ctx)
+	if got := b.call(t, ctx); got != "node-b warm "+string(cam.ID) {
+		t.Fatalf("node B heard %q, want the warm-up", got)
+	}
+	if got := a.call(t, ctx); got != "node-a moved "+string(cam.ID) {
+		t.Fatalf("node A heard %q, want its viewers moved", got)
+	}
+
+	// Connecting again elsewhere moves the viewers too; B has none, so
+	// A hears nothing.
+	a.hub.draining.Store(false)
+	a.watched.Store(false)
+	old := b.connect(t, ctx)
+	a.connect(t, ctx)
+	old.ended()
+	eventually(t, ctx, "B to let its session go", func() bool { return b.hub.Sessions() == 0 })
+	select {
+	case c := <-a.calls:
+		t.Fatalf("A, without viewers of the camera, heard %q", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestSupersededViewersFollow: a device that connects again at another
+// node takes the viewers of the node it left along.
+func TestSupersededViewersFollow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
+	sh := placement.NewShared(nil)
+	a := newClusterNode(t, sh, "node-a", cam, nil)
+	b := newClusterNode(t, sh, "node-b", cam, nil)
+	a.watched.Store(true)
+	old := a.connect(t, ctx)
+	b.connect(t, ctx)
+	old.ended()
+	if got := b.call(t, ctx); got != "node-b warm "+string(cam.ID) {
+		t.Fatalf("node B heard %q, want the warm-up", got)
+	}
+	if got := a.call(t, ctx); got != "node-a moved "+string(cam.ID) {
+		t.Fatalf("node A heard %q, want its viewers moved", got)
 	}
 }

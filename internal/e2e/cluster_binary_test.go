@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"fmt"
 	"io"
@@ -512,14 +513,61 @@ func post2URL(t *testing.T, url, token string) string {
 	return body["url"].(string)
 }
 
+// watched is an RTSPS viewer's record of when frames came.
+type watched struct {
+	done  <-chan error  // the session ended
+	frame chan struct{} // closed at the first frame
+
+	mu          sync.Mutex // guards first and last
+	first, last time.Time
+}
+
+// watch plays url as a viewer trusting pool.
+func watch(t *testing.T, url string, pool *x509.CertPool) *watched {
+	t.Helper()
+	w := &watched{frame: make(chan struct{})}
+	_, done, err := rtspViewer(t, url, pool, func([][]byte) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.last = time.Now()
+		if w.first.IsZero() {
+			w.first = w.last
+			close(w.frame)
+		}
+	})
+	if err != nil {
+		t.Fatalf("a viewer at %s: %v", url, err)
+	}
+	w.done = done
+	return w
+}
+
+// times returns when the first and the last frame came.
+func (w *watched) times() (first, last time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.first, w.last
+}
+
 // TestClusterDrain: a node told to drain (SIGUSR1) ends its agents'
 // control sessions and refuses new ones; the agent reconnects through the
-// balancer to another node, where the camera is online and plays.
+// balancer to another node, where the camera is online and plays. A
+// viewer watching at the drained node sees its stream end once the camera
+// is held elsewhere, asks again for a stream and watches the new owner's;
+// the gap it saw is logged.
 func TestClusterDrain(t *testing.T) {
 	c := startBinCluster(t, 3)
 	o, camera, stateDir := c.camera(t, false)
 	waitFor(t, "a node to hold the camera", func() bool { return c.owner(camera) >= 0 })
 	k := c.owner(camera)
+	pool, _ := agentTrust(t, stateDir)
+	before := watch(t, post2URL(t, c.nodes[k].url+"/api/v1/cameras/"+camera+"/streams", o.token), pool)
+	select {
+	case <-before.frame:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a viewer at the camera's node got no frame in 30 s")
+	}
+
 	drained := time.Now()
 	c.nodes[k].s.cmd.Process.Signal(syscall.SIGUSR1)
 	waitFor(t, "the camera at another node", func() bool {
@@ -532,15 +580,24 @@ func TestClusterDrain(t *testing.T) {
 		code, body := getJSON(t, c.nodes[k].url+"/api/v1/cameras/"+camera, o.token)
 		return code == 200 && body["online"] == true
 	})
-	pool, _ := agentTrust(t, stateDir)
-	frames := make(chan struct{})
-	var once sync.Once
-	if _, _, err := rtspViewer(t, post2URL(t, c.nodes[k].url+"/api/v1/cameras/"+camera+"/streams", o.token), pool, func([][]byte) { once.Do(func() { close(frames) }) }); err != nil {
-		t.Fatalf("a viewer after the drain: %v", err)
-	}
+
+	// The viewer at the drained node: its stream ends, and it asks again
+	// (through the balancer, at any node) and watches the new owner's.
 	select {
-	case <-frames:
+	case <-before.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream at the drained node did not end within 30 s of the drain")
+	}
+	ended := time.Now()
+	after := watch(t, post2URL(t, c.lb()+"/api/v1/cameras/"+camera+"/streams", o.token), pool)
+	select {
+	case <-after.frame:
 	case <-time.After(30 * time.Second):
 		t.Fatal("no frame 30 s after the camera moved")
 	}
+	_, last := before.times()
+	first, _ := after.times()
+	t.Logf("viewer: last frame at the drained node %v after the drain, its stream ended after %v, first frame from %s %v after the drain: a gap of %v",
+		last.Sub(drained).Round(time.Millisecond), ended.Sub(drained).Round(time.Millisecond), c.nodes[j].name,
+		first.Sub(drained).Round(time.Millisecond), first.Sub(last).Round(time.Millisecond))
 }

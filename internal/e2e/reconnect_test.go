@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -147,6 +149,38 @@ func TestReconnect(t *testing.T) {
 		t.Fatalf("sessions after the test: %s", v)
 	}
 	t.Logf("%d attempts during a 2 s outage; %s sessions opened in all", attempts, s.metric("camvault_device_connects_total"))
+}
+
+// TestDrainedAgentComesBackAtOnce: a draining server tells its agents to
+// connect again at once, however long their backoff: the agent's next
+// attempt comes within moments, not after its minimum backoff (a minute
+// here). A lone server draining refuses it, and the agent backs off.
+func TestDrainedAgentComesBackAtOnce(t *testing.T) {
+	devAddr := freePort(t)
+	p := newProxy(t, devAddr)
+	s := startServer(t, func(c *config.Config) {
+		c.Devices.Listen = devAddr
+		c.Devices.URL = "wss://localhost:" + p.port()
+	})
+	o := s.setup("ana@example.org", "Casa")
+	src, _ := agent.ParseSource("builtin:porch")
+	ag, err := agent.New(agent.Config{Server: s.url, StateDir: t.TempDir(), Source: src, ClaimPoll: 200 * time.Millisecond,
+		MinBackoff: time.Minute, MaxBackoff: time.Minute, Logger: slog.New(slog.NewTextHandler(s.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ag.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "Porch"}, 201)
+	connected(t, ag)
+
+	before := p.accepts.Load()
+	drained := time.Now()
+	s.parts.Drain()
+	waitFor(t, "the agent to connect again", func() bool { return p.accepts.Load() > before })
+	t.Logf("the agent connected again %v after the drain", time.Since(drained).Round(time.Millisecond))
 }
 
 // TestAgentSurvivesServerRestart: the server stops and starts again on the

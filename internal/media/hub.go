@@ -208,6 +208,31 @@ func (h *Hub) EndCamera(camera domain.ID, current int64) int {
 	return n
 }
 
+// Move ends the viewers of camera (of every generation) with ErrMoved,
+// and returns how many it ended: another node serves the camera now, so
+// they ask again for a stream. The streams stay, for a camera that comes
+// back; renewable readers (the recorder's) stay too, as the recorder
+// decides for itself where it records.
+func (h *Hub) Move(camera domain.ID) int {
+	var moved []*Reader
+	for _, s := range h.snapshot() {
+		if s.origin.Camera != camera {
+			continue
+		}
+		s.mu.Lock()
+		for r := range s.readers {
+			if !r.renewable {
+				moved = append(moved, r)
+			}
+		}
+		s.mu.Unlock()
+	}
+	for _, r := range moved {
+		r.fail(ErrMoved)
+	}
+	return len(moved)
+}
+
 func (h *Hub) snapshot() []*stream {
 	h.mu.Lock()
 	defer h.mu.Unlock()

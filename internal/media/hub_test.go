@@ -374,3 +374,68 @@ func TestRenewableReader(t *testing.T) {
 		t.Fatal("an ended reader was renewed")
 	}
 }
+
+// TestMove: a camera served by another node now ends its viewers here
+// with ErrMoved, every generation's, and leaves other cameras' viewers,
+// the recorder's renewable reader and the stream itself.
+func TestMove(t *testing.T) {
+	h := New(Config{})
+	now := time.Now()
+	h.Publish(camA.Ref(), Track{Codec: H264})
+	viewer, _ := h.AddReader(grant(t, camA, now))
+	recorder, _ := h.AddReader(grant(t, camA, now), Renewable)
+	other, _ := h.AddReader(grant(t, camB, now))
+	if n := h.Move(camA.ID); n != 1 {
+		t.Fatalf("moved %d readers, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := viewer.Read(ctx); !errors.Is(err, ErrMoved) {
+		t.Fatalf("a viewer of the moved camera: %v, want ErrMoved", err)
+	}
+	h.Publish(camB.Ref(), Track{Codec: H264}).Write(unit(camB.Ref(), 0, true))
+	read(t, other)
+	p := h.Publish(camA.Ref(), Track{Codec: H264})
+	p.Write(unit(camA.Ref(), 0, true))
+	read(t, recorder)
+	// The camera may come back: a new viewer plays.
+	again, err := h.AddReader(grant(t, camA, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Write(unit(camA.Ref(), 1, false))
+	read(t, again)
+}
+
+// TestWarm: warming asks for a stream without a reader, once, and lets
+// it go after the linger unless a reader came.
+func TestWarm(t *testing.T) {
+	d := &demand{}
+	h := New(Config{Demand: d, Linger: 50 * time.Millisecond})
+	h.Warm(camA.Ref())
+	h.Warm(camA.Ref())
+	if got := d.list(); fmt.Sprint(got) != "[want "+string(camA.ID)+"]" {
+		t.Fatalf("after warming twice: %v", got)
+	}
+	if !h.Wanted(camA.Ref()) {
+		t.Fatal("a warmed stream is not wanted")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Wanted(camA.Ref()) {
+		if time.Now().After(deadline) {
+			t.Fatal("a warmed stream nobody read was not let go")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := d.list(); len(got) != 2 || got[1] != "release "+string(camA.ID) {
+		t.Fatalf("after the linger: %v", got)
+	}
+	// A reader arriving within the linger keeps it.
+	h.Warm(camB.Ref())
+	r, _ := h.AddReader(grant(t, camB, time.Now()))
+	time.Sleep(100 * time.Millisecond)
+	if !h.Wanted(camB.Ref()) {
+		t.Fatal("a warmed stream a reader joined was let go")
+	}
+	r.Close()
+}

@@ -38,6 +38,13 @@ func (h *Hub) Prime(g authz.Grant) {
 	if !g.Allows(domain.ActionSnapshot, origin, h.cfg.Now()) {
 		return
 	}
+	h.Warm(origin)
+}
+
+// Warm asks for origin's stream without a reader, as Prime does, for
+// viewers about to arrive: those of a camera that moved here from another
+// node. It hands out nothing, so it takes no grant.
+func (h *Hub) Warm(origin domain.CameraRef) {
 	h.mu.Lock()
 	s := h.streamLocked(origin)
 	h.mu.Unlock()

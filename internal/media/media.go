@@ -90,6 +90,9 @@ var (
 	ErrNoGrant = errors.New("media: grant does not allow live viewing")
 	// ErrStreamEnded: the publisher ended for good (camera left).
 	ErrStreamEnded = errors.New("media: stream ended")
+	// ErrMoved: another node of the cluster serves the camera's stream
+	// now; the viewer asks again for a stream to be sent there.
+	ErrMoved = errors.New("media: the stream moved to another node")
 	// ErrBitrate: the publisher sent more than the hub's bitrate cap and
 	// was closed.
 	ErrBitrate = errors.New("media: publisher above the bitrate cap")

@@ -453,6 +453,8 @@ func reason(err error) string {
 		return "access ended"
 	case errors.Is(err, media.ErrProvenance):
 		return "provenance violation"
+	case errors.Is(err, media.ErrMoved):
+		return "moved to another node"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

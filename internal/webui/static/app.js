@@ -146,17 +146,21 @@
       });
     });
   }
-  async function startWebRTC(video, say) {
+  async function startWebRTC(video, say, ended) {
     if (!window.RTCPeerConnection) throw new Error("this browser has no WebRTC");
     const t = await ticket(video, "webrtc");
     const pc = new RTCPeerConnection();
+    let live = false;
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.ontrack = function (ev) {
       video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
     };
     pc.onconnectionstatechange = function () {
-      if (pc.connectionState === "failed" || pc.connectionState === "closed") {
-        say("The stream ended. Reload to watch again.");
+      const s = pc.connectionState;
+      if (live && (s === "failed" || s === "closed" || s === "disconnected")) {
+        live = false;
+        pc.close();
+        ended("");
       }
     };
     await pc.setLocalDescription(await pc.createOffer());
@@ -185,6 +189,8 @@
       video.srcObject = null;
       throw new Error("no picture over WebRTC");
     }
+    live = true;
+    return function () { live = false; pc.close(); };
   }
   let hlsLoaded = null;
   function loadHls() {
@@ -201,30 +207,54 @@
     }
     return hlsLoaded;
   }
-  async function startHLS(video, say) {
+  // afterStart returns ended, silenced until the returned function's
+  // start is called: a stream that fails before it plays is not "ended",
+  // its start fails.
+  function afterStart(ended) {
+    let started = false;
+    const f = function (why) { if (started) ended(why); };
+    f.start = function () { started = true; };
+    return f;
+  }
+  async function startHLS(video, say, ended) {
     // hls.js wherever Media Source Extensions exist (some browsers claim
     // native HLS but cannot play LL-HLS); native HLS otherwise (iOS).
     const mse = window.MediaSource || window.ManagedMediaSource;
     if (mse) await loadHls();
     const t = await ticket(video, "hls");
+    let stop = function () {};
     if (!window.Hls || !window.Hls.isSupported()) {
       if (!video.canPlayType("application/vnd.apple.mpegurl")) throw new Error("this browser can play neither WebRTC nor HLS");
       video.src = t.url;
+      stop = function () { video.removeAttribute("src"); video.load(); };
     } else {
       // No worker: the CSP allows no blob: scripts.
       const hls = new window.Hls({ enableWorker: false, lowLatencyMode: true });
       hls.on(window.Hls.Events.ERROR, function (_, data) {
         video.dataset.hlsError = data.details || "error";
-        if (data.fatal) say("The stream ended (" + (data.details || "error") + "). Reload to watch again.");
+        if (data.fatal) {
+          hls.destroy();
+          ended(data.details || "error");
+        }
       });
+      ended = afterStart(ended);
       hls.loadSource(t.url);
       hls.attachMedia(video);
+      stop = function () { hls.destroy(); };
     }
     video.play().catch(function () {});
     say("Waiting for video…");
     if (!(await playing(video, 15000))) throw new Error("no picture over LL-HLS");
+    if (ended.start) ended.start();
+    return stop;
   }
-  async function startLive(video, status) {
+  // A live stream that ends (its server node drained, a network blip)
+  // is asked for again, a few times with a short pause, through the same
+  // endpoint as the first time: a viewer whose access ended is refused
+  // there and told that the stream ended.
+  const liveRetries = 3;
+  async function startLive(video, status, retry) {
+    retry = retry || 0;
     const say = function (msg) { if (status) status.textContent = msg; };
     const transport = document.getElementById(video.dataset.transport || "");
     const via = function (name) {
@@ -232,20 +262,59 @@
       video.dataset.playing = name;
       say("Live");
     };
+    let over = false;
+    let tries = retry;
+    const ended = function (why) {
+      if (over) return;
+      over = true;
+      const detail = why ? " (" + why + ")" : "";
+      if (tries >= liveRetries) {
+        say("The stream ended" + detail + ". Reload to watch again.");
+        return;
+      }
+      say("The stream ended" + detail + "; asking for it again…");
+      video.dataset.restarts = String(Number(video.dataset.restarts || 0) + 1);
+      setTimeout(function () { startLive(video, status, tries + 1); }, 250 * (tries + 1));
+    };
+    // A picture that stops for a few seconds while the page is seen is
+    // an ended stream too, whatever the transport says (or does not).
+    const stallWatch = function (stop) {
+      let last = video.currentTime, still = 0;
+      const timer = setInterval(function () {
+        if (over) return clearInterval(timer);
+        if (document.visibilityState !== "visible" || video.currentTime !== last) {
+          last = video.currentTime;
+          still = 0;
+          return;
+        }
+        if (++still >= 3) {
+          clearInterval(timer);
+          stop();
+          ended("no picture");
+        }
+      }, 1000);
+    };
+    const failed = function (msg) {
+      say(retry > 0 ? "The stream ended (" + msg + "). Reload to watch again." : "No live video: " + msg);
+    };
     if (forced !== "hls") {
       try {
-        await startWebRTC(video, say);
+        const stop = await startWebRTC(video, say, ended);
+        tries = 0; // it plays: a later end gets every retry again
         via("WebRTC");
+        stallWatch(stop);
         return;
       } catch (e) {
         say("WebRTC did not work (" + e.message + "); trying LL-HLS…");
       }
     }
     try {
-      await startHLS(video, say);
+      const stop = await startHLS(video, say, ended);
+      tries = 0;
       via("LL-HLS");
+      stallWatch(stop);
     } catch (e) {
-      say("No live video: " + e.message);
+      failed(e.message);
     }
   }
   document.querySelectorAll("video[data-camera]").forEach(function (video) {
