@@ -439,3 +439,36 @@ func TestWarm(t *testing.T) {
 	}
 	r.Close()
 }
+
+// TestNoStaleFramesAfterPublisherEnds: once a camera stops publishing,
+// a viewer who comes later waits for the next publisher's track and
+// frames; it is never handed the ended publisher's kept GOP as live
+// (whose timestamps would also run backwards into the new ones).
+func TestNoStaleFramesAfterPublisherEnds(t *testing.T) {
+	h := New(Config{})
+	now := time.Now()
+	first, _ := h.AddReader(grant(t, camA, now))
+	p := h.Publish(camA.Ref(), Track{Codec: H264, SPS: []byte{1}})
+	for i := 40; i < 45; i++ {
+		p.Write(unit(camA.Ref(), i, i == 40))
+	}
+	read(t, first)
+	p.Close()
+	first.Close()
+
+	late, err := h.AddReader(grant(t, camA, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, ok := late.Track(); ok {
+		t.Fatalf("a late viewer got the ended publisher's track %+v", tr)
+	}
+	next := h.Publish(camA.Ref(), Track{Codec: H264, SPS: []byte{2}})
+	next.Write(unit(camA.Ref(), 0, true))
+	if au := read(t, late); au.PTS != 0 {
+		t.Fatalf("a late viewer's first frame is from %v, want the new publisher's first (0s)", au.PTS)
+	}
+	if tr, _ := late.Track(); len(tr.SPS) != 1 || tr.SPS[0] != 2 {
+		t.Fatalf("a late viewer's track %+v, want the new publisher's", tr)
+	}
+}

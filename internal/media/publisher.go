@@ -111,7 +111,11 @@ func (p *Publisher) Close() {
 	if !p.closed {
 		p.closed = true
 		if s.publisher == p {
-			s.publisher = nil
+			// What it sent is no longer live: a later reader waits
+			// for the next publisher's track and keyframe.
+			s.publisher, s.track = nil, nil
+			clear(s.gop)
+			s.gop, s.gopBytes = nil, 0
 		}
 	}
 }

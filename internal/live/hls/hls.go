@@ -180,14 +180,14 @@ func (s *Server) pump(ctx context.Context, key string, sess *session, r *live.Se
 		}
 		s.mu.Unlock()
 	}()
-	r.Watch(ctx, func(au *media.AccessUnit) error {
+	err := r.Watch(ctx, func(au *media.AccessUnit) error {
 		pts := int64(au.PTS) * 90000 / int64(time.Second)
 		if codec == media.H265 {
 			return sess.muxer.WriteH265(ht, au.Capture, pts, au.NALUs)
 		}
 		return sess.muxer.WriteH264(ht, au.Capture, pts, au.NALUs)
 	})
-	s.log.Info("HLS viewer's stream ended", "camera", origin.Camera, "account", r.Principal())
+	s.log.Info("HLS viewer's stream ended", "camera", origin.Camera, "account", r.Principal(), "err", err)
 }
 
 // janitor ends sessions nobody reads.
