@@ -180,6 +180,8 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 			return nil, err
 		}
 		n.oa, err = oauth.New(oauth.Config{Store: n.st, Secret: oaKey, CheckLink: n.svc.CheckLink, Issuer: cfg.PublicURL(), Logger: log.With("component", "oauth"),
+			// Failed client authentications count at every node alike.
+			Throttle:       n.svc.SharedThrottle(),
 			AccessTokenTTL: time.Duration(cfg.OAuth.AccessTokenTTL), RefreshTokenTTL: time.Duration(cfg.OAuth.RefreshTokenTTL)})
 		if err != nil {
 			return nil, err

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/camvault/camvault/internal/blob/s3/s3test"
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/oauth"
 	"github.com/camvault/camvault/internal/store/postgres/pgtest"
 )
 
@@ -64,8 +67,9 @@ func (e clusterEnv) node(t *testing.T) config.Config {
 // TestClusterRevocation: two nodes share a store, a bus and a bucket. A
 // member removed at node B stops watching the stream node A serves (the
 // withdrawal crosses over NATS; without it the grant would run on for
-// its whole life). Wrong passwords spread over the nodes are throttled as
-// on one. A node given another server key refuses to start.
+// its whole life). Wrong passwords and wrong OAuth client secrets spread
+// over the nodes are throttled as on one. A node given another server key
+// refuses to start.
 func TestClusterRevocation(t *testing.T) {
 	env := newClusterEnv(t)
 	a := runServer(t, env.node(t), &syncBuffer{})
@@ -149,6 +153,37 @@ func TestClusterRevocation(t *testing.T) {
 	for _, n := range []*server{a, b} {
 		if code, _ := n.call("", "POST", "/api/v1/login", map[string]any{"email": "ana@example.org", "password": "wrong-password-again"}); code != 429 {
 			t.Fatalf("the fifth wrong password, spread over two nodes: %d, want 429", code)
+		}
+	}
+
+	// So do wrong OAuth client secrets: three at each node, and the
+	// seventh attempt is throttled (the pair's sixth failure blocks it).
+	defer func(p authn.Policy) { oauth.PairPolicy = p }(oauth.PairPolicy)
+	oauth.PairPolicy.Base = time.Minute
+	d := display(t, a, "Kitchen display")
+	clientAuth := func(n *server) int {
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"cvrt_nothing"}}
+		req, err := http.NewRequest("POST", n.url+"/oauth2/token", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(d.ClientID, "not-the-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, n := range []*server{a, b, a, b, a, b} {
+		if code := clientAuth(n); code != 401 {
+			t.Fatalf("wrong client secret %d: %d, want 401", i+1, code)
+		}
+	}
+	for _, n := range []*server{a, b} {
+		if code := clientAuth(n); code != 429 {
+			t.Fatalf("the seventh wrong client secret, spread over two nodes: %d, want 429", code)
 		}
 	}
 

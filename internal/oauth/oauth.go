@@ -258,10 +258,11 @@ func (s *Server) Routes() []httpserver.Route {
 }
 
 // Client authentication throttle policies: the address and client pair
-// slows down first; an address trying many clients next. A client is not
-// throttled on its own, so that nobody can lock an integration out.
+// (PairPolicy) slows down first; an address trying many clients next. A
+// client is not throttled on its own, so that nobody can lock an
+// integration out.
 var (
-	pairPolicy = authn.Policy{Free: 5, Base: time.Second, Max: 5 * time.Minute}
+	PairPolicy = authn.Policy{Free: 5, Base: time.Second, Max: 5 * time.Minute}
 	addrPolicy = authn.Policy{Free: 20, Base: time.Second, Max: 15 * time.Minute}
 )
 
@@ -274,7 +275,7 @@ func clientKeys(r *http.Request, addr string) []authn.Key {
 		id = id[:128]
 	}
 	return []authn.Key{
-		{Name: "oauth-pair\x00" + id + "\x00" + addr, Policy: pairPolicy},
+		{Name: "oauth-pair\x00" + id + "\x00" + addr, Policy: PairPolicy},
 		{Name: "oauth-addr\x00" + addr, Policy: addrPolicy},
 	}
 }
