@@ -1,9 +1,10 @@
 // Package outbox makes withdrawals of live access (and deletions of
 // recordings) reach every node that serves video even when the bus does
-// not. Each event is kept in the store's outbox before it is published;
-// every node polls the outbox every PollEvery and applies what it has
-// not heard on the bus. A node
-// that has heard neither the bus nor the outbox for DeafAfter fails
+// not. Each event is kept in the store's outbox before it is published:
+// the service keeps a withdrawal (Keep) in the same store transaction as
+// the change that causes it, then publishes it. Every node polls the
+// outbox every PollEvery and applies what it has not heard on the bus. A
+// node that has heard neither the bus nor the outbox for DeafAfter fails
 // closed: it ends its streams and opens none until it hears again.
 //
 // Bus wraps the cluster's events.Bus; a single server, whose bus is in
