@@ -252,9 +252,14 @@ func placementNode(cfg config.Config) string {
 }
 
 // liveElsewhere says where viewers reach a camera held by another node:
-// under that node's own public URL, as it reports it.
-func liveElsewhere(dir placement.Directory, self string) func(context.Context, domain.ID) (service.LiveConfig, bool) {
+// under that node's own public URL, as it reports it. A camera held here
+// (held) is served here without asking the directory, which may not
+// answer (NATS cut off).
+func liveElsewhere(dir placement.Directory, self string, held func(domain.ID) bool) func(context.Context, domain.ID) (service.LiveConfig, bool) {
 	return func(ctx context.Context, camera domain.ID) (service.LiveConfig, bool) {
+		if held(camera) {
+			return service.LiveConfig{}, false
+		}
 		c, ok, err := dir.Owner(ctx, camera)
 		if err != nil || !ok || c.Node == self {
 			return service.LiveConfig{}, false
@@ -275,9 +280,13 @@ func liveElsewhere(dir placement.Directory, self string) func(context.Context, d
 // recordsHere says whether this node's recorder records a camera: unless
 // another node holds its device. Cameras no node holds (pulled ones, and
 // devices offline) and a directory that does not answer leave it as on a
-// single server: a doubled recording beats a lost one.
-func recordsHere(dir placement.Directory, self string) func(domain.ID) bool {
+// single server: a doubled recording beats a lost one. A camera held
+// here (held) is recorded here without asking the directory.
+func recordsHere(dir placement.Directory, self string, held func(domain.ID) bool) func(domain.ID) bool {
 	return func(camera domain.ID) bool {
+		if held(camera) {
+			return true
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		c, ok, err := dir.Owner(ctx, camera)

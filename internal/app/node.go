@@ -156,7 +156,7 @@ func build(ctx context.Context, o Options) (_ *node, err error) {
 		if err := checkNodeID(ctx, cfg, dir, n.node, n.instance); err != nil {
 			return nil, err
 		}
-		n.live.Elsewhere = liveElsewhere(dir, n.node) // viewers go to the camera's node
+		n.live.Elsewhere = liveElsewhere(dir, n.node, n.holds) // viewers go to the camera's node
 	}
 	n.viewers = live.New(live.Config{Hub: n.media, Bus: bus, Logger: log.With("component", "live")})
 	n.onClose(n.viewers.Close)
@@ -398,7 +398,7 @@ func (n *node) serve(ctx context.Context) error {
 	})
 	var owns func(domain.ID) bool
 	if cfg.ClusterMode() {
-		owns = recordsHere(n.dir, n.node)
+		owns = recordsHere(n.dir, n.node, n.holds)
 	}
 	if err := startRecording(ctx, cfg, st, svc, n.archive, n.media, owns, log, background.Go); err != nil {
 		return fmt.Errorf("recordings: %w", err)
@@ -466,6 +466,11 @@ func (n *node) report() placement.Node {
 	}
 	return r
 }
+
+// holds reports whether this node holds the camera's control session (an
+// api node holds none). The hub is made after the service that asks, and
+// before anything is served.
+func (n *node) holds(camera domain.ID) bool { return n.hub != nil && n.hub.Holds(camera) }
 
 // drain makes the node take no new cameras and sends its agents to
 // connect again, to another node; it reports so at once.

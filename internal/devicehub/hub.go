@@ -447,16 +447,23 @@ func (h *Hub) sendLocal(camera domain.ID, m control.Message) bool {
 	}
 }
 
+// Holds reports whether the camera's device holds a session here. It
+// asks no other node, so it answers at once also when the directory does
+// not.
+func (h *Hub) Holds(camera domain.ID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.sessions[camera]
+	return ok
+}
+
 // Online implements service.DevicePresence: the camera's device holds a
 // session here or at another live node.
 func (h *Hub) Online(camera domain.ID) bool {
-	h.mu.Lock()
-	_, ok := h.sessions[camera]
-	h.mu.Unlock()
-	if ok {
+	if h.Holds(camera) {
 		return true
 	}
-	_, ok = h.remoteOwner(camera)
+	_, ok := h.remoteOwner(camera)
 	return ok
 }
 

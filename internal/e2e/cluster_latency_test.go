@@ -63,7 +63,7 @@ func TestClusterRevocationLatency(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "frames at node A", func() bool { return got.Load() > 3 })
+			waitFor(t, "frames at node A", func() bool { return got.Load() > 0 })
 			ended := make(chan struct{})
 			go func() { <-done; close(ended) }()
 			return ended
@@ -147,6 +147,7 @@ func TestClusterRevocationLatency(t *testing.T) {
 		}
 		natsCut.setCut(mode != "over NATS")
 		for _, k := range kinds {
+			began := time.Now()
 			var took []time.Duration
 			for i := range runs {
 				var r revocation
@@ -170,8 +171,8 @@ func TestClusterRevocationLatency(t *testing.T) {
 			}
 			slices.Sort(took)
 			p99 := took[(len(took)*99+99)/100-1]
-			t.Logf("%s at node B, %s: stream at node A ended after p50 %v, p99 %v, slowest %v (%d runs)", k.name, mode,
-				took[len(took)/2].Round(time.Millisecond), p99.Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), len(took))
+			t.Logf("%s at node B, %s: stream at node A ended after p50 %v, p99 %v, slowest %v (%d runs in %v)", k.name, mode,
+				took[len(took)/2].Round(time.Millisecond), p99.Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), len(took), time.Since(began).Round(time.Second))
 		}
 		natsCut.setCut(false)
 	}
