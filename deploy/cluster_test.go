@@ -2,10 +2,10 @@ package deploy_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/camvault/camvault/internal/syncbuf"
 	"io"
 	"io/fs"
 	"net/http"
@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -94,7 +93,7 @@ func TestClusterScriptRoles(t *testing.T) {
 type cluster struct {
 	dir         string // the script's folder: nodeN/ is node N's data dir
 	urls, roles []string
-	stderr      *lockedBuffer
+	stderr      *syncbuf.Buffer
 	cmd         *exec.Cmd
 	exited      chan error
 	cancel      func()
@@ -127,7 +126,7 @@ func startCluster(t *testing.T, args ...string) *cluster {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	c := &cluster{dir: filepath.Join(dir, "cluster"), stderr: &lockedBuffer{}, exited: make(chan error, 1), cancel: cancel}
+	c := &cluster{dir: filepath.Join(dir, "cluster"), stderr: &syncbuf.Buffer{}, exited: make(chan error, 1), cancel: cancel}
 	c.cmd = exec.CommandContext(ctx, "bash", append(append([]string{"cluster.sh", "-d", c.dir}, args...), "--", "--auth-open-signup")...)
 	// The nodes read CAMVAULT_* variables as settings: pass none of the
 	// test's own.
@@ -233,23 +232,4 @@ func call(t *testing.T, method, url, token, body string) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, b
-}
-
-// lockedBuffer is a buffer the script's stderr is copied into while the
-// test may read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -12,25 +11,8 @@ import (
 
 	"github.com/camvault/camvault/internal/config"
 	"github.com/camvault/camvault/internal/placement"
+	"github.com/camvault/camvault/internal/syncbuf"
 )
-
-// lockedBuffer is a log's output, written and read at once.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestDuplicateNodeID: a node started under the ID of a running node
 // over the same NATS refuses to start, naming the ID; a node started
@@ -92,7 +74,7 @@ func TestDuplicateNodeID(t *testing.T) {
 func TestSharedNodeIDLogged(t *testing.T) {
 	sh := placement.NewShared(nil)
 	mine, other := sh.View(), sh.View()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,12 +41,7 @@ func TestClusterRevocationLatency(t *testing.T) {
 	cfgA := env.node(t)
 	cfgA.Bus.NATS = natsCut.via(t, env.nats)
 	cfgA.Devices.MaxUnclaimedPerAddress = 1000
-	a := runServer(t, cfgA, &syncBuffer{})
-	o := a.setup("ana@example.org", "Casa")
-	b := runServer(t, env.node(t), &syncBuffer{})
-	dir := t.TempDir()
-	cam, _ := claimed(t, a, o, dir, "builtin:porch", "Porch")
-	pool, _ := agentTrust(t, dir)
+	a, b, o, cam, pool := pairWithCamera(t, env, cfgA)
 	d := display(t, a, "Kitchen display")
 	ctx := context.Background()
 	runs := revocationRuns
@@ -57,13 +51,7 @@ func TestClusterRevocationLatency(t *testing.T) {
 
 	rtsp := func(token, camera string) func() <-chan struct{} {
 		return func() <-chan struct{} {
-			streamURL := a.must(token, "POST", "/api/v1/cameras/"+camera+"/streams", map[string]any{"protocol": "rtsp"}, 201)["url"].(string)
-			var got atomic.Int64
-			_, done, err := rtspViewer(t, streamURL, pool, func([][]byte) { got.Add(1) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "frames at node A", func() bool { return got.Load() > 0 })
+			done := watchRTSP(t, a, token, camera, pool)
 			ended := make(chan struct{})
 			go func() { <-done; close(ended) }()
 			return ended

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -102,23 +101,9 @@ func TestClusterWithoutNATS(t *testing.T) {
 	cfgA := env.node(t)
 	cfgA.Bus.NATS = natsCut.via(t, env.nats)
 	cfgA.Store = pgCut.via(t, env.store)
-	a := runServer(t, cfgA, &syncBuffer{})
-	o := a.setup("ana@example.org", "Casa")
-	b := runServer(t, env.node(t), &syncBuffer{})
-	dir := t.TempDir()
-	cam, _ := claimed(t, a, o, dir, "builtin:porch", "Porch")
-	pool, _ := agentTrust(t, dir)
+	a, b, o, cam, pool := pairWithCamera(t, env, cfgA)
 
-	watch := func(token string) <-chan error {
-		streamURL := a.must(token, "POST", "/api/v1/cameras/"+cam+"/streams", map[string]any{"protocol": "rtsp"}, 201)["url"].(string)
-		var got atomic.Int64
-		_, done, err := rtspViewer(t, streamURL, pool, func([][]byte) { got.Add(1) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "frames at node A", func() bool { return got.Load() > 3 })
-		return done
-	}
+	watch := func(token string) <-chan error { return watchRTSP(t, a, token, cam, pool) }
 	ended := func(what string, done <-chan error, since time.Time) {
 		t.Helper()
 		select {

@@ -2,12 +2,12 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +64,20 @@ func (e clusterEnv) node(t *testing.T) config.Config {
 	})
 }
 
+// pairWithCamera starts node A with cfgA and node B with env's
+// configuration; the first owner signs up at A, and its camera's agent
+// connects to A. It returns the agent's trust for RTSPS viewers too.
+func pairWithCamera(t *testing.T, env clusterEnv, cfgA config.Config) (a, b *server, o owner, cam string, pool *x509.CertPool) {
+	t.Helper()
+	a = runServer(t, cfgA, &syncBuffer{})
+	o = a.setup("ana@example.org", "Casa")
+	b = runServer(t, env.node(t), &syncBuffer{})
+	dir := t.TempDir()
+	cam, _ = claimed(t, a, o, dir, "builtin:porch", "Porch")
+	pool, _ = agentTrust(t, dir)
+	return a, b, o, cam, pool
+}
+
 // TestClusterRevocation: two nodes share a store, a bus and a bucket. A
 // member removed at node B stops watching the stream node A serves (the
 // withdrawal crosses over NATS; without it the grant would run on for
@@ -72,12 +86,7 @@ func (e clusterEnv) node(t *testing.T) config.Config {
 // refuses to start.
 func TestClusterRevocation(t *testing.T) {
 	env := newClusterEnv(t)
-	a := runServer(t, env.node(t), &syncBuffer{})
-	o := a.setup("ana@example.org", "Casa")
-	b := runServer(t, env.node(t), &syncBuffer{})
-	dir := t.TempDir()
-	cam, _ := claimed(t, a, o, dir, "builtin:porch", "Porch")
-	pool, _ := agentTrust(t, dir)
+	a, b, o, cam, pool := pairWithCamera(t, env, env.node(t))
 
 	// A session made at A is good at B, and one revoked at B is gone at A.
 	tok := a.login("ana@example.org")
@@ -98,13 +107,7 @@ func TestClusterRevocation(t *testing.T) {
 		out := b.must("", "POST", "/api/v1/invites/"+inv["token"].(string)+"/accept", map[string]any{"email": email, "password": password}, 200)
 		id := out["account"].(map[string]any)["id"].(string)
 		viewer := a.login(email)
-		streamURL := a.must(viewer, "POST", "/api/v1/cameras/"+cam+"/streams", map[string]any{"protocol": "rtsp"}, 201)["url"].(string)
-		var got atomic.Int64
-		_, done, err := rtspViewer(t, streamURL, pool, func([][]byte) { got.Add(1) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "frames at node A", func() bool { return got.Load() > 3 })
+		done := watchRTSP(t, a, viewer, cam, pool)
 		at := time.Now()
 		switch how {
 		case "member removed":
@@ -123,13 +126,7 @@ func TestClusterRevocation(t *testing.T) {
 	}
 
 	// The camera removed at B: its stream at A ends.
-	streamURL := a.must(o.token, "POST", "/api/v1/cameras/"+cam+"/streams", map[string]any{"protocol": "rtsp"}, 201)["url"].(string)
-	var got atomic.Int64
-	_, done, err := rtspViewer(t, streamURL, pool, func([][]byte) { got.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "frames at node A", func() bool { return got.Load() > 3 })
+	done := watchRTSP(t, a, o.token, cam, pool)
 	at := time.Now()
 	b.must(o.token, "DELETE", "/api/v1/cameras/"+cam, nil, 204)
 	select {
@@ -194,7 +191,7 @@ func TestClusterRevocation(t *testing.T) {
 	other.Cluster.ServerKeyFile = wrong
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err = app.Run(ctx, app.Options{Config: other})
+	err := app.Run(ctx, app.Options{Config: other})
 	if err == nil || !strings.Contains(err.Error(), "server keys are not the installation's") {
 		t.Fatalf("a node with another server key: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +64,21 @@ func agentTrust(t *testing.T, dir string) (*x509.CertPool, []byte) {
 	k, _ := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	der, _ := x509.MarshalPKIXPublicKey(k.(crypto.Signer).Public())
 	return pool, der
+}
+
+// watchRTSP asks s for an RTSPS stream of camera as token, plays it,
+// trusting pool, until a frame comes, and returns a channel closed when
+// the stream ends.
+func watchRTSP(t *testing.T, s *server, token, camera string, pool *x509.CertPool) <-chan error {
+	t.Helper()
+	streamURL := s.must(token, "POST", "/api/v1/cameras/"+camera+"/streams", map[string]any{"protocol": "rtsp"}, 201)["url"].(string)
+	var got atomic.Int64
+	_, done, err := rtspViewer(t, streamURL, pool, func([][]byte) { got.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "frames at "+s.url, func() bool { return got.Load() > 0 })
+	return done
 }
 
 // rtspViewer plays url with a real RTSPS client, trusting pool, and hands

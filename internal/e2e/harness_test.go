@@ -24,28 +24,14 @@ import (
 	"github.com/camvault/camvault/internal/ffmpeg"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/service"
+	"github.com/camvault/camvault/internal/syncbuf"
 )
 
 // password passes the server's strength check; every test account has it.
 const password = "tulip-Harbor-97-kettle"
 
 // syncBuffer is a goroutine-safe buffer.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // server is a running camvault server.
 type server struct {

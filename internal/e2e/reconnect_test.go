@@ -75,16 +75,24 @@ func (p *proxy) port() string {
 	return port
 }
 
-// TestReconnect cuts the agent's connection again and again, then holds
-// the network down: the agent reconnects with backoff, the server never
-// holds two sessions for the device, and presence follows the truth.
-func TestReconnect(t *testing.T) {
+// proxiedServer starts a server whose agents reach its device listener
+// through a proxy the test can cut.
+func proxiedServer(t *testing.T) (*server, *proxy) {
+	t.Helper()
 	devAddr := freePort(t)
 	p := newProxy(t, devAddr)
 	s := startServer(t, func(c *config.Config) {
 		c.Devices.Listen = devAddr
 		c.Devices.URL = "wss://localhost:" + p.port()
 	})
+	return s, p
+}
+
+// TestReconnect cuts the agent's connection again and again, then holds
+// the network down: the agent reconnects with backoff, the server never
+// holds two sessions for the device, and presence follows the truth.
+func TestReconnect(t *testing.T) {
+	s, p := proxiedServer(t)
 	o := s.setup("ana@example.org", "Casa")
 	ag, _ := runAgent(t, s, t.TempDir())
 	cam := s.must(o.token, "POST", "/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claimCode(t, ag), "name": "Porch"}, 201)["id"].(string)
@@ -156,12 +164,7 @@ func TestReconnect(t *testing.T) {
 // attempt comes within moments, not after its minimum backoff (a minute
 // here). A lone server draining refuses it, and the agent backs off.
 func TestDrainedAgentComesBackAtOnce(t *testing.T) {
-	devAddr := freePort(t)
-	p := newProxy(t, devAddr)
-	s := startServer(t, func(c *config.Config) {
-		c.Devices.Listen = devAddr
-		c.Devices.URL = "wss://localhost:" + p.port()
-	})
+	s, p := proxiedServer(t)
 	o := s.setup("ana@example.org", "Casa")
 	src, _ := agent.ParseSource("builtin:porch")
 	ag, err := agent.New(agent.Config{Server: s.url, StateDir: t.TempDir(), Source: src, ClaimPoll: 200 * time.Millisecond,

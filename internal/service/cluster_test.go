@@ -78,22 +78,8 @@ func newCluster(t *testing.T) *cluster {
 		}
 		t.Cleanup(c.bus.Subscribe(c.svc[i].ForgetDeleted))
 	}
-	a := c.svc[0]
-	anon := service.Caller{Addr: "192.0.2.1"}
-	setupURL, _, err := a.PrepareSetup(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct, home, err := a.Setup(ctx, anon, service.SetupRequest{Token: fragment(t, setupURL, "#"), Email: "ana@example.org",
-		Password: "correct horse battery staple", HomeName: "Casa"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.owner = service.Caller{Account: acct, Addr: anon.Addr}
-	cv, err := a.CreateCamera(ctx, c.owner, home.ID, "Porch")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var cv service.CameraView
+	c.owner, cv = ownerWithCamera(t, c.svc[0])
 	if c.camera, err = st.Camera(ctx, cv.ID); err != nil {
 		t.Fatal(err)
 	}

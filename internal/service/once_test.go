@@ -179,3 +179,26 @@ func fragment(t *testing.T, s, sep string) string {
 	}
 	return after
 }
+
+// ownerWithCamera makes the first account, its home and a camera in it
+// through svc, and returns the owner as a caller and the camera.
+func ownerWithCamera(t *testing.T, svc *service.Service) (service.Caller, service.CameraView) {
+	t.Helper()
+	ctx := context.Background()
+	anon := service.Caller{Addr: "192.0.2.1"}
+	setupURL, _, err := svc.PrepareSetup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, home, err := svc.Setup(ctx, anon, service.SetupRequest{Token: fragment(t, setupURL, "#"), Email: "ana@example.org",
+		Password: "correct horse battery staple", HomeName: "Casa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := service.Caller{Account: acct, Addr: anon.Addr}
+	cam, err := svc.CreateCamera(ctx, owner, home.ID, "Porch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return owner, cam
+}

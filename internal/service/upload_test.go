@@ -41,23 +41,9 @@ func TestDeleteTakesUploadsInProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anon := service.Caller{Addr: "192.0.2.1"}
-	setupURL, _, err := svc.PrepareSetup(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct, home, err := svc.Setup(ctx, anon, service.SetupRequest{Token: fragment(t, setupURL, "#"), Email: "ana@example.org",
-		Password: "correct horse battery staple", HomeName: "Casa"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := service.Caller{Account: acct, Addr: anon.Addr}
-	cam, err := svc.CreateCamera(ctx, owner, home.ID, "Porch")
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner, cam := ownerWithCamera(t, svc)
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	seg := domain.Segment{ID: domain.NewID(), Camera: cam.Ref(), HomeID: home.ID, Start: now.Add(-4 * time.Second), End: now,
+	seg := domain.Segment{ID: domain.NewID(), Camera: cam.Ref(), HomeID: cam.HomeID, Start: now.Add(-4 * time.Second), End: now,
 		Size: 10, KeyID: domain.NewID(), BlobKey: "rec/x.cvs", CreatedAt: now, UploadingBy: "node-b"}
 	if err := st.CreateSegment(ctx, seg); err != nil {
 		t.Fatal(err)

@@ -58,21 +58,7 @@ func TestWithdrawalKeptWithItsChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anon := service.Caller{Addr: "192.0.2.1"}
-	setupURL, _, err := svc.PrepareSetup(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct, home, err := svc.Setup(ctx, anon, service.SetupRequest{Token: fragment(t, setupURL, "#"), Email: "ana@example.org",
-		Password: "correct horse battery staple", HomeName: "Casa"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := service.Caller{Account: acct, Addr: anon.Addr}
-	cam, err := svc.CreateCamera(ctx, owner, home.ID, "Porch")
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner, cam := ownerWithCamera(t, svc)
 	head, err := st.OutboxHead(ctx)
 	if err != nil {
 		t.Fatal(err)
