@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -215,13 +216,55 @@ func TestBrowserLiveHLS(t *testing.T) {
 	t.Logf("LL-HLS video played %.1f s in Chromium; luma spread %.0f", played, spread)
 }
 
+// TestBrowserLiveAsksAgain: the camera's agent stops while the owner
+// watches; the picture stops, the page asks again for the stream (and
+// again while the camera is away) and, once the agent is back, plays
+// without a reload.
+func TestBrowserLiveAsksAgain(t *testing.T) {
+	ctx := browser(t)
+	stateDir := filepath.Join(t.TempDir(), "agent")
+	s, ag := openCameraPageWith(t, ctx, "", stateDir)
+	before, _ := livePlays(t, ctx, s.stderr.String)
+	ag.stop()
+	restarts := func() string {
+		n, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("live").dataset.restarts || "0"`))
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); restarts() == "0"; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#live-status")))
+			t.Fatalf("the page did not ask again after the picture stopped (status %q)", status)
+		}
+	}
+	runAgentBinary(t, s.url, stateDir, "builtin:porch")
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		played, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.getElementById("live").currentTime`))
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#live-status")))
+		if err == nil && status == "Live" && played > 2 {
+			t.Logf("played %.1f s, stopped with the agent, asked again %s times, and played again", before, restarts())
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the live video did not play again (currentTime %v, status %q)\nserver:\n%s", played, status, s.stderr.String())
+		}
+	}
+}
+
 // openCameraPage starts a server and an agent streaming the built-in
 // clip, claims it, signs in in Chromium and opens the camera page with
 // query.
 func openCameraPage(t *testing.T, ctx context.Context, query string) *binServer {
 	t.Helper()
+	s, _ := openCameraPageWith(t, ctx, query, filepath.Join(t.TempDir(), "agent"))
+	return s
+}
+
+// openCameraPageWith is openCameraPage with the agent's state in
+// stateDir; it returns the agent too.
+func openCameraPageWith(t *testing.T, ctx context.Context, query, stateDir string) (*binServer, *agentBinary) {
+	t.Helper()
 	s := startBinServer(t, t.TempDir())
-	_, camID := ownerCamera(t, s, "builtin:porch", "Porch")
+	_, camID, ag := ownerCameraAgent(t, s, "builtin:porch", "Porch", stateDir)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/login"),
 		chromedp.WaitVisible(chromedp.CSS("#login-submit")),
@@ -235,7 +278,7 @@ func openCameraPage(t *testing.T, ctx context.Context, query string) *binServer 
 	if err != nil {
 		t.Fatalf("camera page: %v\nserver:\n%s", err, s.stderr.String())
 	}
-	return s
+	return s, ag
 }
 
 // livePlays waits until the page's #live video has played 2 s and checks

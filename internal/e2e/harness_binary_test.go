@@ -140,8 +140,17 @@ func (s *binServer) firstOwner(t *testing.T, homeName string) owner {
 // waits until it is online. It returns the session token and camera ID.
 func ownerCamera(t *testing.T, s *binServer, source, name string) (session, camera string) {
 	t.Helper()
+	session, camera, _ = ownerCameraAgent(t, s, source, name, filepath.Join(t.TempDir(), "agent"))
+	return session, camera
+}
+
+// ownerCameraAgent is ownerCamera with the agent's state in stateDir; it
+// returns the agent too.
+func ownerCameraAgent(t *testing.T, s *binServer, source, name, stateDir string) (session, camera string, ag *agentBinary) {
+	t.Helper()
 	o := s.firstOwner(t, "Casa")
-	claim := startAgentBinary(t, s.url, source)
+	ag = runAgentBinary(t, s.url, stateDir, source)
+	claim := ag.claimCode(t, time.Now().Add(30*time.Second))
 	code, cam := post(t, s.url+"/api/v1/homes/"+o.home+"/cameras/claim", map[string]any{"claim_code": claim, "name": name}, o.token)
 	if code != http.StatusCreated {
 		t.Fatalf("claim: %d %v", code, cam)
@@ -149,7 +158,7 @@ func ownerCamera(t *testing.T, s *binServer, source, name string) (session, came
 	camera = cam["id"].(string)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if _, c := getJSON(t, s.url+"/api/v1/cameras/"+camera, o.token); c["online"] == true {
-			return o.token, camera
+			return o.token, camera, ag
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("camera never online\nserver log:\n%s", s.stderr.String())

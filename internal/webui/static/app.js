@@ -248,11 +248,12 @@
     if (ended.start) ended.start();
     return stop;
   }
-  // A live stream that ends (its server node drained, a network blip)
-  // is asked for again, a few times with a short pause, through the same
-  // endpoint as the first time: a viewer whose access ended is refused
-  // there and told that the stream ended.
-  const liveRetries = 3;
+  // A live stream that ends (its server node drained or died, a network
+  // blip) is asked for again, a few times with a growing pause (3.75 s in
+  // all: a camera whose node died is back at another within about a
+  // second), through the same endpoint as the first time: a viewer whose
+  // access ended is refused there and told that the stream ended.
+  const liveRetries = 5;
   async function startLive(video, status, retry) {
     retry = retry || 0;
     const say = function (msg) { if (status) status.textContent = msg; };
@@ -278,12 +279,22 @@
     };
     // A picture that stops for a few seconds while the page is seen is
     // an ended stream too, whatever the transport says (or does not).
+    // Frames shown are counted where the browser tells (a WebRTC video's
+    // clock runs on without frames); elsewhere its time must advance.
     const stallWatch = function (stop) {
-      let last = video.currentTime, still = 0;
+      let last = video.currentTime, still = 0, frames = 0, seen = 0;
+      const counting = typeof video.requestVideoFrameCallback === "function";
+      const count = function () {
+        frames++;
+        if (!over) video.requestVideoFrameCallback(count);
+      };
+      if (counting) video.requestVideoFrameCallback(count);
       const timer = setInterval(function () {
         if (over) return clearInterval(timer);
-        if (document.visibilityState !== "visible" || video.currentTime !== last) {
-          last = video.currentTime;
+        const moved = counting ? frames !== seen : video.currentTime !== last;
+        last = video.currentTime;
+        seen = frames;
+        if (document.visibilityState !== "visible" || moved) {
           still = 0;
           return;
         }
@@ -295,6 +306,12 @@
       }, 1000);
     };
     const failed = function (msg) {
+      if (retry > 0 && retry < liveRetries) {
+        // Asked again too soon (the camera is not back yet): again.
+        say("The stream ended (" + msg + "); asking for it again…");
+        setTimeout(function () { startLive(video, status, retry + 1); }, 250 * (retry + 1));
+        return;
+      }
       say(retry > 0 ? "The stream ended (" + msg + "). Reload to watch again." : "No live video: " + msg);
     };
     if (forced !== "hls") {
