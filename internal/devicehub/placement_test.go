@@ -115,6 +115,27 @@ func (d *device) ended() {
 	}
 }
 
+// clusterSetup returns what a placement test needs: a context ending
+// with the test (30 s at most), a camera and a shared directory.
+func clusterSetup(t *testing.T) (context.Context, domain.Camera, *placement.Shared) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx, domain.Camera{ID: domain.NewID(), Generation: 1}, placement.NewShared(nil)
+}
+
+// followed checks that node-a's viewers of the camera followed it to
+// node-b: node-b warmed the stream up, then node-a's viewers were told to
+// move.
+func followed(t *testing.T, ctx context.Context, a, b *clusterNode, cam domain.Camera) {
+	t.Helper()
+	if got := b.call(t, ctx); got != "node-b warm "+string(cam.ID) {
+		t.Fatalf("node B heard %q, want the warm-up", got)
+	}
+	if got := a.call(t, ctx); got != "node-a moved "+string(cam.ID) {
+		t.Fatalf("node A heard %q, want its viewers moved", got)
+	}
+}
+
 // eventually polls cond until it holds or ctx ends.
 func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
@@ -132,10 +153,7 @@ func eventually(t *testing.T, ctx context.Context, what string, cond func() bool
 // stream starts and stops stay with A. When the device disconnects, its
 // claim goes and it is offline everywhere.
 func TestPlacementAcrossNodes(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
-	sh := placement.NewShared(nil)
+	ctx, cam, sh := clusterSetup(t)
 	a := newClusterNode(t, sh, "node-a", cam, func(_ context.Context, id domain.ID) ([]byte, error) {
 		return []byte("jpeg of " + string(id)), nil
 	})
@@ -187,10 +205,7 @@ func TestPlacementAcrossNodes(t *testing.T) {
 // connects again at B ends its older session at A, and the old
 // session's end does not drop B's claim.
 func TestPlacementSuperseded(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
-	sh := placement.NewShared(nil)
+	ctx, cam, sh := clusterSetup(t)
 	a := newClusterNode(t, sh, "node-a", cam, nil)
 	b := newClusterNode(t, sh, "node-b", cam, nil)
 	old := a.connect(t, ctx)
@@ -221,10 +236,7 @@ func TestPlacementSuperseded(t *testing.T) {
 // TestDrain: a draining hub ends its sessions, releasing their claims,
 // and refuses new ones, so agents go to another node.
 func TestDrain(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
-	sh := placement.NewShared(nil)
+	ctx, cam, sh := clusterSetup(t)
 	a := newClusterNode(t, sh, "node-a", cam, nil)
 	dev := a.connect(t, ctx)
 	a.hub.Drain()
@@ -248,10 +260,7 @@ func TestDrain(t *testing.T) {
 // holding the camera, which answers whether it records it; a camera no
 // other node holds is left to the asking node's own recorder.
 func TestPlacementTrigger(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
-	sh := placement.NewShared(nil)
+	ctx, cam, sh := clusterSetup(t)
 	var mu sync.Mutex
 	var marked []domain.ID
 	recording := true
@@ -321,10 +330,7 @@ func (n *clusterNode) call(t *testing.T, ctx context.Context) string {
 // node's viewers are told to ask again. A node without viewers of the
 // camera asks nothing.
 func TestDrainViewersFollow(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
-	sh := placement.NewShared(nil)
+	ctx, cam, sh := clusterSetup(t)
 	a := newClusterNode(t, sh, "node-a", cam, nil)
 	b := newClusterNode(t, sh, "node-b", cam, nil)
 	a.watched.Store(true)
@@ -340,12 +346,7 @@ func TestDrainViewersFollow(t *testing.T) {
 	default:
 	}
 	b.connect(t, ctx)
-	if got := b.call(t, ctx); got != "node-b warm "+string(cam.ID) {
-		t.Fatalf("node B heard %q, want the warm-up", got)
-	}
-	if got := a.call(t, ctx); got != "node-a moved "+string(cam.ID) {
-		t.Fatalf("node A heard %q, want its viewers moved", got)
-	}
+	followed(t, ctx, a, b, cam)
 
 	// Connecting again elsewhere moves the viewers too; B has none, so
 	// A hears nothing.
@@ -365,20 +366,12 @@ func TestDrainViewersFollow(t *testing.T) {
 // TestSupersededViewersFollow: a device that connects again at another
 // node takes the viewers of the node it left along.
 func TestSupersededViewersFollow(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cam := domain.Camera{ID: domain.NewID(), Generation: 1}
-	sh := placement.NewShared(nil)
+	ctx, cam, sh := clusterSetup(t)
 	a := newClusterNode(t, sh, "node-a", cam, nil)
 	b := newClusterNode(t, sh, "node-b", cam, nil)
 	a.watched.Store(true)
 	old := a.connect(t, ctx)
 	b.connect(t, ctx)
 	old.ended()
-	if got := b.call(t, ctx); got != "node-b warm "+string(cam.ID) {
-		t.Fatalf("node B heard %q, want the warm-up", got)
-	}
-	if got := a.call(t, ctx); got != "node-a moved "+string(cam.ID) {
-		t.Fatalf("node A heard %q, want its viewers moved", got)
-	}
+	followed(t, ctx, a, b, cam)
 }
