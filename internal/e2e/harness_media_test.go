@@ -71,14 +71,24 @@ func agentTrust(t *testing.T, dir string) (*x509.CertPool, []byte) {
 // the stream ends.
 func watchRTSP(t *testing.T, s *server, token, camera string, pool *x509.CertPool) <-chan error {
 	t.Helper()
+	done, err := tryWatchRTSP(t, s, token, camera, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return done
+}
+
+// tryWatchRTSP is watchRTSP that returns the player's error.
+func tryWatchRTSP(t *testing.T, s *server, token, camera string, pool *x509.CertPool) (<-chan error, error) {
+	t.Helper()
 	streamURL := s.must(token, "POST", "/api/v1/cameras/"+camera+"/streams", map[string]any{"protocol": "rtsp"}, 201)["url"].(string)
 	var got atomic.Int64
 	_, done, err := rtspViewer(t, streamURL, pool, func([][]byte) { got.Add(1) })
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	waitFor(t, "frames at "+s.url, func() bool { return got.Load() > 0 })
-	return done
+	return done, nil
 }
 
 // rtspViewer plays url with a real RTSPS client, trusting pool, and hands
